@@ -327,7 +327,11 @@ func (p *parser) parseValue(it item) (*Node, bool) {
 	case itemTime:
 		t, err := time.Parse("2006-01-02T15:04:05Z", it.raw)
 		if err != nil {
-			p.errorf(pos, "invalid date %s: %v", it.raw, strings.TrimPrefix(err.Error(), "parsing time "))
+			why := "not a valid date"
+			if pe, ok := err.(*time.ParseError); ok && pe.Message != "" {
+				why = strings.TrimPrefix(pe.Message, ": ")
+			}
+			p.errorf(pos, "invalid date %s: %s", it.raw, why)
 			return nil, true
 		}
 		n := p.newNode(Time, pos)
