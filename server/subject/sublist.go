@@ -3,7 +3,7 @@ package subject
 import (
 	"errors"
 	"fmt"
-	"slices"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 )
@@ -38,8 +38,8 @@ type QueueGroup[S comparable] struct {
 // subject token with a match cache in front. S is the subscriber handle.
 //
 // It is safe for concurrent use and tuned for many concurrent Match calls
-// with rarer Insert/Remove. The trie is guarded by an RWMutex; the cache
-// has its own sharded locks, so a cache hit never touches the trie lock.
+// with rarer Insert/Remove. The trie is guarded by an RWMutex; a cache hit
+// takes no lock at all (see cache.go).
 //
 // A handle is a set member per (subject, queue): inserting the same
 // (subject, queue, s) twice is a no-op and one Remove undoes it. A handle
@@ -164,73 +164,111 @@ func (l *Sublist[S]) Remove(subject, queue string, s S) error {
 
 // Match returns the subscriptions that a message published on subject must
 // reach. The Result is shared: do not modify it. With the cache on, a hit
-// takes one shard read lock and allocates nothing. A subject with an empty
+// is lock-free and allocates nothing. A subject with an empty
 // token matches nothing; other bytes are not checked (publish subjects are
 // validated only in pedantic mode, by the caller).
 func (l *Sublist[S]) Match(subject []byte) *Result[S] {
 	c := l.cache
 	if c == nil {
 		l.matches.Add(1)
-		if !wellFormed(subject) {
+		if !wellFormedBytes(subject) {
 			return l.empty
 		}
 		l.mu.RLock()
-		r := l.collect(subject)
+		r := l.collect(subject, nil)
 		l.mu.RUnlock()
 		return r
 	}
-	sh := c.shard(subject)
-	if r, ok := sh.get(subject); ok {
+	h := maphash.Bytes(c.seed, subject)
+	sh := c.shard(h)
+	if r, ok := sh.get(h, subject); ok {
 		sh.hits.Add(1)
 		return r
 	}
 	sh.misses.Add(1)
-	if !wellFormed(subject) {
+	if !wellFormedBytes(subject) {
 		return l.empty // not cached: invalidation assumes well-formed keys
 	}
 	// The result is stored while the trie is still read-locked: Insert and
 	// Remove invalidate under the write lock, so a result computed from
 	// the old trie can never be stored after they have run.
+	e := new(cacheEntry[S])
 	l.mu.RLock()
-	r := l.collect(subject)
-	sh.put(subject, r)
+	e.r = l.collect(subject, &e.res)
+	sh.put(h, subject, e)
 	l.mu.RUnlock()
-	return r
+	return e.r
 }
 
-// collect walks the trie and builds a fresh Result. Called with l.mu held.
-func (l *Sublist[S]) collect(subject []byte) *Result[S] {
+// collect walks the trie and builds a fresh Result in r, or in a new one if
+// r is nil. Without interest it returns the shared empty Result instead.
+// Called with l.mu held.
+// A miss is dominated by allocation and the GC work of copying handles, so
+// the plain subscribers and all queue members share one backing array:
+// three allocations per Result however many groups match.
+func (l *Sublist[S]) collect(subject []byte, r *Result[S]) *Result[S] {
 	var buf [16]*node[S]
 	nodes := matchLevel(&l.root, subject, buf[:0])
-	np, nq := 0, 0
+	np, nq, nm := 0, 0, 0
 	for _, n := range nodes {
 		np += len(n.plain.items)
 		nq += len(n.queues)
+		for _, q := range n.queues {
+			nm += len(q.members.items)
+		}
 	}
 	if np == 0 && nq == 0 {
 		return l.empty
 	}
-	r := new(Result[S])
-	if np > 0 {
-		r.Plain = make([]S, 0, np)
-		for _, n := range nodes {
-			r.Plain = append(r.Plain, n.plain.items...)
-		}
+	if r == nil {
+		r = new(Result[S])
 	}
-	if nq > 0 {
-		r.Queues = make([]QueueGroup[S], 0, nq)
-		for _, n := range nodes {
-			for _, q := range n.queues {
-				j := slices.IndexFunc(r.Queues, func(g QueueGroup[S]) bool { return g.Name == q.name })
-				if j < 0 {
-					r.Queues = append(r.Queues, QueueGroup[S]{Name: q.name, Members: slices.Clone(q.members.items)})
-				} else {
-					r.Queues[j].Members = append(r.Queues[j].Members, q.members.items...)
-				}
+	all := make([]S, 0, np+nm)
+	for _, n := range nodes {
+		all = append(all, n.plain.items...)
+	}
+	if np > 0 {
+		r.Plain = all[:np:np]
+	}
+	if nq == 0 {
+		return r
+	}
+	// Group by name across nodes: first size each group (in Members' len,
+	// before any member is copied), then carve its slice out of all.
+	r.Queues = make([]QueueGroup[S], 0, nq)
+	for _, n := range nodes {
+		for _, q := range n.queues {
+			if j := queueIndex(r.Queues, q.name); j >= 0 {
+				r.Queues[j].Members = r.Queues[j].Members[:len(r.Queues[j].Members)+len(q.members.items)]
+			} else {
+				r.Queues = append(r.Queues, QueueGroup[S]{Name: q.name, Members: all[:len(q.members.items)]})
 			}
 		}
 	}
+	off := np
+	for j := range r.Queues {
+		size := len(r.Queues[j].Members)
+		r.Queues[j].Members = all[off : off : off+size]
+		off += size
+	}
+	for _, n := range nodes {
+		for _, q := range n.queues {
+			j := queueIndex(r.Queues, q.name)
+			r.Queues[j].Members = append(r.Queues[j].Members, q.members.items...)
+		}
+	}
 	return r
+}
+
+// queueIndex finds a group by name. Linear: a subject rarely matches more
+// than a handful of queue names.
+func queueIndex[S comparable](qs []QueueGroup[S], name string) int {
+	for j := range qs {
+		if qs[j].Name == name {
+			return j
+		}
+	}
+	return -1
 }
 
 // matchLevel appends to nodes every node holding subscriptions whose
@@ -238,7 +276,7 @@ func (l *Sublist[S]) collect(subject []byte) *Result[S] {
 // followed iteratively, '*' children recursively.
 func matchLevel[S comparable](lv *level[S], subj []byte, nodes []*node[S]) []*node[S] {
 	for lv != nil {
-		tok, rest, more := nextToken(subj)
+		tok, rest, more := nextTokenBytes(subj)
 		if n := lv.fwc; n != nil && n.hasSubs() {
 			nodes = append(nodes, n) // '>' takes tok and everything after it
 		}
@@ -271,11 +309,12 @@ func matchLevel[S comparable](lv *level[S], subj []byte, nodes []*node[S]) []*no
 // fill it.
 func (l *Sublist[S]) HasInterest(subject []byte) bool {
 	if c := l.cache; c != nil {
-		if r, ok := c.shard(subject).get(subject); ok {
+		h := maphash.Bytes(c.seed, subject)
+		if r, ok := c.shard(h).get(h, subject); ok {
 			return len(r.Plain) > 0 || len(r.Queues) > 0
 		}
 	}
-	if !wellFormed(subject) {
+	if !wellFormedBytes(subject) {
 		return false
 	}
 	l.mu.RLock()
@@ -286,7 +325,7 @@ func (l *Sublist[S]) HasInterest(subject []byte) bool {
 
 func hasInterest[S comparable](lv *level[S], subj []byte) bool {
 	for lv != nil {
-		tok, rest, more := nextToken(subj)
+		tok, rest, more := nextTokenBytes(subj)
 		if n := lv.fwc; n != nil && n.hasSubs() {
 			return true
 		}

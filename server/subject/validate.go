@@ -1,5 +1,10 @@
 package subject
 
+import (
+	"bytes"
+	"strings"
+)
+
 // The rules here are the ones nats-server 2.15.2 enforces on the wire (see
 // the protocol notes 1.8/1.9 and the errors corpus), not the stricter
 // "alphanumeric" advice of the public docs: any byte other than the five
@@ -115,28 +120,33 @@ func HasWildcard(s string) bool {
 // validated (nats-server delivers PUB a.>.b to '>' as three literal tokens),
 // but a subject with an empty token matches no subscription, not even '>'
 // (corpus case pub_invalid_subject_pedantic).
-func wellFormed[T string | []byte](s T) bool {
-	n := len(s)
-	if n == 0 || s[0] == sep || s[n-1] == sep {
-		return false
-	}
-	for i := 1; i < n; i++ {
-		if s[i] == sep && s[i-1] == sep {
-			return false
-		}
-	}
-	return true
+func wellFormed(s string) bool {
+	return s != "" && s[0] != sep && s[len(s)-1] != sep && !strings.Contains(s, "..")
 }
 
+// wellFormedBytes is wellFormed for a subject in a read buffer.
+func wellFormedBytes(s []byte) bool {
+	return len(s) > 0 && s[0] != sep && s[len(s)-1] != sep && bytes.Index(s, dotdot) < 0
+}
+
+var dotdot = []byte("..")
+
 // nextToken splits s at its first '.', returning the token, the rest and
-// whether there was a rest at all.
-func nextToken[T string | []byte](s T) (tok, rest T, more bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == sep {
-			return s[:i], s[i+1:], true
-		}
+// whether there was a rest at all. (IndexByte rather than a generic loop:
+// it is the inner loop of matching and cache invalidation.)
+func nextToken(s string) (tok, rest string, more bool) {
+	if i := strings.IndexByte(s, sep); i >= 0 {
+		return s[:i], s[i+1:], true
 	}
-	return s, s[len(s):], false
+	return s, "", false
+}
+
+// nextTokenBytes is nextToken for a subject in a read buffer.
+func nextTokenBytes(s []byte) (tok, rest []byte, more bool) {
+	if i := bytes.IndexByte(s, sep); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, nil, false
 }
 
 // isWild reports whether tok is the wildcard token w.
