@@ -71,7 +71,7 @@ func (p *parser) include(sc int, kw, path item) {
 	s.including = s.including[:len(s.including)-1]
 
 	for _, e := range root.Entries {
-		p.scopes[sc].set(e)
+		p.set(sc, e)
 	}
 }
 

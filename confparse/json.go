@@ -152,19 +152,28 @@ func appendJSONString(b []byte, s string) []byte {
 // that strings are hashed byte for byte (TypedJSON folds invalid UTF-8 to
 // U+FFFD, which would make a changed byte invisible).
 func (d *Document) Digest() string {
-	var b []byte
-	if d == nil || d.Root == nil {
-		b = appendCanonical(b, &Node{Kind: Map})
-	} else {
-		b = appendCanonical(b, d.Root)
+	root := &Node{Kind: Map}
+	if d != nil && d.Root != nil {
+		root = d.Root
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	h := sha256.New()
+	// The encoding is streamed into the hash in chunks, not built whole.
+	buf := appendCanonical(make([]byte, 0, 8<<10), root, func(b []byte) []byte {
+		h.Write(b)
+		return b[:0]
+	})
+	h.Write(buf)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // appendCanonical encodes n as a kind byte followed by its value; strings
 // and counts are length-prefixed, so the encoding is unambiguous.
-func appendCanonical(b []byte, n *Node) []byte {
+// flush is called when b passes 4 KiB and returns the buffer to go on
+// with.
+func appendCanonical(b []byte, n *Node, flush func([]byte) []byte) []byte {
+	if len(b) > 4<<10 {
+		b = flush(b)
+	}
 	if n == nil {
 		return append(b, 0)
 	}
@@ -175,12 +184,12 @@ func appendCanonical(b []byte, n *Node) []byte {
 		for _, e := range sortedEntries(n) {
 			b = binary.AppendUvarint(b, uint64(len(e.Key)))
 			b = append(b, e.Key...)
-			b = appendCanonical(b, e.Value)
+			b = appendCanonical(b, e.Value, flush)
 		}
 	case Array:
 		b = binary.AppendUvarint(b, uint64(len(n.Items)))
 		for _, v := range n.Items {
-			b = appendCanonical(b, v)
+			b = appendCanonical(b, v, flush)
 		}
 	case String:
 		b = binary.AppendUvarint(b, uint64(len(n.Str)))

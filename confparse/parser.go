@@ -149,7 +149,8 @@ func (sc *scope) find(key string) int {
 // set adds e to the map, or, when the key exists, replaces the value of
 // the existing entry in place (no merge, as in nats-server) and records
 // the shadowed definition.
-func (sc *scope) set(e *Entry) {
+func (p *parser) set(sci int, e *Entry) {
+	sc := &p.scopes[sci]
 	if i := sc.find(e.Key); i >= 0 {
 		old := sc.node.Entries[i]
 		old.Shadowed = append(old.Shadowed, old.KeyPos)
@@ -157,6 +158,9 @@ func (sc *scope) set(e *Entry) {
 		old.KeyPos, old.Value = e.KeyPos, e.Value
 		old.UsedAsVariable = old.UsedAsVariable || e.UsedAsVariable
 		return
+	}
+	if sc.node.Entries == nil {
+		sc.node.Entries = p.entryList()
 	}
 	sc.node.Entries = append(sc.node.Entries, e)
 	switch n := len(sc.node.Entries); {
@@ -181,10 +185,37 @@ type parser struct {
 	env    bool       // parsing an environment variable's value
 	scopes []scope
 
-	// Nodes and entries are carved from slabs: a config has many small
-	// values, and one allocation per value dominated the profile.
-	nodes   []Node
-	entries []Entry
+	// Nodes, entries, and the first few slots of each map's Entries and
+	// each array's Items are carved from slabs: a config has many small
+	// values and small maps, and one allocation (or three, growing a
+	// slice to 4) per value dominated the profile.
+	nodes     []Node
+	entries   []Entry
+	entryPtrs []*Entry
+	nodePtrs  []*Node
+}
+
+// listCap is the capacity of the Entries and Items slices carved from the
+// slabs; a bigger map or array grows by append as usual (the 3-index
+// slice makes append reallocate rather than overwrite the neighbour).
+const listCap = 4
+
+func (p *parser) entryList() []*Entry {
+	if len(p.entryPtrs) < listCap {
+		p.entryPtrs = make([]*Entry, listCap*slabSize(cap(p.entryPtrs)/listCap))
+	}
+	l := p.entryPtrs[0:0:listCap]
+	p.entryPtrs = p.entryPtrs[listCap:]
+	return l
+}
+
+func (p *parser) itemList() []*Node {
+	if len(p.nodePtrs) < listCap {
+		p.nodePtrs = make([]*Node, listCap*slabSize(cap(p.nodePtrs)/listCap))
+	}
+	l := p.nodePtrs[0:0:listCap]
+	p.nodePtrs = p.nodePtrs[listCap:]
+	return l
 }
 
 func (s *session) newParser(file, src string, chain []Pos, errs *ErrorList) *parser {
@@ -256,7 +287,7 @@ func (p *parser) parseEntries(m *Node, end itemType) bool {
 		case itemKey:
 			v, ok := p.parseValue(p.lx.nextItem())
 			if v != nil {
-				p.scopes[sc].set(p.newEntry(it.val, p.pos(it), v))
+				p.set(sc, p.newEntry(it.val, p.pos(it), v))
 			}
 			if !ok {
 				return false
@@ -351,6 +382,9 @@ func (p *parser) parseValue(it item) (*Node, bool) {
 			}
 			v, ok := p.parseValue(it)
 			if v != nil {
+				if n.Items == nil {
+					n.Items = p.itemList()
+				}
 				n.Items = append(n.Items, v)
 			}
 			if !ok {

@@ -83,6 +83,10 @@ func (k Kind) String() string {
 
 // Node is one value of the configuration tree. Only the field that matches
 // Kind is meaningful (Str for String, Items for Array, and so on).
+//
+// The tree is read-only once returned: a value that came from a $VAR is a
+// copy of the definition's node, but its Items or Entries are shared with
+// the definition.
 type Node struct {
 	Kind Kind
 	// Pos is where the value starts. For a value that came from a $VAR

@@ -1,6 +1,7 @@
 package confparse
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -10,34 +11,32 @@ import (
 // before the reference; then from the environment. It returns nil after
 // recording an error.
 //
-// A value from the tree is copied, so that the tree stays a tree (no
-// shared subtrees: a later change to one place cannot show in another)
-// and the copy can carry the reference's position.
+// The result is a copy of the definition's top node, carrying the
+// reference's position; its children are shared with the definition.
+// Copying whole subtrees made permissions maps referenced by every user
+// the main cost of a parse, and the tree is read-only once returned. The
+// shared children still count against the expansion budget, so that a
+// consumer walking the tree (TypedJSON, Digest) stays bounded too.
 func (p *parser) resolve(name string, pos Pos) *Node {
 	for i := len(p.scopes) - 1; i >= 0; i-- {
 		sc := &p.scopes[i]
 		if j := sc.find(name); j >= 0 {
 			e := sc.node.Entries[j]
 			e.UsedAsVariable = true
-			c := p.copyTree(e.Value, pos)
-			if c == nil {
+			if !p.charge(countNodes(e.Value, p.s.budget+1), pos) {
 				return nil
 			}
+			c := p.newNode(e.Value.Kind, pos)
+			*c = *e.Value
 			c.Pos = pos
+			// Clipped, so that appending to the copy's slices reallocates
+			// rather than writing into the definition's spare capacity.
+			c.Items = slices.Clip(c.Items)
+			c.Entries = slices.Clip(c.Entries)
 			return c
 		}
 	}
 	return p.resolveEnv(name, pos)
-}
-
-// copyTree deep-copies n, charging the copied values to the session's
-// expansion budget. It returns nil (after one error) when the budget runs
-// out.
-func (p *parser) copyTree(n *Node, pos Pos) *Node {
-	if !p.charge(countNodes(n, p.s.budget+1), pos) {
-		return nil
-	}
-	return p.clone(n)
 }
 
 // charge takes n values from the expansion budget, recording an error the
@@ -71,26 +70,6 @@ func countNodes(n *Node, limit int) int {
 		count += countNodes(e.Value, limit-count)
 	}
 	return count
-}
-
-func (p *parser) clone(n *Node) *Node {
-	c := p.newNode(n.Kind, n.Pos)
-	*c = *n
-	if n.Items != nil {
-		c.Items = make([]*Node, len(n.Items))
-		for i, v := range n.Items {
-			c.Items[i] = p.clone(v)
-		}
-	}
-	if n.Entries != nil {
-		c.Entries = make([]*Entry, len(n.Entries))
-		for i, e := range n.Entries {
-			ce := p.newEntry(e.Key, e.KeyPos, p.clone(e.Value))
-			ce.Shadowed, ce.UsedAsVariable = e.Shadowed, e.UsedAsVariable
-			c.Entries[i] = ce
-		}
-	}
-	return c
 }
 
 // resolveEnv resolves name from the environment. The environment value is
