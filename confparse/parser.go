@@ -27,7 +27,7 @@ const (
 	// maxExpansion bounds the values that variable references may copy
 	// into a document (a chain of maps, each referencing the previous one
 	// several times, would otherwise grow exponentially).
-	maxExpansion = 250_000
+	maxExpansion = 1_000_000
 	// maxIncludes bounds the include directives one document may follow
 	// (a file included twice by a file included twice … also grows
 	// exponentially), and maxIncludeDepth how deeply they may nest.
