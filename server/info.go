@@ -1,0 +1,165 @@
+package server
+
+import (
+	"encoding/json"
+	"net"
+	"runtime"
+	"strconv"
+
+	"github.com/natsd/natsd/server/wire"
+)
+
+// Info is the INFO a client receives, with nats-server's field names.
+type Info struct {
+	ID            string   `json:"server_id"`
+	Name          string   `json:"server_name"`
+	Version       string   `json:"version"`
+	Proto         int      `json:"proto"`
+	GoVersion     string   `json:"go"`
+	Host          string   `json:"host"`
+	Port          int      `json:"port"`
+	Headers       bool     `json:"headers"`
+	AuthRequired  bool     `json:"auth_required,omitempty"`
+	MaxPayload    int      `json:"max_payload"`
+	ClientID      uint64   `json:"client_id,omitempty"`
+	ClientIP      string   `json:"client_ip,omitempty"`
+	Cluster       string   `json:"cluster,omitempty"`
+	ConnectURLs   []string `json:"connect_urls,omitempty"`
+	LameDuckMode  bool     `json:"ldm,omitempty"`
+	ConnectInfo   bool     `json:"connect_info,omitempty"`
+	RemoteAccount string   `json:"remote_account,omitempty"`
+	// Natsd is natsd's own version; "version" says which nats-server
+	// release natsd speaks the protocol of.
+	Natsd string `json:"natsd_version,omitempty"`
+}
+
+// baseInfo is the INFO without per-client fields. Call with s.mu held or
+// not; it takes what it needs.
+func (s *Server) baseInfo() Info {
+	o := s.getOpts()
+	s.mu.Lock()
+	host, port := s.clientHostPort()
+	cluster := s.clusterNm
+	var urls []string
+	if len(s.peerURLs) > 0 {
+		urls = append(s.ownClientURLs(), s.peerURLs...)
+	}
+	ldm := s.ldm
+	s.mu.Unlock()
+	return Info{
+		ID:           s.id,
+		Name:         o.ServerName,
+		Version:      ProtocolVersion,
+		Proto:        1,
+		GoVersion:    runtime.Version(),
+		Host:         host,
+		Port:         port,
+		Headers:      !o.NoHeaderSupport,
+		AuthRequired: o.Auth.Required(),
+		MaxPayload:   o.MaxPayload,
+		Cluster:      cluster,
+		ConnectURLs:  urls,
+		LameDuckMode: ldm,
+		Natsd:        s.version,
+	}
+}
+
+// clientInfo is the INFO line for c; with connectInfo, the one 2.12+ send
+// after the first PONG. Call with c.mu held or not: it reads only immutable
+// client fields.
+func (s *Server) clientInfo(c *client, connectInfo bool) []byte {
+	info := s.baseInfo()
+	info.ClientID = c.cid
+	info.ClientIP = c.host
+	if connectInfo {
+		info.ConnectInfo = true
+		info.RemoteAccount = GlobalAccount
+	}
+	b, _ := json.Marshal(&info)
+	return wire.AppendInfo(nil, b)
+}
+
+// sendInfo queues the greeting INFO.
+func (c *client) sendInfo() {
+	info := c.srv.clientInfo(c, false)
+	c.mu.Lock()
+	c.out.buf = append(c.out.buf, info...)
+	c.mu.Unlock()
+	c.out.wake()
+}
+
+// clientHostPort is the host and port announced to clients: the advertise
+// address if set, else the listener's. Call with s.mu held.
+func (s *Server) clientHostPort() (string, int) {
+	o := s.getOpts()
+	if o.ClientAdvertise != "" {
+		if h, p, err := net.SplitHostPort(o.ClientAdvertise); err == nil {
+			n, _ := strconv.Atoi(p)
+			return h, n
+		}
+		return o.ClientAdvertise, o.Port
+	}
+	for ln := range s.listeners {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			return o.Host, a.Port
+		}
+	}
+	return o.Host, o.Port
+}
+
+// ownClientURLs are this server's client URLs ("host:port") for
+// connect_urls: the advertise address, or the listener's address, or, when
+// listening on all interfaces, one per non-loopback interface address.
+// Call with s.mu held.
+func (s *Server) ownClientURLs() []string {
+	o := s.getOpts()
+	host, port := s.clientHostPort()
+	if o.ClientAdvertise != "" {
+		return []string{net.JoinHostPort(host, strconv.Itoa(port))}
+	}
+	return HostURLs(host, port)
+}
+
+// HostURLs expands host:port into the addresses clients can use: host
+// itself, or, for 0.0.0.0 and ::, every non-loopback address of this machine
+// (loopback if there is nothing else).
+func HostURLs(host string, port int) []string {
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsUnspecified() {
+		return []string{net.JoinHostPort(host, strconv.Itoa(port))}
+	}
+	var urls, loop []string
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		if ip.To4() != nil && ipn.IP.To4() == nil {
+			continue // listening on 0.0.0.0: IPv4 only
+		}
+		u := net.JoinHostPort(ipn.IP.String(), strconv.Itoa(port))
+		if ipn.IP.IsLoopback() {
+			loop = append(loop, u)
+		} else if !ipn.IP.IsLinkLocalUnicast() {
+			urls = append(urls, u)
+		}
+	}
+	if len(urls) == 0 {
+		return loop
+	}
+	return urls
+}
+
+// ClientPort is the port the client listener is bound to (useful with a
+// random port).
+func (s *Server) ClientPort() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ln := range s.listeners {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			return a.Port
+		}
+	}
+	return 0
+}

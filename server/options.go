@@ -1,0 +1,153 @@
+package server
+
+import (
+	"time"
+)
+
+// Defaults, as nats-server's (protocol notes §3.3); where the docs disagree
+// with the server, the server wins.
+const (
+	DefaultPort           = 4222
+	DefaultHost           = "0.0.0.0"
+	DefaultMaxPayload     = 1 << 20
+	DefaultMaxConnections = 64 * 1024
+	DefaultMaxControlLine = 4096
+	DefaultMaxPending     = 64 << 20
+	DefaultPingInterval   = 2 * time.Minute
+	DefaultPingMax        = 2
+	DefaultWriteDeadline  = 10 * time.Second
+	DefaultAuthTimeout    = 2 * time.Second
+	DefaultLameDuck       = 2 * time.Minute
+	DefaultLameDuckGrace  = 10 * time.Second
+
+	// RandomPort asks for any free port (-1 in flags and config, as nats-server).
+	RandomPort = -1
+
+	// firstPingMax caps the delay of the first keepalive PING after accept.
+	firstPingMax = 2 * time.Second
+)
+
+// Options is everything the client side of the server runs with. The daemon
+// builds it from the config file and flags; a reload builds a new one and the
+// server applies the difference (see Apply).
+type Options struct {
+	ServerName string
+
+	// Client listener.
+	Host            string
+	Port            int
+	ClientAdvertise string // host:port announced in INFO and connect_urls
+
+	// Limits.
+	MaxConnections int // 0 means the default; <0 rejects every client (max_connections: 0 in a config file)
+	MaxPayload     int
+	MaxControlLine int
+	MaxPending     int64
+	MaxSubs        int // 0 = unlimited
+	PingInterval   time.Duration
+	PingMax        int
+	WriteDeadline  time.Duration
+
+	NoHeaderSupport bool
+
+	Auth AuthOptions
+
+	LameDuckDuration    time.Duration
+	LameDuckGracePeriod time.Duration
+}
+
+// AuthOptions is the authorization block: one user, a token, or a list of
+// users with permissions. At most one of the three is set (the daemon checks).
+type AuthOptions struct {
+	Username string
+	Password string // plain text or a bcrypt hash ("$2a$…")
+	Token    string // plain text or a bcrypt hash
+	Users    []*User
+	// Timeout is how long a client has to send CONNECT when auth is required.
+	Timeout time.Duration
+	// NoAuthUser names a user from Users that clients sending no credentials
+	// are authenticated as.
+	NoAuthUser string
+}
+
+// Required reports whether clients must authenticate.
+func (a *AuthOptions) Required() bool {
+	return a.Username != "" || a.Token != "" || (len(a.Users) > 0 && a.NoAuthUser == "")
+}
+
+// User is one entry of authorization.users.
+type User struct {
+	Username    string
+	Password    string
+	Permissions *Permissions
+}
+
+// Permissions limit what a user may publish and subscribe to.
+type Permissions struct {
+	Publish   *SubjectPermission
+	Subscribe *SubjectPermission
+	// Response, when set, lets the user publish to the reply subject of a
+	// request it received, whatever Publish says (allow_responses).
+	Response *ResponsePermission
+}
+
+// SubjectPermission is an allow and a deny list of subjects; for Subscribe an
+// entry may be "subject queue", permitting only that queue group.
+type SubjectPermission struct {
+	Allow []string
+	Deny  []string
+}
+
+// ResponsePermission bounds allow_responses: how many replies per request
+// and for how long.
+type ResponsePermission struct {
+	MaxMsgs int
+	Expires time.Duration
+}
+
+// Default allow_responses bounds (nats-server's).
+const (
+	DefaultResponseMaxMsgs = 1
+	DefaultResponseExpires = 2 * time.Minute
+)
+
+// WithDefaults returns a copy of o with every unset field given its default.
+func (o Options) WithDefaults() Options {
+	if o.Host == "" {
+		o.Host = DefaultHost
+	}
+	if o.Port == 0 {
+		o.Port = DefaultPort
+	}
+	if o.MaxConnections == 0 {
+		o.MaxConnections = DefaultMaxConnections
+	}
+	if o.MaxPayload == 0 {
+		o.MaxPayload = DefaultMaxPayload
+	}
+	if o.MaxControlLine == 0 {
+		o.MaxControlLine = DefaultMaxControlLine
+	}
+	if o.MaxPending == 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.PingMax == 0 {
+		o.PingMax = DefaultPingMax
+	}
+	if o.WriteDeadline == 0 {
+		o.WriteDeadline = DefaultWriteDeadline
+	}
+	if o.Auth.Timeout == 0 {
+		o.Auth.Timeout = DefaultAuthTimeout
+	}
+	if o.LameDuckDuration == 0 {
+		o.LameDuckDuration = DefaultLameDuck
+	}
+	if o.LameDuckGracePeriod == 0 {
+		o.LameDuckGracePeriod = DefaultLameDuckGrace
+	}
+	return o
+}

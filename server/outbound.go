@@ -1,0 +1,164 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// maxSpare is the largest write buffer kept for reuse after a write: a
+// connection that once had a burst does not keep its memory forever.
+const maxSpare = 64 * 1024
+
+// outbound is a connection's queue of bytes to write. Producers append to buf
+// under the owning connection's lock; the writer goroutine swaps buf for its
+// spare and writes without holding the lock, so a publisher never waits on a
+// subscriber's socket.
+type outbound struct {
+	buf      []byte
+	spare    []byte
+	inflight int // bytes handed to the socket and not yet written
+	signal   chan struct{}
+}
+
+func (o *outbound) init() { o.signal = make(chan struct{}, 1) }
+
+// pending is what the slow-consumer limit counts.
+func (o *outbound) pending() int { return len(o.buf) + o.inflight }
+
+// wake tells the writer there is something to write. It never blocks.
+func (o *outbound) wake() {
+	select {
+	case o.signal <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop drains the outbound queue until the connection is closed, then
+// writes what is left (a final -ERR) and closes the socket.
+func (c *client) writeLoop() {
+	defer c.srv.wg.Done()
+	defer func() { _ = c.nc.Close() }()
+	for range c.out.signal {
+		for {
+			c.mu.Lock()
+			if len(c.out.buf) == 0 {
+				done := c.flags.has(closed)
+				c.mu.Unlock()
+				if done {
+					return
+				}
+				break
+			}
+			b := c.out.buf
+			c.out.buf, c.out.spare = c.out.spare[:0], nil
+			c.out.inflight = len(b)
+			done := c.flags.has(closed)
+			c.mu.Unlock()
+
+			wd := c.srv.getOpts().WriteDeadline
+			_ = c.nc.SetWriteDeadline(time.Now().Add(wd))
+			n, err := c.nc.Write(b)
+			c.mu.Lock()
+			c.out.inflight = 0
+			if cap(b) <= maxSpare {
+				c.out.spare = b[:0]
+			}
+			c.mu.Unlock()
+			if err != nil {
+				if done {
+					return
+				}
+				if isTimeout(err) {
+					c.srv.stats.slowConsumers.Add(1)
+					c.log().Info("Slow Consumer Detected: WriteDeadline exceeded", zap.Duration("write_deadline", wd), zap.Int("pending", len(b)-n))
+					c.closeConnection(ClosedSlowConsumerWriteDeadline)
+				} else {
+					c.closeConnection(ClosedWriteError)
+				}
+				return
+			}
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// flusher is a connection whose writer a producer wakes after a read.
+type flusher interface{ FlushSignal() }
+
+// FlushSignal wakes the client's writer.
+func (c *client) FlushSignal() { c.out.wake() }
+
+// producer is the read side of one connection (client or route): it
+// remembers which connections it queued bytes for during one read, so that
+// each writer is woken once per read rather than once per message.
+type producer struct {
+	srv     *Server
+	targets []flusher
+	set     map[flusher]struct{} // used once targets outgrows a linear scan
+
+	// Per-message scratch, reused.
+	routes []routeTarget
+
+	// Counts for the server totals, added once per read.
+	inMsgs, inBytes, outMsgs, outBytes int64
+}
+
+const linearTargets = 16
+
+func (p *producer) init(s *Server) { p.srv = s }
+
+// mark records that f has new bytes.
+func (p *producer) mark(f flusher) {
+	if p.set != nil {
+		if _, ok := p.set[f]; ok {
+			return
+		}
+		p.set[f] = struct{}{}
+		p.targets = append(p.targets, f)
+		return
+	}
+	for _, t := range p.targets {
+		if t == f {
+			return
+		}
+	}
+	p.targets = append(p.targets, f)
+	if len(p.targets) > linearTargets {
+		p.set = make(map[flusher]struct{}, 2*len(p.targets))
+		for _, t := range p.targets {
+			p.set[t] = struct{}{}
+		}
+	}
+}
+
+// flush wakes every marked writer.
+func (p *producer) flush() {
+	for i, t := range p.targets {
+		t.FlushSignal()
+		p.targets[i] = nil
+	}
+	p.targets = p.targets[:0]
+	if p.set != nil {
+		// A large fan-out is likely to repeat: keep the map, emptied.
+		clear(p.set)
+	}
+	st := &p.srv.stats
+	if p.inMsgs != 0 {
+		st.inMsgs.Add(p.inMsgs)
+		st.inBytes.Add(p.inBytes)
+		p.inMsgs, p.inBytes = 0, 0
+	}
+	if p.outMsgs != 0 {
+		st.outMsgs.Add(p.outMsgs)
+		st.outBytes.Add(p.outBytes)
+		p.outMsgs, p.outBytes = 0, 0
+	}
+}

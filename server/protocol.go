@@ -1,0 +1,293 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/natsd/natsd/server/subject"
+	"github.com/natsd/natsd/server/wire"
+)
+
+// The client protocol: *client implements wire.ClientHandler. Every method
+// runs on the connection's read goroutine. Errors that keep the connection
+// open (Invalid Subject, permission violations) are sent here; a returned
+// error closes the connection (see protocolError).
+
+// Connect handles CONNECT {json}.
+func (c *client) Connect(arg []byte) error {
+	c.mu.Lock()
+	opts := c.opts // a later CONNECT overlays the earlier one, as in nats-server
+	c.mu.Unlock()
+	if err := json.Unmarshal(arg, &opts); err != nil {
+		c.log().Debug("Malformed CONNECT", zap.Error(err))
+		return errBadConnect
+	}
+	if opts.Protocol < 0 || opts.Protocol > 1 {
+		return errInvalidProto
+	}
+	if opts.Account != "" || opts.NewAccount {
+		// Legacy account fields are refused even with no auth configured.
+		return errAuthViolation
+	}
+	so := c.srv.getOpts()
+	headers := opts.Headers && !so.NoHeaderSupport
+	if opts.NoResponders && !headers {
+		return errNoRespHeaders
+	}
+	var user *User
+	if so.Auth.Required() || so.Auth.NoAuthUser != "" {
+		u, ok := authenticate(&so.Auth, &opts)
+		if !ok {
+			c.log().Info("Authorization Error", zap.String("user", opts.User))
+			return errAuthViolation
+		}
+		user = u
+	}
+
+	c.mu.Lock()
+	c.opts = opts
+	c.flags |= connectReceived | authenticated
+	if opts.Protocol >= 1 && !c.flags.has(firstPongSent) {
+		c.flags |= infoAfterPong
+	}
+	c.user = user
+	c.perms = nil
+	if user != nil && user.Permissions != nil {
+		c.perms = newPerms(user.Permissions)
+	}
+	if c.authT != nil {
+		c.authT.Stop()
+	}
+	c.mu.Unlock()
+	c.parser.Headers = headers
+	if opts.Verbose {
+		c.sendOK()
+	}
+	return nil
+}
+
+// requireAuth refuses any op but CONNECT before a client has authenticated.
+func (c *client) requireAuth() error {
+	c.mu.Lock()
+	ok := c.flags.has(authenticated)
+	c.mu.Unlock()
+	if !ok {
+		return errAuthViolation
+	}
+	return nil
+}
+
+// Info handles an INFO from a client: ignored, but it must be JSON.
+func (c *client) Info(arg []byte) error {
+	if err := c.requireAuth(); err != nil {
+		return err
+	}
+	if !json.Valid(arg) {
+		return errBadConnect
+	}
+	return nil
+}
+
+// Ping answers PONG; the first PONG after a protocol-1 CONNECT is followed
+// by an INFO with connect_info (nats-server 2.12+).
+func (c *client) Ping() error {
+	if err := c.requireAuth(); err != nil {
+		return err
+	}
+	var info []byte
+	c.mu.Lock()
+	c.last = time.Now()
+	c.out.buf = append(c.out.buf, wire.Pong...)
+	if c.flags.has(connectReceived) {
+		c.flags |= firstPongSent
+		if c.flags.has(infoAfterPong) {
+			c.flags &^= infoAfterPong
+			info = c.srv.clientInfo(c, true)
+		}
+	}
+	c.mu.Unlock()
+	if info != nil {
+		c.enqueue(info)
+	}
+	c.prod.mark(c)
+	return nil
+}
+
+// Pong answers the server's keepalive PING.
+func (c *client) Pong() error {
+	if err := c.requireAuth(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.pingsOut = 0
+	if !c.rttStart.IsZero() {
+		c.rtt = max(time.Since(c.rttStart), time.Nanosecond)
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// OK: a client's +OK is ignored.
+func (c *client) OK() error { return c.requireAuth() }
+
+// Err: a client that sends -ERR is closed, silently.
+func (c *client) Err([]byte) error { return errClientErr }
+
+// Sub handles SUB subject [queue] sid. The checks run in nats-server's
+// order: permissions, the subscription limit, a reused sid, the subject.
+func (c *client) Sub(subj, queue, sid []byte) error {
+	if err := c.requireAuth(); err != nil {
+		return err
+	}
+	so := c.srv.getOpts()
+	c.mu.Lock()
+	c.last = time.Now()
+	verbose := c.opts.Verbose
+	if !c.canSubscribe(subj, queue) {
+		c.mu.Unlock()
+		c.sendErr(subPermViolation(subj, queue))
+		return nil
+	}
+	if so.MaxSubs > 0 && len(c.subs) >= so.MaxSubs {
+		c.mu.Unlock()
+		c.log().Info("Maximum subscriptions exceeded", zap.Int("max_subscriptions", so.MaxSubs))
+		c.sendErr(wire.ErrMaxSubscriptions)
+		return nil
+	}
+	if _, dup := c.subs[string(sid)]; dup {
+		// A reused sid is ignored; the first subscription stays.
+		c.mu.Unlock()
+		if verbose {
+			c.sendOK()
+		}
+		return nil
+	}
+	sub := &subscription{client: c, subject: string(subj), queue: string(queue), sid: bytes.Clone(sid)}
+	if err := c.srv.sl.Insert(sub.subject, sub.queue, sub); err != nil {
+		c.mu.Unlock()
+		c.sendErr(wire.ErrInvalidSubject)
+		return nil
+	}
+	c.subs[string(sid)] = sub
+	c.mu.Unlock()
+	c.srv.localInterestAdded(sub)
+	if verbose {
+		c.sendOK()
+	}
+	return nil
+}
+
+// Unsub handles UNSUB sid [max].
+func (c *client) Unsub(sid []byte, maxMsgs int64) error {
+	if err := c.requireAuth(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.last = time.Now()
+	verbose := c.opts.Verbose
+	sub := c.subs[string(sid)]
+	remove := false
+	if sub != nil {
+		if maxMsgs > 0 && maxMsgs > sub.delivered {
+			sub.max = maxMsgs
+		} else {
+			delete(c.subs, string(sid))
+			remove = true
+		}
+	}
+	c.mu.Unlock()
+	if remove {
+		c.srv.removeLocalSub(sub)
+	}
+	if verbose {
+		c.sendOK()
+	}
+	return nil
+}
+
+// Reserved subject prefixes a client may not publish to (2.15's rules) and
+// reply prefixes it may not use.
+var (
+	reservedPub   = [][]byte{[]byte("$NRG."), []byte("$GR."), []byte("_GR_.")}
+	reservedReply = [][]byte{[]byte("_R_."), []byte("$JS.ACK."), []byte("_GR_.")}
+)
+
+func hasAnyPrefix(b []byte, prefixes [][]byte) bool {
+	for _, p := range prefixes {
+		if bytes.HasPrefix(b, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Pub handles a complete PUB or HPUB.
+func (c *client) Pub(m *wire.Msg) error {
+	if err := c.requireAuth(); err != nil {
+		return err
+	}
+	c.inMsgs.Add(1)
+	c.inBytes.Add(int64(len(m.Data)))
+	c.prod.inMsgs++
+	c.prod.inBytes += int64(len(m.Data))
+
+	c.mu.Lock()
+	c.last = time.Now()
+	verbose, pedantic := c.opts.Verbose, c.opts.Pedantic
+	allowed := c.perms == nil || c.canPublish(m.Subject)
+	c.mu.Unlock()
+
+	if pedantic && !subject.ValidLiteralBytes(m.Subject) {
+		// Reported, and still delivered (recorded from nats-server).
+		c.sendErr(wire.ErrInvalidPubSubject)
+	}
+	if !allowed || hasAnyPrefix(m.Subject, reservedPub) {
+		c.sendErr(pubPermViolation(m.Subject))
+		return nil
+	}
+	if len(m.Reply) > 0 && hasAnyPrefix(m.Reply, reservedReply) {
+		c.sendErr(replyPermViolation(m.Reply))
+		return nil
+	}
+	if verbose {
+		c.sendOK()
+	}
+	if traceOnly(m) {
+		return nil
+	}
+	c.prod.publish(c, m)
+	return nil
+}
+
+// traceOnly reports a message that asks only to be traced (2.11+ message
+// tracing, header Nats-Trace-Only): nats-server does not deliver it. natsd
+// does not emit trace events, so such a message goes nowhere.
+func traceOnly(m *wire.Msg) bool {
+	if m.HdrLen == 0 {
+		return false
+	}
+	h := m.Header()
+	i := bytes.Index(h, []byte("\r\nNats-Trace-Only:"))
+	if i < 0 || !bytes.Contains(h, []byte("\r\nNats-Trace-Dest:")) {
+		return false
+	}
+	v := h[i+len("\r\nNats-Trace-Only:"):]
+	if j := bytes.IndexByte(v, '\r'); j >= 0 {
+		v = v[:j]
+	}
+	v = bytes.TrimSpace(v)
+	return bytes.EqualFold(v, []byte("true")) || bytes.Equal(v, []byte("1")) || bytes.EqualFold(v, []byte("yes"))
+}
+
+// enqueue appends raw protocol bytes to the client's outbound queue.
+func (c *client) enqueue(b []byte) {
+	c.mu.Lock()
+	if !c.flags.has(closed) {
+		c.out.buf = append(c.out.buf, b...)
+	}
+	c.mu.Unlock()
+	c.prod.mark(c)
+}

@@ -1,0 +1,265 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/natsd/natsd/server/subject"
+)
+
+// ProtocolVersion is the nats-server release whose client protocol natsd
+// implements. It goes in INFO "version": clients gate features on it (nats.js
+// wants ≥ 2.8.2 and < 3), so it must read like a nats-server release. natsd's
+// own version travels separately (Server.Version, /varz "natsd_version").
+const ProtocolVersion = "2.15.2"
+
+// GlobalAccount is the account of every client (natsd has no other accounts).
+const GlobalAccount = "$G"
+
+// Server is the client side of one natsd process.
+type Server struct {
+	log     *zap.Logger
+	opts    atomic.Pointer[Options]
+	id      string
+	version string
+	start   time.Time
+
+	sl *subject.Sublist[*subscription] // account $G: local and remote interest
+
+	mu        sync.Mutex
+	clients   map[uint64]*client
+	listeners map[net.Listener]struct{}
+	shutdown  bool
+	ldm       bool
+	peerURLs  []string // client URLs of cluster peers, for connect_urls
+	clusterNm string
+
+	tracing    atomic.Bool
+	nextCID    atomic.Uint64
+	totalConns atomic.Uint64
+	stats      counters
+
+	interestMu sync.Mutex
+	interest   map[interestKey]int32 // local subscriptions per (subject, queue)
+	router     atomic.Pointer[routerHolder]
+
+	closedMu   sync.Mutex
+	closedRing []*ConnInfo
+	closedNext int
+
+	wg sync.WaitGroup // every goroutine the server starts
+}
+
+type interestKey struct{ subject, queue string }
+
+type routerHolder struct{ r Router }
+
+// counters are the server-wide message statistics of /varz.
+type counters struct {
+	inMsgs, outMsgs, inBytes, outBytes atomic.Int64
+	slowConsumers                      atomic.Int64
+	staleConnections                   atomic.Int64
+}
+
+// New returns a server that serves nothing yet: call Serve with a listener.
+// version is natsd's own version.
+func New(opts Options, log *zap.Logger, version string) *Server {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	o := opts.WithDefaults()
+	s := &Server{
+		log:       log,
+		id:        newServerID(),
+		version:   version,
+		start:     time.Now(),
+		sl:        subject.NewSublist[*subscription](true),
+		clients:   make(map[uint64]*client),
+		listeners: make(map[net.Listener]struct{}),
+		interest:  make(map[interestKey]int32),
+	}
+	if o.ServerName == "" {
+		o.ServerName = s.id
+	}
+	s.opts.Store(&o)
+	return s
+}
+
+// newServerID makes a 56-character id that looks like an nkey public key
+// ("N" + 55 base32 characters), as clients and peers expect.
+func newServerID() string {
+	var b [35]byte
+	_, _ = rand.Read(b[:])
+	id := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
+	return "N" + id[:55]
+}
+
+// ID is the server id sent in INFO.
+func (s *Server) ID() string { return s.id }
+
+// Name is the configured server name (the id when none is set).
+func (s *Server) Name() string { return s.getOpts().ServerName }
+
+// Version is natsd's own version.
+func (s *Server) Version() string { return s.version }
+
+// StartTime is when the server was created.
+func (s *Server) StartTime() time.Time { return s.start }
+
+// Log returns the server's logger.
+func (s *Server) Log() *zap.Logger { return s.log }
+
+// SetLogger replaces the logger (log level or file changed on reload).
+// Connections pick it up for new log lines.
+func (s *Server) SetLogger(l *zap.Logger) { s.log = l }
+
+func (s *Server) getOpts() *Options { return s.opts.Load() }
+
+// Options returns the options the server runs with. Do not modify.
+func (s *Server) Options() *Options { return s.opts.Load() }
+
+// Serve accepts clients on ln until ln is closed (by StopListener or
+// Shutdown). It may be called for several listeners at once: a reload that
+// moves the client port serves the new listener before closing the old one.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.shutdown || s.ldm {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			_, still := s.listeners[ln]
+			s.mu.Unlock()
+			if !still || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// Out of file descriptors and the like: back off and retry, as
+			// a server must not exit because one accept failed.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Error("Error accepting client connection", zap.Error(err))
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.accept(conn)
+	}
+}
+
+// StopListener stops accepting on ln and closes it; clients already accepted
+// stay connected.
+func (s *Server) StopListener(ln net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, ln)
+	s.mu.Unlock()
+	_ = ln.Close()
+}
+
+// ErrServerClosed is returned by Serve after Shutdown or lame duck mode began.
+var ErrServerClosed = errors.New("server: closed")
+
+// accept registers a new client connection and starts its goroutines.
+func (s *Server) accept(conn net.Conn) {
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		_ = conn.Close()
+		return
+	}
+	c := newClient(s, conn)
+	s.clients[c.cid] = c
+	n := len(s.clients)
+	s.wg.Add(2)
+	s.mu.Unlock()
+	s.totalConns.Add(1)
+
+	opts := s.getOpts()
+	c.sendInfo()
+	if opts.MaxConnections < 0 || n > opts.MaxConnections {
+		// nats-server sends the INFO first, then the -ERR (recorded).
+		c.log().Info("Maximum connections exceeded", zap.Int("max_connections", max(opts.MaxConnections, 0)))
+		c.sendErrAndClose(errMaxConns, ClosedMaxConnections)
+	} else {
+		c.armTimers(opts)
+	}
+	go c.writeLoop()
+	go c.readLoop()
+}
+
+// removeClient forgets a closed client.
+func (s *Server) removeClient(c *client) {
+	s.mu.Lock()
+	delete(s.clients, c.cid)
+	s.mu.Unlock()
+}
+
+// NumClients is the number of client connections.
+func (s *Server) NumClients() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients)
+}
+
+// NumSubscriptions counts local and remote subscriptions.
+func (s *Server) NumSubscriptions() int { return s.sl.Count() }
+
+// Sublist exposes the subject trie's statistics for /subsz.
+func (s *Server) SublistStats() subject.Stats { return s.sl.Stats() }
+
+// Shutdown closes every listener and client and waits for the server's
+// goroutines, or for ctx. It is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		return s.wait(ctx)
+	}
+	s.shutdown = true
+	lns := s.listeners
+	s.listeners = map[net.Listener]struct{}{}
+	clients := make([]*client, 0, len(s.clients))
+	for _, c := range s.clients {
+		clients = append(clients, c)
+	}
+	s.mu.Unlock()
+
+	for ln := range lns {
+		_ = ln.Close()
+	}
+	for _, c := range clients {
+		c.closeConnection(ClosedServerShutdown)
+	}
+	return s.wait(ctx)
+}
+
+func (s *Server) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// goroutines reports how many goroutines the process runs (for /varz).
+func goroutines() int { return runtime.NumGoroutine() }
