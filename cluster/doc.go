@@ -1,0 +1,5 @@
+// Package cluster is natsd's clustering: the route listener, solicited and
+// gossiped routes, interest propagation and message forwarding, speaking
+// nats-server's route protocol so that natsd and nats-server nodes can share
+// a cluster.
+package cluster

@@ -1,0 +1,60 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/natsd/natsd/cluster"
+	"github.com/natsd/natsd/confparse"
+	"github.com/natsd/natsd/server"
+)
+
+// Options is everything natsd runs with: built from the config file and the
+// command-line flags (Build), compared on reload (Diff), applied by the
+// component that owns each part.
+type Options struct {
+	Server  server.Options
+	Cluster cluster.Options
+	Monitor MonitorOptions
+	Log     LogOptions
+
+	PidFile      string
+	PortsFileDir string
+
+	// ConfigFile is the file the options came from ("" for the embedded
+	// default); Files are it and every file it includes.
+	ConfigFile string
+	Files      []string
+	Digest     string
+
+	// Positions of the options as written, for errors that name them
+	// (a reload refused for an option that cannot change, say).
+	pos map[string]confparse.Pos
+}
+
+// MonitorOptions is the monitoring HTTP listener.
+type MonitorOptions struct {
+	Host     string
+	Port     int // 0: none; -1: random
+	BasePath string
+}
+
+// Enabled reports whether monitoring is configured.
+func (m MonitorOptions) Enabled() bool { return m.Port != 0 }
+
+// LogOptions is logging: level, timestamps and destination.
+type LogOptions struct {
+	Debug        bool
+	Trace        bool
+	TraceVerbose bool
+	Logtime      bool
+	LogtimeUTC   bool
+	File         string
+	Syslog       bool
+}
+
+// Pos returns where option name (dotted path, e.g. "cluster.port") was
+// written, or a zero Pos.
+func (o *Options) Pos(name string) confparse.Pos { return o.pos[name] }
+
+// durations that nats-server also defaults.
+const defaultRouteAuthTimeout = 2 * time.Second

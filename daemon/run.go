@@ -1,0 +1,272 @@
+package daemon
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/natsd/natsd/confparse"
+	"github.com/natsd/natsd/server"
+	"github.com/natsd/natsd/server/monitor"
+)
+
+// Version is natsd's own version, set at build time from git
+// (-ldflags "-X github.com/natsd/natsd/daemon.Version=…").
+var Version = "0.0.0-dev"
+
+//go:embed default.conf
+var defaultConfig []byte
+
+// defaultConfigName names the embedded config in messages.
+const defaultConfigName = "<built-in default.conf>"
+
+// Load parses the config file named by flags (or the built-in default) and
+// builds options with the flags overlaid. The returned error holds every
+// problem, as "file:line:col: message" lines.
+func Load(flags *Flags) (*Options, *Diagnostics, error) {
+	var doc *confparse.Document
+	var err error
+	if flags != nil && flags.ConfigFile != "" {
+		doc, err = confparse.ParseFile(flags.ConfigFile, nil)
+	} else {
+		doc, err = confparse.Parse(defaultConfigName, defaultConfig, nil)
+		if doc != nil {
+			doc.Files = nil
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	o, diag := Build(doc, flags)
+	if flags == nil || flags.ConfigFile == "" {
+		o.ConfigFile, o.Files = "", nil
+	}
+	if err := diag.Err(); err != nil {
+		return nil, diag, err
+	}
+	return o, diag, nil
+}
+
+// Env is what Run needs from the process; tests give their own.
+type Env struct {
+	Stderr  io.Writer
+	Program string // for the ports file name; default "natsd"
+	// Signals delivers the process's signals; nil means the real ones.
+	Signals <-chan os.Signal
+}
+
+// Daemon owns every component of a running natsd and their lifecycle.
+type Daemon struct {
+	flags *Flags
+	env   Env
+	log   *logger
+	srv   *server.Server
+
+	mu       sync.Mutex // guards opts and the listeners
+	opts     *Options
+	clientLn net.Listener
+	httpLn   net.Listener
+	httpSrv  *http.Server
+
+	portsFile string
+	stopOnce  sync.Once
+	done      chan struct{}
+}
+
+// Run starts natsd and serves until ctx ends or SIGINT/SIGTERM arrives.
+// Shutdown order:
+//  1. stop accepting clients (listeners closed);
+//  2. close every client with reason "Server Shutdown";
+//  3. shut the monitoring HTTP server down;
+//  4. wait for every goroutine the server started;
+//  5. remove the ports file and pid file, sync the log.
+func Run(ctx context.Context, flags *Flags, env Env) error {
+	d, err := Start(flags, env)
+	if err != nil {
+		return err
+	}
+	sigs := env.Signals
+	if sigs == nil {
+		ch := make(chan os.Signal, 4)
+		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			d.Shutdown()
+			return nil
+		case sig := <-sigs:
+			if d.handleSignal(sig) {
+				d.Shutdown()
+				return nil
+			}
+		}
+	}
+}
+
+// Start builds the options, binds the listeners and starts serving.
+func Start(flags *Flags, env Env) (*Daemon, error) {
+	if env.Stderr == nil {
+		env.Stderr = os.Stderr
+	}
+	if env.Program == "" {
+		env.Program = "natsd"
+	}
+	o, diag, err := Load(flags)
+	if err != nil {
+		return nil, err
+	}
+	lg, err := newLogger(o.Log, env.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{flags: flags, env: env, log: lg, opts: o, done: make(chan struct{})}
+	for _, w := range diag.Warnings {
+		lg.Warn(w.Error())
+	}
+	lg.Info("Starting natsd")
+	lg.Info("  Version:  " + Version + " (nats-server protocol " + server.ProtocolVersion + ")")
+	if o.ConfigFile != "" {
+		lg.Info("  Using configuration file: " + o.ConfigFile)
+	}
+	d.srv = server.New(o.Server, lg.Logger, Version)
+	d.srv.SetTrace(o.Log.Trace)
+	lg.Info("  Name:     " + d.srv.Name())
+	lg.Info("  ID:       " + d.srv.ID())
+
+	if err := d.startMonitor(o); err != nil {
+		d.Shutdown()
+		return nil, err
+	}
+	ln, err := listen(o.Server.Host, o.Server.Port)
+	if err != nil {
+		d.Shutdown()
+		return nil, fmt.Errorf("cannot listen for client connections: %w", err)
+	}
+	d.clientLn = ln
+	go func() { _ = d.srv.Serve(ln) }()
+	lg.Info("Listening for client connections on " + ln.Addr().String())
+
+	if o.PidFile != "" {
+		if err := os.WriteFile(o.PidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			d.Shutdown()
+			return nil, fmt.Errorf("writing pid file: %w", err)
+		}
+	}
+	if err := d.writePortsFile(); err != nil {
+		d.Shutdown()
+		return nil, err
+	}
+	lg.Info("Server is ready")
+	return d, nil
+}
+
+// listen binds host:port; port -1 means any free port.
+func listen(host string, port int) (net.Listener, error) {
+	if port == server.RandomPort {
+		port = 0
+	}
+	return net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+}
+
+func (d *Daemon) startMonitor(o *Options) error {
+	if !o.Monitor.Enabled() {
+		return nil
+	}
+	ln, err := listen(o.Monitor.Host, o.Monitor.Port)
+	if err != nil {
+		return fmt.Errorf("cannot listen for monitoring: %w", err)
+	}
+	src := monitor.Sources{Server: d.srv, VarzExtra: d.varzExtra}
+	hs := &http.Server{Handler: monitor.Handler(src, o.Monitor.BasePath), ReadHeaderTimeout: 5 * time.Second}
+	d.httpLn, d.httpSrv = ln, hs
+	go func() { _ = hs.Serve(ln) }()
+	d.log.Info("Starting http monitor on " + ln.Addr().String())
+	return nil
+}
+
+// varzExtra adds what the daemon owns to /varz.
+func (d *Daemon) varzExtra(v *server.Varz) {
+	d.mu.Lock()
+	o := d.opts
+	hl := d.httpLn
+	d.mu.Unlock()
+	if hl != nil {
+		if a, ok := hl.Addr().(*net.TCPAddr); ok {
+			v.HTTPHost, v.HTTPPort = o.Monitor.Host, a.Port
+		}
+	}
+	v.HTTPBasePath = o.Monitor.BasePath
+	v.ConfigDigest = o.Digest
+}
+
+// Server is the running server (tests and the cluster wiring use it).
+func (d *Daemon) Server() *server.Server { return d.srv }
+
+// Done is closed when the daemon has shut down.
+func (d *Daemon) Done() <-chan struct{} { return d.done }
+
+// handleSignal acts on a signal; it reports whether to shut down.
+func (d *Daemon) handleSignal(sig os.Signal) bool {
+	d.log.Info(fmt.Sprintf("Trapped %q signal", sig.String()))
+	switch sig {
+	case syscall.SIGINT, syscall.SIGTERM:
+		return true
+	case syscall.SIGUSR1:
+		if ok, err := d.log.sink.reopen(); !ok {
+			d.log.Info("File log re-open ignored, not a file logger")
+		} else if err != nil {
+			d.log.Error("File log re-open failed", zap.Error(err))
+		} else {
+			d.log.Info("File log re-opened")
+		}
+	}
+	return false
+}
+
+// Shutdown stops natsd in the documented order. It is idempotent.
+func (d *Daemon) Shutdown() {
+	d.stopOnce.Do(func() {
+		d.log.Info("Initiating Shutdown...")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if d.srv != nil {
+			if err := d.srv.Shutdown(ctx); err != nil {
+				d.log.Warn("Shutdown did not finish cleanly", zap.Error(err))
+			}
+		}
+		if d.httpSrv != nil {
+			_ = d.httpSrv.Shutdown(ctx)
+		}
+		if d.portsFile != "" {
+			_ = os.Remove(d.portsFile)
+		}
+		d.mu.Lock()
+		pid := d.opts.PidFile
+		d.mu.Unlock()
+		if pid != "" {
+			_ = os.Remove(pid)
+		}
+		d.log.Info("Server Exiting..")
+		_ = d.log.Sync()
+		d.log.sink.close()
+		close(d.done)
+	})
+}
+
+// errNoConfigFile is nats-server's answer to a reload without -c.
+var errNoConfigFile = errors.New("can only reload config when a file is provided using -c or --config")
