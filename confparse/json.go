@@ -31,6 +31,9 @@ func appendTyped(b []byte, n *Node) ([]byte, error) {
 	var err error
 	switch n.Kind {
 	case Map:
+		if slices.Contains(n.Entries, nil) {
+			return nil, fmt.Errorf("confparse: TypedJSON of a map with a nil entry at %s", n.Pos)
+		}
 		b = append(b, '{')
 		for i, e := range sortedEntries(n) {
 			if i > 0 {
@@ -89,7 +92,19 @@ func sortedEntries(n *Node) []*Entry {
 	return s
 }
 
-func cmpEntry(a, b *Entry) int { return strings.Compare(a.Key, b.Key) }
+func cmpEntry(a, b *Entry) int {
+	if a == nil || b == nil { // only in hand-built trees; sort them first
+		return boolCmp(b == nil) - boolCmp(a == nil)
+	}
+	return strings.Compare(a.Key, b.Key)
+}
+
+func boolCmp(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
 
 // appendJSONString appends s as a JSON string. Control characters and
 // U+2028/U+2029 are escaped; invalid UTF-8 becomes U+FFFD.
@@ -182,6 +197,10 @@ func appendCanonical(b []byte, n *Node, flush func([]byte) []byte) []byte {
 	case Map:
 		b = binary.AppendUvarint(b, uint64(len(n.Entries)))
 		for _, e := range sortedEntries(n) {
+			if e == nil {
+				b = append(b, 0)
+				continue
+			}
 			b = binary.AppendUvarint(b, uint64(len(e.Key)))
 			b = append(b, e.Key...)
 			b = appendCanonical(b, e.Value, flush)

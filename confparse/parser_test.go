@@ -429,6 +429,13 @@ func TestTypedJSONEscapes(t *testing.T) {
 	if _, err := (&Node{Kind: Array, Items: []*Node{nil}}).TypedJSON(); err == nil {
 		t.Error("TypedJSON with a nil item should fail")
 	}
+	broken := &Node{Kind: Map, Entries: []*Entry{{Key: "b", Value: &Node{Kind: Int}}, nil, {Key: "a"}}}
+	if _, err := broken.TypedJSON(); err == nil {
+		t.Error("TypedJSON with a nil entry should fail")
+	}
+	if d := (&Document{Root: broken}).Digest(); len(d) != 64 {
+		t.Error("Digest of a hand-built tree with nil parts should still work")
+	}
 }
 
 func TestErrorList(t *testing.T) {
