@@ -57,21 +57,32 @@
 // file that includes it. Include cycles are errors. "include: x" is an
 // ordinary key.
 //
-// CRLF line ends work. A UTF-8 byte order mark at the start is skipped.
-// NUL bytes are refused.
+// CRLF line ends work.
 //
 // # Differences from nats-server
 //
 // Where nats-server accepts a file, confparse builds the same tree, with
 // these deliberate exceptions, all on input that is a mistake or a bug
-// there: integer overflow (1000000e) is an error rather than wrapping;
-// "key:" at the very end of the file is an error rather than an empty
-// string, and so are "key: ," and "key: }"; unquoted values are raw (no
-// backslash escapes) and may contain a quote; "[1, 2]" ends its last
-// number at the ']'; ';' separates array elements too; "include = x" is a
-// key; the file name of an include may start with a digit; an environment
-// value may not include files; block strings also end at ")" followed by
-// CRLF, and their CRLFs become LF.
+// there:
+//
+//   - integer overflow (10e) is an error rather than wrapping, and so is an
+//     unknown size suffix (1kbb), which nats-server silently drops;
+//   - "key:" at the very end of the file is an error rather than an empty
+//     string, and so are "key: ," and "key: }";
+//   - unquoted values are raw (no backslash escapes) and may contain a
+//     quote; "-5abc" is a string like "5abc";
+//   - "[1, 2]" ends its last number at the ']'; ';' separates array
+//     elements too;
+//   - an unquoted key ends at a bracket, so "cluster{" opens a map;
+//   - braces around the file are recognised only as its first token;
+//   - "include = x" is a key; the file name of an include may start with a
+//     digit; an environment value may not include files;
+//   - block strings also end at ")" followed by CRLF, and their CRLFs
+//     become LF.
+//
+// A UTF-8 byte order mark is skipped (nats-server makes it part of the
+// first key), and a NUL byte, which nats-server can take for the end of
+// input, is refused.
 //
 // # Positions
 //

@@ -162,6 +162,7 @@ type Document struct {
 	// Files lists every file the parse read or tried to read: the main
 	// file first, then included files in the order first met, each once,
 	// as cleaned paths. The daemon watches these for hot reload; a missing
-	// include is listed too, so that creating it triggers a reload.
+	// include is listed too, so that creating it triggers a reload. For
+	// Parse, the name is listed as the main file unless it is empty.
 	Files []string
 }
