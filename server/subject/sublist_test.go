@@ -641,3 +641,43 @@ func resultHas(r *Result[*tsub], s *tsub) bool {
 	}
 	return false
 }
+
+// TestSetShrinks checks that a subscriber set gives memory back after a
+// burst: a subject that once had 10,000 subscribers and now has 10 must
+// not keep a 10,000-slot slice and index.
+func TestSetShrinks(t *testing.T) {
+	var st set[int]
+	for i := range 10000 {
+		st.add(i)
+	}
+	if st.idx == nil {
+		t.Fatal("no index past indexAt members")
+	}
+	for i := range 9990 {
+		if !st.remove(i) {
+			t.Fatalf("remove(%d) failed", i)
+		}
+	}
+	// (The index, if kept, was rebuilt along with the slice: Go maps never
+	// shrink by themselves.)
+	if cap(st.items) > 64 {
+		t.Fatalf("10 members left in a slice of cap %d", cap(st.items))
+	}
+	for i := 9990; i < 10000; i++ {
+		if st.find(i) < 0 || st.add(i) {
+			t.Fatalf("member %d lost or added twice", i)
+		}
+	}
+	for i := 9990; i < 9995; i++ {
+		st.remove(i)
+	}
+	if st.idx != nil {
+		t.Fatal("5 members still indexed")
+	}
+	for i := 9995; i < 10000; i++ {
+		st.remove(i)
+	}
+	if st.items != nil {
+		t.Fatal("empty set keeps its slice")
+	}
+}

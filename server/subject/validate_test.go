@@ -95,6 +95,7 @@ func TestValidQueue(t *testing.T) {
 		{"a..b", true},
 		{"_sys_", true}, // refused by the server as a permission, not here
 		{"ünïcode", true},
+		{"a\fb", true}, // not a wire separator, so nats-server keeps it in the name
 		{"", false},
 		{"a b", false},
 		{"a\tb", false},
