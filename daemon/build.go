@@ -34,11 +34,12 @@ func Build(doc *confparse.Document, flags *Flags) (*Options, *Diagnostics) {
 		o.Digest = doc.Digest()
 		if len(doc.Files) > 0 {
 			o.ConfigFile = doc.Files[0]
+			b.file = doc.Files[0]
 		}
 		b.top(doc.Root, o)
 	}
 	if err := flags.apply(o); err != nil {
-		b.diag.Errors = append(b.diag.Errors, &confparse.Error{Msg: err.Error()})
+		b.diag.Errors = append(b.diag.Errors, &confparse.Error{Pos: confparse.Pos{File: "natsd"}, Msg: err.Error()})
 	}
 	b.validate(o)
 	o.Server = o.Server.WithDefaults()
@@ -60,6 +61,19 @@ func Build(doc *confparse.Document, flags *Flags) (*Options, *Diagnostics) {
 type builder struct {
 	diag Diagnostics
 	pos  map[string]confparse.Pos
+	file string
+}
+
+// at is where option key was written, or the config file itself when the
+// key was not written (a default or a flag is at fault).
+func (b *builder) at(key string) confparse.Pos {
+	if p, ok := b.pos[key]; ok {
+		return p
+	}
+	if b.file == "" {
+		return confparse.Pos{File: "natsd"}
+	}
+	return confparse.Pos{File: b.file}
 }
 
 func (b *builder) errorf(pos confparse.Pos, path, format string, a ...any) {
@@ -369,24 +383,24 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 func (b *builder) validate(o *Options) {
 	so := o.Server.WithDefaults()
 	if so.MaxPayload > int(so.MaxPending) {
-		b.errorf(b.pos["max_payload"], "max_payload", "%d must not exceed max_pending (%d)", so.MaxPayload, so.MaxPending)
+		b.errorf(b.at("max_payload"), "max_payload", "%d must not exceed max_pending (%d)", so.MaxPayload, so.MaxPending)
 	} else if so.MaxPayload > 8<<20 {
-		b.warnf(b.pos["max_payload"], "max_payload", "%d is over the recommended 8MB", so.MaxPayload)
+		b.warnf(b.at("max_payload"), "max_payload", "%d is over the recommended 8MB", so.MaxPayload)
 	}
 	if so.LameDuckGracePeriod >= so.LameDuckDuration {
-		b.errorf(b.pos["lame_duck_grace_period"], "lame_duck_grace_period", "must be shorter than lame_duck_duration (%v)", so.LameDuckDuration)
+		b.errorf(b.at("lame_duck_grace_period"), "lame_duck_grace_period", "must be shorter than lame_duck_duration (%v)", so.LameDuckDuration)
 	}
 	if so.Port < -1 || so.Port > 65535 {
-		b.errorf(b.pos["port"], "port", "must be 1-65535 (or -1 for a random port), found %d", so.Port)
+		b.errorf(b.at("port"), "port", "must be 1-65535 (or -1 for a random port), found %d", so.Port)
 	}
 	a := &o.Server.Auth
 	switch {
 	case a.Token != "" && a.Username != "":
-		b.errorf(b.pos["authorization"], "authorization", "token and user/password cannot both be set")
+		b.errorf(b.at("authorization"), "authorization", "token and user/password cannot both be set")
 	case a.Token != "" && len(a.Users) > 0:
-		b.errorf(b.pos["authorization"], "authorization", "token and users cannot both be set")
+		b.errorf(b.at("authorization"), "authorization", "token and users cannot both be set")
 	case a.Username != "" && len(a.Users) > 0:
-		b.errorf(b.pos["authorization"], "authorization", "user/password and users cannot both be set")
+		b.errorf(b.at("authorization"), "authorization", "user/password and users cannot both be set")
 	}
 	if a.NoAuthUser != "" {
 		found := false
@@ -394,17 +408,17 @@ func (b *builder) validate(o *Options) {
 			found = found || u.Username == a.NoAuthUser
 		}
 		if !found {
-			b.errorf(b.pos["no_auth_user"], "no_auth_user", "%q is not one of authorization.users", a.NoAuthUser)
+			b.errorf(b.at("no_auth_user"), "no_auth_user", "%q is not one of authorization.users", a.NoAuthUser)
 		}
 	}
 	co := &o.Cluster
 	if len(co.Routes) > 0 && !co.Enabled() {
-		b.errorf(b.pos["cluster.routes"], "cluster.routes", "solicited routes require cluster capabilities, e.g. --cluster")
+		b.errorf(b.at("cluster.routes"), "cluster.routes", "solicited routes require cluster capabilities, e.g. --cluster")
 	}
 	if strings.ContainsAny(co.Name, " \t") {
-		b.errorf(b.pos["cluster.name"], "cluster.name", "cluster name cannot contain spaces")
+		b.errorf(b.at("cluster.name"), "cluster.name", "cluster name cannot contain spaces")
 	}
 	if co.Port < -1 || co.Port > 65535 {
-		b.errorf(b.pos["cluster.port"], "cluster.port", "must be 1-65535 (or -1 for a random port), found %d", co.Port)
+		b.errorf(b.at("cluster.port"), "cluster.port", "must be 1-65535 (or -1 for a random port), found %d", co.Port)
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strconv"
 
 	"go.uber.org/zap"
@@ -200,7 +201,14 @@ func (p *producer) deliverTo(sub *subscription, m *wire.Msg) bool {
 	if unsub {
 		delete(tc.subs, string(sub.sid))
 	}
+	behind := int64(tc.out.pending()) > o.MaxPending/2
+	if behind && tc.out.stall == nil {
+		tc.out.stall = make(chan struct{})
+	}
 	tc.mu.Unlock()
+	if behind && !slices.Contains(p.stalled, tc) {
+		p.stalled = append(p.stalled, tc)
+	}
 	p.outMsgs++
 	p.outBytes += int64(size)
 	if unsub {

@@ -22,6 +22,9 @@ type outbound struct {
 	spare    []byte
 	inflight int // bytes handed to the socket and not yet written
 	signal   chan struct{}
+	// stall is made when the queue passes half of max_pending and closed
+	// by the writer once it is below again: producers wait on it briefly.
+	stall chan struct{}
 }
 
 func (o *outbound) init() { o.signal = make(chan struct{}, 1) }
@@ -67,6 +70,10 @@ func (c *client) writeLoop() {
 			if cap(b) <= maxSpare {
 				c.out.spare = b[:0]
 			}
+			if c.out.stall != nil && int64(c.out.pending()) < c.srv.getOpts().MaxPending/2 {
+				close(c.out.stall)
+				c.out.stall = nil
+			}
 			c.mu.Unlock()
 			if err != nil {
 				if done {
@@ -104,6 +111,11 @@ type producer struct {
 	targets []flusher
 	set     map[flusher]struct{} // used once targets outgrows a linear scan
 
+	// Subscribers more than half full during this read: the producer waits
+	// a little for them after the read (backpressure that spares fast but
+	// momentarily behind subscribers from being cut off).
+	stalled []*client
+
 	// Per-message scratch, reused.
 	routes []routeTarget
 
@@ -139,13 +151,39 @@ func (p *producer) mark(f flusher) {
 	}
 }
 
-// flush wakes every marked writer.
+// Bounds of the producer's wait for subscribers that are behind, per
+// subscriber and per read: a publisher slows down, it never blocks.
+const (
+	stallPerClient = 5 * time.Millisecond
+	stallPerRead   = 10 * time.Millisecond
+)
+
+// flush wakes every marked writer, then gives subscribers that are behind a
+// moment to catch up.
 func (p *producer) flush() {
 	for i, t := range p.targets {
 		t.FlushSignal()
 		p.targets[i] = nil
 	}
 	p.targets = p.targets[:0]
+	if len(p.stalled) > 0 {
+		deadline := time.Now().Add(stallPerRead)
+		for i, c := range p.stalled {
+			c.mu.Lock()
+			ch := c.out.stall
+			c.mu.Unlock()
+			if left := time.Until(deadline); ch != nil && left > 0 {
+				t := time.NewTimer(min(left, stallPerClient))
+				select {
+				case <-ch:
+				case <-t.C:
+				}
+				t.Stop()
+			}
+			p.stalled[i] = nil
+		}
+		p.stalled = p.stalled[:0]
+	}
 	if p.set != nil {
 		// A large fan-out is likely to repeat: keep the map, emptied.
 		clear(p.set)

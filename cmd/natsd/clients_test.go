@@ -1,0 +1,319 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsd/natsd/internal/testutil"
+)
+
+// Tests that drive a natsd process with the real nats.go client.
+
+func startNatsd(t *testing.T, args ...string) *testutil.Proc {
+	t.Helper()
+	return testutil.Start(t, testutil.NatsdBin(t), append([]string{"-a", "127.0.0.1", "-p", "-1"}, args...)...)
+}
+
+func startNatsdConf(t *testing.T, conf string, args ...string) *testutil.Proc {
+	t.Helper()
+	path := testutil.WriteFile(t, "natsd.conf", "listen: 127.0.0.1:-1\n"+conf)
+	return testutil.Start(t, testutil.NatsdBin(t), append([]string{"-c", path}, args...)...)
+}
+
+func connect(t *testing.T, url string, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Timeout(3 * time.Second)}, opts...)...)
+	if err != nil {
+		t.Fatalf("connect %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func nextMsg(t *testing.T, sub *nats.Subscription) *nats.Msg {
+	t.Helper()
+	m, err := sub.NextMsg(3 * time.Second)
+	if err != nil {
+		t.Fatalf("NextMsg on %s: %v", sub.Subject, err)
+	}
+	return m
+}
+
+func noMsg(t *testing.T, sub *nats.Subscription, within time.Duration) {
+	t.Helper()
+	if m, err := sub.NextMsg(within); err == nil {
+		t.Fatalf("unexpected message on %s: %q %q", sub.Subject, m.Subject, m.Data)
+	}
+}
+
+func TestPubSubWildcards(t *testing.T) {
+	p := startNatsd(t)
+	nc := connect(t, p.ClientURL())
+	lit, _ := nc.SubscribeSync("orders.eu.1")
+	star, _ := nc.SubscribeSync("orders.*.1")
+	gt, _ := nc.SubscribeSync("orders.>")
+	other, _ := nc.SubscribeSync("orders.us.*")
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish("orders.eu.1", []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*nats.Subscription{lit, star, gt} {
+		if m := nextMsg(t, s); string(m.Data) != "hello" || m.Subject != "orders.eu.1" {
+			t.Fatalf("%s got %q on %q", s.Subject, m.Data, m.Subject)
+		}
+	}
+	noMsg(t, other, 100*time.Millisecond)
+	_ = nc.Publish("orders", []byte("x")) // matches none: > needs one more token
+	noMsg(t, gt, 100*time.Millisecond)
+}
+
+func TestQueueGroupEvenSplitNoDuplicates(t *testing.T) {
+	p := startNatsd(t)
+	pub := connect(t, p.ClientURL())
+	const members, msgs = 4, 4000
+	var mu sync.Mutex
+	seen := map[string]int{}
+	counts := make([]atomic.Int64, members)
+	var total atomic.Int64
+	for i := range members {
+		nc := connect(t, p.ClientURL())
+		if _, err := nc.QueueSubscribe("work", "workers", func(m *nats.Msg) {
+			mu.Lock()
+			seen[string(m.Data)]++
+			mu.Unlock()
+			counts[i].Add(1)
+			total.Add(1)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		_ = nc.Flush()
+	}
+	for i := range msgs {
+		_ = pub.Publish("work", fmt.Appendf(nil, "%d", i))
+	}
+	_ = pub.Flush()
+	testutil.Eventually(t, 5*time.Second, func() error {
+		if n := total.Load(); n != msgs {
+			return fmt.Errorf("%d of %d delivered", n, msgs)
+		}
+		return nil
+	})
+	time.Sleep(100 * time.Millisecond) // a duplicate would arrive now
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != msgs {
+		t.Fatalf("%d distinct messages, want %d", len(seen), msgs)
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Fatalf("message %s delivered %d times", k, n)
+		}
+	}
+	// Uniform choice: each of 4 members expects 1000; 3 standard
+	// deviations (≈82) is far inside ±200.
+	for i := range members {
+		if n := counts[i].Load(); n < msgs/members-200 || n > msgs/members+200 {
+			t.Fatalf("member %d got %d of %d: not an even split %v", i, n, msgs, counts)
+		}
+	}
+}
+
+func TestHeadersRequestReplyNoResponders(t *testing.T) {
+	p := startNatsd(t)
+	nc := connect(t, p.ClientURL())
+	_, err := nc.Subscribe("svc.echo", func(m *nats.Msg) {
+		r := nats.NewMsg(m.Reply)
+		r.Header.Set("Echo", m.Header.Get("Ask"))
+		r.Data = append([]byte("re:"), m.Data...)
+		_ = m.RespondMsg(r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := nats.NewMsg("svc.echo")
+	req.Header.Set("Ask", "v1")
+	req.Data = []byte("ping")
+	resp, err := nc.RequestMsg(req, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(resp.Data) != "re:ping" || resp.Header.Get("Echo") != "v1" {
+		t.Fatalf("response %q header %v", resp.Data, resp.Header)
+	}
+	_, err = nc.Request("svc.nobody", []byte("x"), 3*time.Second)
+	if !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("request with no subscriber: %v, want ErrNoResponders", err)
+	}
+}
+
+func TestAutoUnsubscribe(t *testing.T) {
+	p := startNatsd(t)
+	nc := connect(t, p.ClientURL())
+	sub, _ := nc.SubscribeSync("au")
+	if err := sub.AutoUnsubscribe(3); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		_ = nc.Publish("au", []byte{byte('0' + i)})
+	}
+	for i := range 3 {
+		if m := nextMsg(t, sub); m.Data[0] != byte('0'+i) {
+			t.Fatalf("got %q", m.Data)
+		}
+	}
+	noMsg(t, sub, 200*time.Millisecond)
+}
+
+func TestAuthUserPassword(t *testing.T) {
+	p := startNatsdConf(t, "authorization { user: alice, password: s3cret }\n")
+	connect(t, p.ClientURL(), nats.UserInfo("alice", "s3cret"))
+	_, err := nats.Connect(p.ClientURL(), nats.UserInfo("alice", "wrong"), nats.Timeout(3*time.Second))
+	if !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("wrong password: %v, want authorization violation", err)
+	}
+	_, err = nats.Connect(p.ClientURL(), nats.Timeout(3*time.Second))
+	if !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("no credentials: %v, want authorization violation", err)
+	}
+}
+
+func TestAuthTokenFlag(t *testing.T) {
+	p := startNatsd(t, "--auth", "tok3n")
+	connect(t, p.ClientURL(), nats.Token("tok3n"))
+	if _, err := nats.Connect(p.ClientURL(), nats.Token("nope"), nats.Timeout(3*time.Second)); !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("wrong token: %v", err)
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	p := startNatsdConf(t, `authorization { users = [
+  { user: app, password: p, permissions: { publish: ["app.>"], subscribe: { allow: ["app.>", "_INBOX.>"], deny: ["app.secret"] } } }
+  { user: admin, password: p }
+] }
+`)
+	errs := make(chan error, 10)
+	app := connect(t, p.ClientURL(), nats.UserInfo("app", "p"), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+	admin := connect(t, p.ClientURL(), nats.UserInfo("admin", "p"))
+
+	ok, _ := app.SubscribeSync("app.data")
+	_ = app.Flush()
+	_ = admin.Publish("app.data", []byte("allowed"))
+	if m := nextMsg(t, ok); string(m.Data) != "allowed" {
+		t.Fatalf("got %q", m.Data)
+	}
+	// Denied subscription: an async permissions error, connection stays up.
+	_, _ = app.SubscribeSync("app.secret")
+	select {
+	case err := <-errs:
+		if !errors.Is(err, nats.ErrPermissionViolation) {
+			t.Fatalf("denied subscribe: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no permissions error for a denied subscription")
+	}
+	// Denied publish.
+	adminSub, _ := admin.SubscribeSync("other")
+	_ = admin.Flush()
+	_ = app.Publish("other", []byte("nope"))
+	select {
+	case err := <-errs:
+		if !errors.Is(err, nats.ErrPermissionViolation) {
+			t.Fatalf("denied publish: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no permissions error for a denied publish")
+	}
+	noMsg(t, adminSub, 100*time.Millisecond)
+	if !app.IsConnected() {
+		t.Fatal("a permission violation closed the connection")
+	}
+}
+
+func TestMaxPayloadRejected(t *testing.T) {
+	p := startNatsdConf(t, "max_payload: 1024\n")
+	nc := connect(t, p.ClientURL())
+	if nc.MaxPayload() != 1024 {
+		t.Fatalf("INFO max_payload %d", nc.MaxPayload())
+	}
+	if err := nc.Publish("big", make([]byte, 2048)); !errors.Is(err, nats.ErrMaxPayload) {
+		t.Fatalf("client-side check: %v", err)
+	}
+}
+
+func TestPortsFileRandomPorts(t *testing.T) {
+	dir := t.TempDir()
+	p := testutil.StartNoWait(t, testutil.NatsdBin(t), "-a", "127.0.0.1", "-p", "-1", "-m", "-1", "--ports_file_dir", dir)
+	var ports testutil.Ports
+	testutil.Eventually(t, 5*time.Second, func() error {
+		name := filepath.Join(dir, fmt.Sprintf("natsd_%d.ports", p.Pid()))
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		return jsonUnmarshal(b, &ports)
+	})
+	if len(ports.Nats) != 1 || len(ports.Monitoring) != 1 {
+		t.Fatalf("ports file %+v", ports)
+	}
+	connect(t, ports.Nats[0])
+	if body := httpGet(t, ports.Monitoring[0]+"/healthz"); body["status"] != "ok" {
+		t.Fatalf("healthz %v", body)
+	}
+}
+
+// A subscriber that stops reading is cut off as a slow consumer while a
+// fast one on the same subject gets every message.
+func TestSlowConsumerCutOffFastKeepsReceiving(t *testing.T) {
+	p := startNatsdConf(t, "max_pending: 1MB\nmax_payload: 64KB\nwrite_deadline: \"500ms\"\n", "-m", "-1")
+	url := p.ClientURL()
+
+	slow := rawConn(t, url)
+	slow.send(t, "CONNECT {\"verbose\":false}\r\nSUB firehose 1\r\nPING\r\n")
+	slow.expect(t, "PONG")
+	// The slow client never reads again.
+
+	fast := connect(t, url)
+	var got atomic.Int64
+	if _, err := fast.Subscribe("firehose", func(*nats.Msg) { got.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	_ = fast.Flush()
+	pub := connect(t, url)
+	payload := make([]byte, 1024)
+	const n = 20000
+	for i := range n {
+		if err := pub.Publish("firehose", payload); err != nil {
+			t.Fatal(err)
+		}
+		// A steady publisher (a round trip every 200 messages): the fast
+		// subscriber keeps up with it; the slow one, which never reads, is
+		// past its kernel buffers and max_pending long before the end.
+		if i%200 == 199 {
+			_ = pub.Flush()
+		}
+	}
+	_ = pub.Flush()
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if g := got.Load(); g != n {
+			return fmt.Errorf("fast subscriber got %d of %d", g, n)
+		}
+		return nil
+	})
+	varz := httpGetVarz(t, p)
+	if varz["slow_consumers"].(float64) < 1 {
+		t.Fatalf("slow_consumers = %v", varz["slow_consumers"])
+	}
+	if !slow.closedWithin(5 * time.Second) {
+		t.Fatal("the slow consumer was not cut off")
+	}
+}
