@@ -159,7 +159,7 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	}
 	d.clientLn = ln
 	go func() { _ = d.srv.Serve(ln) }()
-	lg.Info("Listening for client connections on " + ln.Addr().String())
+	lg.Info("Listening for client connections on " + hostPort(o.Server.Host, ln))
 
 	if o.PidFile != "" {
 		if err := os.WriteFile(o.PidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
@@ -173,6 +173,15 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	}
 	lg.Info("Server is ready")
 	return d, nil
+}
+
+// hostPort is "host:port" of a listener as configured ("0.0.0.0:4222", not
+// Go's "[::]:4222"), for logs.
+func hostPort(host string, ln net.Listener) string {
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		return net.JoinHostPort(host, strconv.Itoa(a.Port))
+	}
+	return ln.Addr().String()
 }
 
 // listen binds host:port; port -1 means any free port.
@@ -195,7 +204,7 @@ func (d *Daemon) startMonitor(o *Options) error {
 	hs := &http.Server{Handler: monitor.Handler(src, o.Monitor.BasePath), ReadHeaderTimeout: 5 * time.Second}
 	d.httpLn, d.httpSrv = ln, hs
 	go func() { _ = hs.Serve(ln) }()
-	d.log.Info("Starting http monitor on " + ln.Addr().String())
+	d.log.Info("Starting http monitor on " + hostPort(o.Monitor.Host, ln))
 	return nil
 }
 

@@ -239,6 +239,7 @@ const errMaxConns = wire.ErrMaxConnections
 
 // sendErrAndClose queues "-ERR 'text'" and closes once it is written.
 func (c *client) sendErrAndClose(text string, reason ClosedState) {
+	c.trace("->>", "-ERR", []byte(text))
 	c.mu.Lock()
 	if !c.flags.has(closed) {
 		c.out.buf = wire.AppendErr(c.out.buf, text)
@@ -249,6 +250,7 @@ func (c *client) sendErrAndClose(text string, reason ClosedState) {
 
 // sendErr queues "-ERR 'text'" and keeps the connection.
 func (c *client) sendErr(text string) {
+	c.trace("->>", "-ERR", []byte(text))
 	c.mu.Lock()
 	if !c.flags.has(closed) {
 		c.out.buf = wire.AppendErr(c.out.buf, text)

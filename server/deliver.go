@@ -211,6 +211,9 @@ func (p *producer) deliverTo(sub *subscription, m *wire.Msg) bool {
 	}
 	p.outMsgs++
 	p.outBytes += int64(size)
+	if p.srv.tracing.Load() {
+		tc.trace("->>", "MSG", joinArgs(m.Subject, sub.sid, m.Reply, m.SizeField))
+	}
 	if unsub {
 		tc.srv.removeLocalSub(sub)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -18,6 +19,7 @@ import (
 
 // Connect handles CONNECT {json}.
 func (c *client) Connect(arg []byte) error {
+	c.trace("<<-", "CONNECT", arg)
 	c.mu.Lock()
 	opts := c.opts // a later CONNECT overlays the earlier one, as in nats-server
 	c.mu.Unlock()
@@ -94,6 +96,7 @@ func (c *client) Info(arg []byte) error {
 // Ping answers PONG; the first PONG after a protocol-1 CONNECT is followed
 // by an INFO with connect_info (nats-server 2.12+).
 func (c *client) Ping() error {
+	c.trace("<<-", "PING", nil)
 	if err := c.requireAuth(); err != nil {
 		return err
 	}
@@ -118,6 +121,7 @@ func (c *client) Ping() error {
 
 // Pong answers the server's keepalive PING.
 func (c *client) Pong() error {
+	c.trace("<<-", "PONG", nil)
 	if err := c.requireAuth(); err != nil {
 		return err
 	}
@@ -139,6 +143,9 @@ func (c *client) Err([]byte) error { return errClientErr }
 // Sub handles SUB subject [queue] sid. The checks run in nats-server's
 // order: permissions, the subscription limit, a reused sid, the subject.
 func (c *client) Sub(subj, queue, sid []byte) error {
+	if c.srv.tracing.Load() {
+		c.trace("<<-", "SUB", joinArgs(subj, queue, sid))
+	}
 	if err := c.requireAuth(); err != nil {
 		return err
 	}
@@ -182,6 +189,9 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 
 // Unsub handles UNSUB sid [max].
 func (c *client) Unsub(sid []byte, maxMsgs int64) error {
+	if c.srv.tracing.Load() {
+		c.trace("<<-", "UNSUB", sid)
+	}
 	if err := c.requireAuth(); err != nil {
 		return err
 	}
@@ -226,6 +236,14 @@ func hasAnyPrefix(b []byte, prefixes [][]byte) bool {
 
 // Pub handles a complete PUB or HPUB.
 func (c *client) Pub(m *wire.Msg) error {
+	if c.srv.tracing.Load() {
+		op := "PUB"
+		if m.HdrField != nil {
+			op = "HPUB"
+		}
+		c.trace("<<-", op, joinArgs(m.Subject, m.Reply, m.HdrField, m.SizeField))
+		c.trace("<<-", "MSG_PAYLOAD:", []byte(strconv.Quote(string(m.Data))))
+	}
 	if err := c.requireAuth(); err != nil {
 		return err
 	}
@@ -280,6 +298,21 @@ func traceOnly(m *wire.Msg) bool {
 	}
 	v = bytes.TrimSpace(v)
 	return bytes.EqualFold(v, []byte("true")) || bytes.Equal(v, []byte("1")) || bytes.EqualFold(v, []byte("yes"))
+}
+
+// joinArgs joins the non-empty arguments with spaces, for trace lines.
+func joinArgs(args ...[]byte) []byte {
+	var b []byte
+	for _, a := range args {
+		if len(a) == 0 {
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, a...)
+	}
+	return b
 }
 
 // enqueue appends raw protocol bytes to the client's outbound queue.
