@@ -50,6 +50,7 @@ func (d *Daemon) portsNow() Ports {
 	return Ports{
 		Nats:       listenerURLs("nats", d.clientLn),
 		Monitoring: listenerURLs("http", d.httpLn),
+		Cluster:    listenerURLs("nats", d.routeLn),
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/natsd/natsd/cluster"
 	"github.com/natsd/natsd/confparse"
 	"github.com/natsd/natsd/server"
 	"github.com/natsd/natsd/server/monitor"
@@ -79,6 +80,8 @@ type Daemon struct {
 	clientLn net.Listener
 	httpLn   net.Listener
 	httpSrv  *http.Server
+	cl       *cluster.Cluster // nil when not clustered
+	routeLn  net.Listener
 
 	portsFile string
 	stopOnce  sync.Once
@@ -152,6 +155,10 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 		d.Shutdown()
 		return nil, err
 	}
+	if err := d.startCluster(o); err != nil {
+		d.Shutdown()
+		return nil, err
+	}
 	ln, err := listen(o.Server.Host, o.Server.Port)
 	if err != nil {
 		d.Shutdown()
@@ -170,6 +177,9 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	if err := d.writePortsFile(); err != nil {
 		d.Shutdown()
 		return nil, err
+	}
+	if d.cl != nil {
+		d.cl.Start()
 	}
 	lg.Info("Server is ready")
 	return d, nil
@@ -192,6 +202,25 @@ func listen(host string, port int) (net.Listener, error) {
 	return net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 }
 
+// startCluster binds the route listener and connects the cluster to the
+// server; routes are dialed once clients can be served (Start).
+func (d *Daemon) startCluster(o *Options) error {
+	if !o.Cluster.Enabled() {
+		return nil
+	}
+	ln, err := listen(o.Cluster.Host, o.Cluster.Port)
+	if err != nil {
+		return fmt.Errorf("cannot listen for route connections: %w", err)
+	}
+	d.cl = cluster.New(o.Cluster, d.srv, d.log.Logger)
+	d.srv.SetRouter(d.cl)
+	d.routeLn = ln
+	go func() { _ = d.cl.Serve(ln) }()
+	d.log.Info("Cluster name is " + d.cl.Name())
+	d.log.Info("Listening for route connections on " + hostPort(o.Cluster.Host, ln))
+	return nil
+}
+
 func (d *Daemon) startMonitor(o *Options) error {
 	if !o.Monitor.Enabled() {
 		return nil
@@ -200,7 +229,7 @@ func (d *Daemon) startMonitor(o *Options) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen for monitoring: %w", err)
 	}
-	src := monitor.Sources{Server: d.srv, VarzExtra: d.varzExtra}
+	src := monitor.Sources{Server: d.srv, VarzExtra: d.varzExtra, Routez: d.routez}
 	hs := &http.Server{Handler: monitor.Handler(src, o.Monitor.BasePath), ReadHeaderTimeout: 5 * time.Second}
 	d.httpLn, d.httpSrv = ln, hs
 	go func() { _ = hs.Serve(ln) }()
@@ -221,6 +250,17 @@ func (d *Daemon) varzExtra(v *server.Varz) {
 	}
 	v.HTTPBasePath = o.Monitor.BasePath
 	v.ConfigDigest = o.Digest
+	if d.cl != nil {
+		d.cl.VarzCluster(v)
+	}
+}
+
+// routez answers /routez (an empty list when not clustered).
+func (d *Daemon) routez(subs bool) any {
+	if d.cl == nil {
+		return &cluster.Routez{ID: d.srv.ID(), Name: d.srv.Name(), Now: time.Now().UTC(), Routes: []*cluster.RouteInfo{}}
+	}
+	return d.cl.Routez(subs)
 }
 
 // Server is the running server (tests and the cluster wiring use it).
@@ -257,6 +297,9 @@ func (d *Daemon) Shutdown() {
 			if err := d.srv.Shutdown(ctx); err != nil {
 				d.log.Warn("Shutdown did not finish cleanly", zap.Error(err))
 			}
+		}
+		if d.cl != nil {
+			d.cl.Shutdown()
 		}
 		if d.httpSrv != nil {
 			_ = d.httpSrv.Shutdown(ctx)

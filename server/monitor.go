@@ -74,8 +74,8 @@ func (c *client) connInfo(all bool) *ConnInfo {
 		Port:         c.port,
 		Start:        c.start,
 		LastActivity: last,
-		Uptime:       fmtDuration(now.Sub(c.start)),
-		Idle:         fmtDuration(now.Sub(last)),
+		Uptime:       FormatDuration(now.Sub(c.start)),
+		Idle:         FormatDuration(now.Sub(last)),
 		Pending:      c.out.pending(),
 		InMsgs:       c.inMsgs.Load(),
 		OutMsgs:      c.outMsgs,
@@ -100,7 +100,7 @@ func (c *client) connInfo(all bool) *ConnInfo {
 		stop := c.stop
 		ci.Stop = &stop
 		ci.Reason = c.reason.String()
-		ci.Uptime = fmtDuration(stop.Sub(c.start))
+		ci.Uptime = FormatDuration(stop.Sub(c.start))
 	}
 	for _, sub := range c.subs {
 		ci.subsAll = append(ci.subsAll, sub.detail(c.cid))
@@ -116,8 +116,8 @@ func (sub *subscription) detail(cid uint64) SubDetail {
 	return SubDetail{Account: GlobalAccount, Subject: sub.subject, Queue: sub.queue, Sid: string(sub.sid), Msgs: sub.delivered, Max: sub.max, Cid: cid}
 }
 
-// fmtDuration formats like nats-server's uptime: "1d2h3m4s", "5s".
-func fmtDuration(d time.Duration) string {
+// FormatDuration formats like nats-server's uptime: "1d2h3m4s", "5s".
+func FormatDuration(d time.Duration) string {
 	tsecs := int64(d / time.Second)
 	tmins := tsecs / 60
 	thrs := tmins / 60
@@ -444,7 +444,7 @@ func (s *Server) Varz() *Varz {
 		MaxConn: o.MaxConnections, MaxSubs: o.MaxSubs, PingInterval: o.PingInterval, MaxPingsOut: o.PingMax,
 		AuthTimeout: o.Auth.Timeout.Seconds(), MaxControlLine: o.MaxControlLine, MaxPayload: o.MaxPayload,
 		MaxPending: o.MaxPending, TLSTimeout: 2, WriteDeadline: o.WriteDeadline,
-		Start: s.start, Now: now, Uptime: fmtDuration(now.Sub(s.start)),
+		Start: s.start, Now: now, Uptime: FormatDuration(now.Sub(s.start)),
 		Mem: int64(ms.Sys - ms.HeapReleased), Cores: runtime.NumCPU(), MaxProcs: runtime.GOMAXPROCS(0),
 		Connections: nconn, TotalConnections: s.totalConns.Load(),
 		InMsgs: s.stats.inMsgs.Load(), OutMsgs: s.stats.outMsgs.Load(),

@@ -83,14 +83,18 @@ func weightFor(queue string, n int32) int32 {
 	return n
 }
 
-// LocalInterest calls fn for every (subject, queue) with local interest, with
-// its weight, while holding the interest lock so that no change is reported
-// to the router in between: a new route sends this as its RS+ burst.
-func (s *Server) LocalInterest(fn func(subject, queue string, weight int32)) {
+// LocalInterest calls each for every (subject, queue) with local interest,
+// with its weight, then then(), all under the interest lock, so that no
+// change reaches the router in between: a new route sends the enumeration
+// as its RS+ burst and, in then, starts taking changes. Neither may block.
+func (s *Server) LocalInterest(each func(subject, queue string, weight int32), then func()) {
 	s.interestMu.Lock()
 	defer s.interestMu.Unlock()
 	for k, n := range s.interest {
-		fn(k.subject, k.queue, weightFor(k.queue, n))
+		each(k.subject, k.queue, weightFor(k.queue, n))
+	}
+	if then != nil {
+		then()
 	}
 }
 

@@ -40,7 +40,8 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	shutdown  bool
 	ldm       bool
-	peerURLs  []string // client URLs of cluster peers, for connect_urls
+	peerURLs  []string            // client URLs of cluster peers, for connect_urls
+	peerByID  map[string][]string // the same, per peer server id
 	clusterNm string
 
 	tracing    atomic.Bool

@@ -135,6 +135,35 @@ func BenchmarkMatch(b *testing.B) {
 			l.Match(pubs[i&1023])
 		}
 	})
+	// The cached hit path from every P; run with -cpu=1,2 to see what
+	// concurrent readers cost each other. "spread" uses the 512 hot
+	// subjects, "hot" has every goroutine publishing on one subject.
+	b.Run("parallel_spread", func(b *testing.B) {
+		l := benchList(b, true)
+		pubs := benchPubs(512, 1)
+		for _, p := range pubs {
+			l.Match(p)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for i := 0; pb.Next(); i++ {
+				l.Match(pubs[i&511])
+			}
+		})
+	})
+	b.Run("parallel_hot", func(b *testing.B) {
+		l := benchList(b, true)
+		p := benchPubs(1, 1)[0]
+		l.Match(p)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				l.Match(p)
+			}
+		})
+	})
 	b.Run("has_interest_nocache", func(b *testing.B) {
 		l := benchList(b, false)
 		pubs := benchPubs(4096, 2)
@@ -186,34 +215,6 @@ func joinDots(toks []string) string {
 		s += "." + t
 	}
 	return s
-}
-
-// BenchmarkMatchParallel is the cached hit path from every P; run it with
-// -cpu=1,2 to see what the shard locks cost under contention. "hot" is
-// every goroutine publishing on one subject (one shard), "spread" uses the
-// 512 hot subjects.
-func BenchmarkMatchParallel(b *testing.B) {
-	l := benchList(b, true)
-	pubs := benchPubs(512, 1)
-	for _, p := range pubs {
-		l.Match(p)
-	}
-	b.Run("spread", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for i := 0; pb.Next(); i++ {
-				l.Match(pubs[i&511])
-			}
-		})
-	})
-	b.Run("hot", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				l.Match(pubs[0])
-			}
-		})
-	})
 }
 
 // BenchmarkInsert adds distinct subscriptions to a list that already holds

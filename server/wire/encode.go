@@ -40,7 +40,7 @@ func AppendHMsg(dst, subject, sid, reply, hdr, total []byte) []byte {
 // AppendRouteMsg appends a routed message line: RMSG, or HMSG when hdr is not
 // nil. queues, when not empty, are the queue groups the receiver should serve:
 // "+ <reply> <q>..." with a reply, "| <q>..." without.
-func AppendRouteMsg(dst, account, subject, reply []byte, queues [][]byte, hdr, size []byte) []byte {
+func AppendRouteMsg(dst []byte, account string, subject, reply []byte, queues []string, hdr, size []byte) []byte {
 	if hdr != nil {
 		dst = append(dst, "HMSG "...)
 	} else {

@@ -1,0 +1,252 @@
+package cluster
+
+import (
+	"crypto/rand"
+	"errors"
+	"net"
+	"net/url"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/natsd/natsd/server"
+)
+
+// Cluster is this server's side of the cluster: it accepts and dials routes,
+// keeps one route per peer, gossips members so that the cluster becomes a
+// full mesh, propagates local interest and forwards messages one hop. It
+// implements server.Router.
+type Cluster struct {
+	srv *server.Server
+	log atomic.Pointer[zap.Logger]
+
+	mu        sync.Mutex
+	opts      Options
+	name      string
+	dynamic   bool
+	listeners map[net.Listener]struct{}
+	port      int                    // the bound cluster port (for INFO)
+	routes    map[string]*route      // registered, by remote server id
+	conns     map[*route]struct{}    // every route connection, registered or not
+	solicits  map[string]*solicitor  // dialers by route URL (without credentials)
+	removed   map[string]bool        // route URLs a reload removed: never redialed, gossip ignored
+	changed   chan struct{}          // closed and replaced whenever routes change
+	closing   bool
+
+	nextRID atomic.Uint64
+	wg      sync.WaitGroup
+}
+
+// New returns a cluster for srv. Nothing runs until Serve and Start.
+func New(o Options, srv *server.Server, log *zap.Logger) *Cluster {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	c := &Cluster{
+		srv:       srv,
+		opts:      o,
+		name:      o.Name,
+		listeners: map[net.Listener]struct{}{},
+		routes:    map[string]*route{},
+		conns:     map[*route]struct{}{},
+		solicits:  map[string]*solicitor{},
+		removed:   map[string]bool{},
+		changed:   make(chan struct{}),
+	}
+	c.log.Store(log)
+	if c.name == "" {
+		c.name, c.dynamic = dynamicName(), true
+		log.Warn("Cluster name was dynamically generated, consider setting one")
+	}
+	srv.SetClusterName(c.name)
+	return c
+}
+
+func (c *Cluster) logger() *zap.Logger { return c.log.Load() }
+
+// SetLogger replaces the logger (reload).
+func (c *Cluster) SetLogger(l *zap.Logger) { c.log.Store(l) }
+
+// dynamicName is 22 random characters, as nats-server generates.
+func dynamicName() string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	var b [22]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}
+
+// Name is the cluster name now (it may have been adopted from a peer).
+func (c *Cluster) Name() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.name
+}
+
+// Serve accepts routes on ln until it is closed.
+func (c *Cluster) Serve(ln net.Listener) error {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		_ = ln.Close()
+		return errClosed
+	}
+	c.listeners[ln] = struct{}{}
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		c.port = a.Port
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	defer c.wg.Done()
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			c.mu.Lock()
+			_, still := c.listeners[ln]
+			c.mu.Unlock()
+			if !still || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			c.logger().Error("Error accepting route connection", zap.Error(err))
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		r := c.newRoute(conn, nil)
+		if r == nil {
+			continue
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			r.run()
+		}()
+	}
+}
+
+var errClosed = errors.New("cluster: closed")
+
+// StopListener stops accepting routes on ln; routes stay connected.
+func (c *Cluster) StopListener(ln net.Listener) {
+	c.mu.Lock()
+	delete(c.listeners, ln)
+	c.mu.Unlock()
+	_ = ln.Close()
+}
+
+// Start dials every configured route.
+func (c *Cluster) Start() {
+	c.mu.Lock()
+	routes := c.opts.Routes
+	c.mu.Unlock()
+	for _, u := range routes {
+		c.solicit(u, true)
+	}
+}
+
+// Shutdown closes the listeners and every route, and stops dialing.
+func (c *Cluster) Shutdown() {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		c.wg.Wait()
+		return
+	}
+	c.closing = true
+	for ln := range c.listeners {
+		_ = ln.Close()
+	}
+	c.listeners = map[net.Listener]struct{}{}
+	for _, s := range c.solicits {
+		s.cancel()
+	}
+	conns := make([]*route, 0, len(c.conns))
+	for r := range c.conns {
+		conns = append(conns, r)
+	}
+	c.mu.Unlock()
+	for _, r := range conns {
+		r.close(server.ClosedServerShutdown)
+	}
+	c.wg.Wait()
+}
+
+// notifyChanged wakes whoever waits for the set of routes to change.
+// Call with c.mu held.
+func (c *Cluster) notifyChanged() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// myInfo is the route INFO this server sends.
+func (c *Cluster) myInfo() info {
+	c.mu.Lock()
+	o := c.opts
+	name, dynamic, port := c.name, c.dynamic, c.port
+	c.mu.Unlock()
+	host := o.Host
+	var ip string
+	if o.Advertise != "" {
+		if h, p, err := net.SplitHostPort(o.Advertise); err == nil {
+			host = h
+			port, _ = strconv.Atoi(p)
+		} else {
+			host = o.Advertise
+		}
+		ip = "nats-route://" + net.JoinHostPort(host, strconv.Itoa(port)) + "/"
+	}
+	so := c.srv.Options()
+	in := info{
+		ID: c.srv.ID(), Name: c.srv.Name(), Version: server.ProtocolVersion, Proto: routeProto,
+		GoVersion: runtime.Version(), Host: host, Port: port, Headers: true,
+		AuthRequired: o.Username != "", MaxPayload: so.MaxPayload, IP: ip,
+		Cluster: name, ClusterDynamic: dynamic,
+	}
+	if !o.NoAdvertise {
+		in.ConnectURLs = c.srv.OwnClientURLs()
+	}
+	return in
+}
+
+// connectedTo reports whether a route to server id is registered.
+func (c *Cluster) connectedTo(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.routes[id] != nil
+}
+
+// routeKey is a route URL without credentials, the key of solicitors.
+func routeKey(u *url.URL) string {
+	cp := *u
+	cp.User = nil
+	return cp.String()
+}
+
+// NumRoutes is the number of registered route connections (/varz "routes").
+func (c *Cluster) NumRoutes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.routes)
+}
+
+// InterestChanged sends RS+ or RS- to every route (server.Router). It runs
+// under the server's interest lock, so it only queues.
+func (c *Cluster) InterestChanged(subject, queue string, weight int32) {
+	c.mu.Lock()
+	rs := make([]*route, 0, len(c.routes))
+	for _, r := range c.routes {
+		rs = append(rs, r)
+	}
+	c.mu.Unlock()
+	for _, r := range rs {
+		r.sendInterest(subject, queue, weight)
+	}
+}

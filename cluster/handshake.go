@@ -1,0 +1,220 @@
+package cluster
+
+import (
+	"encoding/json"
+	"net/url"
+	"slices"
+
+	"go.uber.org/zap"
+
+	"github.com/natsd/natsd/server"
+	"github.com/natsd/natsd/server/wire"
+)
+
+func (c *Cluster) currentOpts() Options {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.opts
+}
+
+// negotiateName applies nats-server's cluster name rule to a peer's name:
+// a dynamic local name gives way to a static one, or to a larger dynamic
+// one. It reports whether the names agree now, and our name.
+func (c *Cluster) negotiateName(theirs string, theirsDynamic bool) (bool, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if theirs == c.name {
+		return true, c.name
+	}
+	if theirs == "" || !c.dynamic || (theirsDynamic && c.name >= theirs) {
+		return false, c.name
+	}
+	c.name, c.dynamic = theirs, theirsDynamic
+	c.logger().Info("Cluster name updated to " + theirs)
+	c.srv.SetClusterName(theirs)
+	return true, c.name
+}
+
+// handshakeInfo handles the peer's first INFO: checks, then registration.
+func (c *Cluster) handshakeInfo(r *route, pi *peerInfo) error {
+	if pi.ID == "" {
+		return &closeErr{"", server.ClosedProtocolViolation}
+	}
+	if pi.ID == c.srv.ID() {
+		// We dialed ourselves (our own address is in the route list).
+		r.mu.Lock()
+		r.self = true
+		r.mu.Unlock()
+		r.logger().Debug("Detected route to self, ignoring")
+		return &closeErr{"", server.ClosedProtocolViolation}
+	}
+	if r.solicited {
+		if ok, ours := c.negotiateName(pi.Cluster, pi.ClusterDynamic); !ok {
+			r.logger().Error("Route cluster name mismatch", zap.String("theirs", pi.Cluster), zap.String("ours", ours))
+			return &closeErr{"", server.ClosedProtocolViolation}
+		}
+	}
+	if pi.Name != "" && pi.Name == c.srv.Name() {
+		r.logger().Error("Remote server has a duplicate name: " + pi.Name)
+		return &closeErr{"", server.ClosedProtocolViolation}
+	}
+	r.mu.Lock()
+	r.peer = *pi
+	r.mu.Unlock()
+	if !c.register(r) {
+		return &closeErr{"", server.ClosedDuplicateRoute}
+	}
+	return nil
+}
+
+// dialer is the server id that dialed r.
+func (c *Cluster) dialer(r *route) string {
+	if r.solicited {
+		return c.srv.ID()
+	}
+	return r.peer.ID
+}
+
+// register makes r the route to its peer, unless another connection to the
+// same peer should stay. Between two connections to one peer both servers
+// keep the one dialed by the server with the smaller id, so they agree
+// without talking. It reports whether r was registered.
+func (c *Cluster) register(r *route) bool {
+	id := r.peer.ID
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return false
+	}
+	var loser *route
+	if old := c.routes[id]; old != nil {
+		if c.dialer(old) == c.dialer(r) || c.dialer(old) < c.dialer(r) {
+			c.mu.Unlock()
+			c.inherit(old, r)
+			r.logger().Debug("Duplicate route to " + id + ", keeping the existing one")
+			return false
+		}
+		loser = old
+		delete(c.routes, id)
+	}
+	c.routes[id] = r
+	c.notifyChanged()
+	noAdvertise := c.opts.NoAdvertise
+	c.mu.Unlock()
+	if loser != nil {
+		c.inherit(r, loser)
+		loser.close(server.ClosedDuplicateRoute)
+	}
+	r.mu.Lock()
+	r.registered = true
+	r.mu.Unlock()
+	r.logger().Info("Registering remote route \"" + id + "\"")
+	if r.sol != nil {
+		r.sol.setPeer(id)
+	}
+
+	if !noAdvertise {
+		c.srv.SetPeerURLs(id, r.peer.ConnectURLs)
+	}
+	// Our interest, as one burst of RS+; then the route takes updates.
+	var burst []byte
+	c.srv.LocalInterest(func(subject, queue string, weight int32) {
+		burst = wire.AppendRouteSub(burst, server.GlobalAccount, subject, queue, weight)
+	}, func() {
+		r.mu.Lock()
+		if !r.closed {
+			r.out = append(r.out, burst...)
+			r.ready = true
+		}
+		r.mu.Unlock()
+	})
+	r.FlushSignal()
+	r.logger().Debug("Sent local subscriptions to route")
+	r.armPing()
+	c.forwardGossip(r)
+	return true
+}
+
+// inherit lets the surviving connection to a peer take over the dialer of
+// the one closed as a duplicate, so that a configured route is redialed if
+// the survivor drops.
+func (c *Cluster) inherit(survivor, dup *route) {
+	if dup.sol == nil {
+		return
+	}
+	survivor.mu.Lock()
+	if survivor.sol == nil {
+		survivor.sol = dup.sol
+	}
+	survivor.mu.Unlock()
+	dup.sol.setPeer(survivor.peer.ID)
+}
+
+// forwardGossip tells every other peer about r's peer, with the address to
+// dial it at; they connect to it, and the full mesh forms from one seed
+// address (nats-server's v2.9 gossip, which every version understands).
+func (c *Cluster) forwardGossip(r *route) {
+	c.mu.Lock()
+	others := make([]*route, 0, len(c.routes))
+	for id, o := range c.routes {
+		if id != r.peer.ID {
+			others = append(others, o)
+		}
+	}
+	c.mu.Unlock()
+	newInfo := r.gossipInfo()
+	for _, o := range others {
+		o.enqueue(newInfo)
+	}
+}
+
+// gossipInfo is the peer's INFO as forwarded to others: with "ip" set and no
+// trailing space (as nats-server forwards it).
+func (r *route) gossipInfo() []byte {
+	r.mu.Lock()
+	pi := r.peer
+	r.mu.Unlock()
+	in := info{
+		ID: pi.ID, Name: pi.Name, Version: pi.Version, Proto: routeProto, GoVersion: pi.GoVersion,
+		Host: pi.Host, Port: pi.Port, Headers: pi.Headers, AuthRequired: pi.AuthRequired,
+		MaxPayload: pi.MaxPayload, IP: r.peerRouteURL(&pi).String(), Cluster: pi.Cluster,
+		ClusterDynamic: pi.ClusterDynamic, ConnectURLs: pi.ConnectURLs,
+	}
+	b, _ := json.Marshal(&in)
+	return append(append([]byte("INFO "), b...), '\r', '\n')
+}
+
+// gossiped handles an INFO about another server: dial it unless it is us,
+// already connected, already being dialed, or removed by a reload.
+func (c *Cluster) gossiped(pi *peerInfo) {
+	if pi.ID == "" || pi.ID == c.srv.ID() || pi.IP == "" && pi.Port == 0 {
+		return
+	}
+	u, err := url.Parse(pi.IP)
+	if err != nil || u.Host == "" {
+		return
+	}
+	c.mu.Lock()
+	if c.closing || c.routes[pi.ID] != nil || c.removed[routeKey(u)] {
+		c.mu.Unlock()
+		return
+	}
+	for _, s := range c.solicits {
+		if s.key == routeKey(u) || s.peerID() == pi.ID {
+			c.mu.Unlock()
+			return
+		}
+	}
+	o := c.opts
+	c.mu.Unlock()
+	if pi.AuthRequired && o.Username != "" {
+		u.User = url.UserPassword(o.Username, o.Password)
+	}
+	c.logger().Debug("Gossip: new server in the cluster", zap.String("id", pi.ID), zap.String("url", routeKey(u)))
+	c.solicit(u, false)
+}
+
+// configured reports whether u is one of the configured routes.
+func (c *Cluster) configured(key string) bool {
+	return slices.ContainsFunc(c.currentOpts().Routes, func(u *url.URL) bool { return routeKey(u) == key })
+}

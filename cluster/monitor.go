@@ -1,0 +1,93 @@
+package cluster
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/natsd/natsd/server"
+)
+
+// Routez is /routez, with nats-server's field names.
+type Routez struct {
+	ID        string       `json:"server_id"`
+	Name      string       `json:"server_name"`
+	Now       time.Time    `json:"now"`
+	NumRoutes int          `json:"num_routes"`
+	Routes    []*RouteInfo `json:"routes"`
+}
+
+// RouteInfo is one route connection in /routez.
+type RouteInfo struct {
+	Rid          uint64    `json:"rid"`
+	RemoteID     string    `json:"remote_id"`
+	RemoteName   string    `json:"remote_name"`
+	DidSolicit   bool      `json:"did_solicit"`
+	IsConfigured bool      `json:"is_configured"`
+	IP           string    `json:"ip"`
+	Port         int       `json:"port"`
+	Start        time.Time `json:"start"`
+	LastActivity time.Time `json:"last_activity"`
+	RTT          string    `json:"rtt,omitempty"`
+	Uptime       string    `json:"uptime"`
+	Idle         string    `json:"idle"`
+	Pending      int       `json:"pending_size"`
+	InMsgs       int64     `json:"in_msgs"`
+	OutMsgs      int64     `json:"out_msgs"`
+	InBytes      int64     `json:"in_bytes"`
+	OutBytes     int64     `json:"out_bytes"`
+	NumSubs      uint32    `json:"subscriptions"`
+	Subs         []string  `json:"subscriptions_list,omitempty"`
+	Compression  string    `json:"compression,omitempty"`
+}
+
+// Routez lists the registered routes.
+func (c *Cluster) Routez(subs bool) *Routez {
+	c.mu.Lock()
+	rs := make([]*route, 0, len(c.routes))
+	for _, r := range c.routes {
+		rs = append(rs, r)
+	}
+	c.mu.Unlock()
+	now := time.Now()
+	rz := &Routez{ID: c.srv.ID(), Name: c.srv.Name(), Now: now.UTC(), Routes: []*RouteInfo{}}
+	for _, r := range rs {
+		r.mu.Lock()
+		ri := &RouteInfo{
+			Rid: r.rid, RemoteID: r.peer.ID, RemoteName: r.peer.Name, DidSolicit: r.solicited,
+			IsConfigured: r.sol != nil && r.sol.explicit, IP: r.ip, Port: r.port, Start: r.start,
+			LastActivity: r.last, Uptime: server.FormatDuration(now.Sub(r.start)), Idle: server.FormatDuration(now.Sub(r.last)),
+			Pending: len(r.out) + r.inflight, InMsgs: r.inMsgs, OutMsgs: r.outMsgs, InBytes: r.inBytes, OutBytes: r.outBytes,
+			NumSubs: uint32(len(r.remote)), Compression: "not supported",
+		}
+		if r.rtt > 0 {
+			ri.RTT = r.rtt.String()
+		}
+		if subs {
+			for k := range r.remote {
+				ri.Subs = append(ri.Subs, k.subject)
+			}
+			slices.Sort(ri.Subs)
+		}
+		r.mu.Unlock()
+		rz.Routes = append(rz.Routes, ri)
+	}
+	slices.SortFunc(rz.Routes, func(a, b *RouteInfo) int { return cmp.Compare(a.Rid, b.Rid) })
+	rz.NumRoutes = len(rz.Routes)
+	return rz
+}
+
+// VarzCluster fills /varz "cluster", "routes" and "remotes".
+func (c *Cluster) VarzCluster(v *server.Varz) {
+	c.mu.Lock()
+	o := c.opts
+	v.Cluster = server.ClusterOptsVarz{
+		Name: c.name, Host: o.Host, Port: c.port, AuthTimeout: o.AuthTimeout.Seconds(), TLSTimeout: 2,
+	}
+	for _, u := range o.Routes {
+		v.Cluster.URLs = append(v.Cluster.URLs, u.Host)
+	}
+	v.Routes = len(c.routes)
+	v.Remotes = len(c.routes)
+	c.mu.Unlock()
+}

@@ -1,0 +1,192 @@
+package cluster
+
+import (
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/natsd/natsd/server"
+)
+
+// Dialing routes.
+const (
+	dialTimeout     = 2 * time.Second
+	reconnectDelay  = time.Second      // explicit routes, between attempts
+	maxBackoffDelay = 30 * time.Second // with connect_backoff
+	implicitDelay   = 100 * time.Millisecond
+)
+
+// solicitor dials one route URL: a configured route (forever, until a reload
+// removes it) or a gossiped one (connect_retries more times).
+type solicitor struct {
+	cl       *Cluster
+	url      *url.URL
+	key      string
+	explicit bool
+	stop     chan struct{}
+	once     sync.Once
+
+	mu   sync.Mutex
+	peer string // server id at the other end, once known
+}
+
+func (s *solicitor) cancel() { s.once.Do(func() { close(s.stop) }) }
+
+func (s *solicitor) setPeer(id string) {
+	s.mu.Lock()
+	s.peer = id
+	s.mu.Unlock()
+}
+
+func (s *solicitor) peerID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peer
+}
+
+// solicit starts dialing u unless a dialer for it exists.
+func (c *Cluster) solicit(u *url.URL, explicit bool) {
+	key := routeKey(u)
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	if s := c.solicits[key]; s != nil {
+		if explicit {
+			s.explicit = true // a gossiped URL that is now configured
+		}
+		c.mu.Unlock()
+		return
+	}
+	s := &solicitor{cl: c, url: u, key: key, explicit: explicit, stop: make(chan struct{})}
+	c.solicits[key] = s
+	delete(c.removed, key)
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		s.loop()
+		c.mu.Lock()
+		if c.solicits[key] == s {
+			delete(c.solicits, key)
+		}
+		c.mu.Unlock()
+	}()
+}
+
+// loop dials, runs the route until it closes, and dials again while the
+// route is still wanted.
+func (s *solicitor) loop() {
+	c := s.cl
+	attempts := 0
+	delay := reconnectDelay
+	if !s.explicit {
+		// A gossiped route waits a moment: the peer may be dialing us.
+		if !s.sleep(time.Duration(rand.Int64N(int64(implicitDelay)))) {
+			return
+		}
+	}
+	for {
+		if !s.stillWanted() {
+			return
+		}
+		// Connected to that peer over another connection (it dialed us, or
+		// a duplicate was resolved): wait until that changes.
+		if id := s.peerID(); id != "" {
+			c.mu.Lock()
+			_, up := c.routes[id]
+			ch := c.changed
+			c.mu.Unlock()
+			if up {
+				select {
+				case <-ch:
+					continue
+				case <-s.stop:
+					return
+				}
+			}
+		}
+		c.logger().Debug("Trying to connect to route on " + s.url.Host)
+		conn, err := net.DialTimeout("tcp", s.url.Host, dialTimeout)
+		if err != nil {
+			attempts++
+			c.logger().Debug("Error trying to connect to route", zap.String("url", s.key), zap.Error(err))
+			if !s.explicit && attempts > c.currentOpts().ConnectRetries {
+				return
+			}
+			if !s.sleep(s.nextDelay(&delay)) {
+				return
+			}
+			continue
+		}
+		r := c.newRoute(conn, s)
+		if r == nil {
+			return
+		}
+		r.run()
+		r.mu.Lock()
+		self, registered, reason := r.self, r.registered, r.reason
+		r.mu.Unlock()
+		if self {
+			return // our own address: never again
+		}
+		if registered {
+			attempts, delay = 0, reconnectDelay
+		}
+		if reason == server.ClosedDuplicateRoute {
+			continue // the other connection to that peer stays: wait on it
+		}
+		if !s.explicit {
+			// A gossiped route gets connect_retries more attempts after it
+			// drops or fails (nats-server's rule); then the peer, or new
+			// gossip, brings it back.
+			attempts++
+			if attempts > c.currentOpts().ConnectRetries {
+				return
+			}
+		}
+		// Redial with a little jitter so that two servers that both dial do
+		// not collide again.
+		if !s.sleep(s.nextDelay(&delay) + time.Duration(rand.Int64N(int64(implicitDelay)))) {
+			return
+		}
+	}
+}
+
+func (s *solicitor) nextDelay(delay *time.Duration) time.Duration {
+	d := *delay
+	if s.cl.currentOpts().ConnectBackoff {
+		*delay = min(2**delay, maxBackoffDelay)
+	}
+	return d
+}
+
+func (s *solicitor) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.stop:
+		return false
+	}
+}
+
+// stillWanted asks, before each dial, whether this route should still be
+// dialed: not after shutdown or after a reload removed it.
+func (s *solicitor) stillWanted() bool {
+	select {
+	case <-s.stop:
+		return false
+	default:
+	}
+	c := s.cl
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.closing && !c.removed[s.key]
+}

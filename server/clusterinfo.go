@@ -1,0 +1,114 @@
+package server
+
+import (
+	"slices"
+)
+
+// What the cluster tells the server about membership, so that clients learn
+// every member's URL (connect_urls) and fail over.
+
+// SetClusterName sets the cluster name clients see in INFO ("" when not
+// clustered).
+func (s *Server) SetClusterName(name string) {
+	s.mu.Lock()
+	s.clusterNm = name
+	s.mu.Unlock()
+}
+
+// SetPeerURLs records the client URLs of cluster peer id (from its route
+// INFO). When the set of peer URLs changes, every client that can take an
+// async INFO gets a complete new one.
+func (s *Server) SetPeerURLs(id string, urls []string) {
+	s.mu.Lock()
+	if s.peerByID == nil {
+		s.peerByID = map[string][]string{}
+	}
+	s.peerByID[id] = slices.Clone(urls)
+	changed := s.recomputePeerURLs()
+	s.mu.Unlock()
+	if changed {
+		s.sendAsyncInfo()
+	}
+}
+
+// RemovePeerURLs forgets peer id's client URLs (its last route closed, or it
+// entered lame duck mode).
+func (s *Server) RemovePeerURLs(id string) {
+	s.mu.Lock()
+	if _, ok := s.peerByID[id]; !ok {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.peerByID, id)
+	changed := s.recomputePeerURLs()
+	s.mu.Unlock()
+	if changed {
+		s.sendAsyncInfo()
+	}
+}
+
+// recomputePeerURLs rebuilds peerURLs (sorted, without duplicates or our own
+// URLs) and reports whether it changed. Call with s.mu held.
+func (s *Server) recomputePeerURLs() bool {
+	own := s.ownClientURLs()
+	var all []string
+	for _, urls := range s.peerByID {
+		for _, u := range urls {
+			if !slices.Contains(own, u) && !slices.Contains(all, u) {
+				all = append(all, u)
+			}
+		}
+	}
+	slices.Sort(all)
+	if slices.Equal(all, s.peerURLs) {
+		return false
+	}
+	s.peerURLs = all
+	return true
+}
+
+// ConnectURLs is what clients get in connect_urls: our own URLs, then the
+// peers'. Empty while there are no peers (nats-server leaves the field out).
+func (s *Server) ConnectURLs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.peerURLs) == 0 {
+		return nil
+	}
+	return append(s.ownClientURLs(), s.peerURLs...)
+}
+
+// sendAsyncInfo sends a complete INFO to every client that takes async INFO:
+// CONNECT said protocol ≥ 1 and the first PONG has gone out. nats.go
+// replaces its server list with each INFO, so it is never a delta.
+func (s *Server) sendAsyncInfo() {
+	s.mu.Lock()
+	clients := make([]*client, 0, len(s.clients))
+	for _, c := range s.clients {
+		clients = append(clients, c)
+	}
+	s.mu.Unlock()
+	for _, c := range clients {
+		c.mu.Lock()
+		eligible := c.opts.Protocol >= 1 && c.flags.has(firstPongSent) && !c.flags.has(closed)
+		c.mu.Unlock()
+		if !eligible {
+			continue
+		}
+		info := s.clientInfo(c, false)
+		c.mu.Lock()
+		if !c.flags.has(closed) {
+			c.out.buf = append(c.out.buf, info...)
+		}
+		c.mu.Unlock()
+		c.out.wake()
+	}
+}
+
+// OwnClientURLs are this server's client URLs, as peers should advertise
+// them to their clients.
+func (s *Server) OwnClientURLs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ownClientURLs()
+}
