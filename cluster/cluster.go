@@ -29,12 +29,12 @@ type Cluster struct {
 	name      string
 	dynamic   bool
 	listeners map[net.Listener]struct{}
-	port      int                    // the bound cluster port (for INFO)
-	routes    map[string]*route      // registered, by remote server id
-	conns     map[*route]struct{}    // every route connection, registered or not
-	solicits  map[string]*solicitor  // dialers by route URL (without credentials)
-	removed   map[string]bool        // route URLs a reload removed: never redialed, gossip ignored
-	changed   chan struct{}          // closed and replaced whenever routes change
+	port      int                   // the bound cluster port (for INFO)
+	routes    map[string]*route     // registered, by remote server id
+	conns     map[*route]struct{}   // every route connection, registered or not
+	solicits  map[string]*solicitor // dialers by route URL (without credentials)
+	removed   map[string]bool       // route URLs a reload removed: never redialed, gossip ignored
+	changed   chan struct{}         // closed and replaced whenever routes change
 	closing   bool
 
 	nextRID atomic.Uint64
