@@ -153,7 +153,11 @@ func (f *Flags) apply(o *Options) error {
 
 // applyClusterURL reads --cluster nats://[user:pass@]host:port.
 func applyClusterURL(co *cluster.Options, raw string) error {
-	u, err := url.Parse(raw)
+	// Go's URL parser refuses port -1, which means "random" here.
+	u, err := url.Parse(strings.Replace(raw, ":-1", ":0", 1))
+	if err == nil && strings.Contains(raw, ":-1") {
+		u.Host = strings.TrimSuffix(u.Host, ":0") + ":-1"
+	}
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("--cluster: %q is not a URL like nats://host:port", raw)
 	}

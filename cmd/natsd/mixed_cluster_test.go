@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsd/natsd/internal/testutil"
+)
+
+// TestMixedCluster puts natsd in a cluster with real nats-server nodes —
+// v2.15.2 and Debian's 2.9 — with routes dialed both ways, and checks
+// pub/sub and queue groups across them both ways.
+func TestMixedCluster(t *testing.T) {
+	peers := map[string]string{
+		"v2.15.2": testutil.NatsServerBin(t),
+		"v2.9":    testutil.NatsServer29Bin(t),
+	}
+	natsd := testutil.NatsdBin(t)
+	for name, peer := range peers {
+		t.Run(name, func(t *testing.T) {
+			for _, natsdSeed := range []bool{true, false} {
+				dir := "peer-dials-natsd"
+				if !natsdSeed {
+					dir = "natsd-dials-peer"
+				}
+				t.Run(dir, func(t *testing.T) {
+					var n, p *node
+					if natsdSeed {
+						n = startNode(t, natsd, "natsd", nil)
+						p = startNode(t, peer, "peer", []int{n.clusterPort})
+					} else {
+						p = startNode(t, peer, "peer", nil)
+						n = startNode(t, natsd, "natsd", []int{p.clusterPort})
+					}
+					waitMesh(t, 10*time.Second, n, p)
+					checkPubSubBothWays(t, n, p)
+					checkQueueAcross(t, n, p)
+				})
+			}
+		})
+	}
+}
+
+func checkPubSubBothWays(t *testing.T, a, b *node) {
+	t.Helper()
+	for _, dir := range [][2]*node{{a, b}, {b, a}} {
+		pub := connect(t, dir[0].ClientURL())
+		subc := connect(t, dir[1].ClientURL())
+		sub, _ := subc.SubscribeSync("mixed.>")
+		_ = subc.Flush()
+		waitInterest(t, pub, "mixed.probe", sub)
+		// Plain, with reply and with headers.
+		_ = pub.Publish("mixed.plain", []byte("p"))
+		_ = pub.PublishRequest("mixed.req", "reply.x", []byte("r"))
+		hm := nats.NewMsg("mixed.hdr")
+		hm.Header.Set("K", "v")
+		hm.Data = []byte("h")
+		_ = pub.PublishMsg(hm)
+		_ = pub.Flush()
+		m := nextMsg(t, sub)
+		if m.Subject != "mixed.plain" || string(m.Data) != "p" {
+			t.Fatalf("plain: %s %q", m.Subject, m.Data)
+		}
+		m = nextMsg(t, sub)
+		if m.Reply != "reply.x" || string(m.Data) != "r" {
+			t.Fatalf("reply: %q %q", m.Reply, m.Data)
+		}
+		m = nextMsg(t, sub)
+		if m.Header.Get("K") != "v" || string(m.Data) != "h" {
+			t.Fatalf("headers: %v %q", m.Header, m.Data)
+		}
+		// Request/reply across the route.
+		_, _ = subc.Subscribe("mixed.svc", func(m *nats.Msg) { _ = m.Respond([]byte("pong")) })
+		_ = subc.Flush()
+		testutil.Eventually(t, 5*time.Second, func() error {
+			r, err := pub.Request("mixed.svc", []byte("ping"), 500*time.Millisecond)
+			if err != nil {
+				return err
+			}
+			if string(r.Data) != "pong" {
+				return fmt.Errorf("reply %q", r.Data)
+			}
+			return nil
+		})
+	}
+}
+
+// checkQueueAcross: members of one queue group on both servers; messages
+// published on both; each delivered exactly once, and both sides serve.
+func checkQueueAcross(t *testing.T, a, b *node) {
+	t.Helper()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var fromA, fromB, total atomic.Int64
+	for i, n := range []*node{a, b} {
+		nc := connect(t, n.ClientURL())
+		_, err := nc.QueueSubscribe("mq", "g", func(m *nats.Msg) {
+			mu.Lock()
+			seen[string(m.Data)]++
+			mu.Unlock()
+			if i == 0 {
+				fromA.Add(1)
+			} else {
+				fromB.Add(1)
+			}
+			total.Add(1)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = nc.Flush()
+	}
+	// Wait for each side to know the other's member.
+	pa, pb := connect(t, a.ClientURL()), connect(t, b.ClientURL())
+	testutil.Eventually(t, 5*time.Second, func() error {
+		before := fromB.Load()
+		for range 20 {
+			_ = pa.Publish("mq", []byte("warm"))
+		}
+		_ = pa.Flush()
+		time.Sleep(50 * time.Millisecond)
+		if fromB.Load() == before {
+			return fmt.Errorf("no queue message crossed from A to B yet")
+		}
+		return nil
+	})
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	delete(seen, "warm")
+	mu.Unlock()
+	fromA.Store(0)
+	fromB.Store(0)
+	total.Store(0)
+	const msgs = 1000
+	for k := range msgs {
+		p := pa
+		if k%2 == 1 {
+			p = pb
+		}
+		_ = p.Publish("mq", fmt.Appendf(nil, "m%d", k))
+	}
+	_ = pa.Flush()
+	_ = pb.Flush()
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if total.Load() < msgs {
+			return fmt.Errorf("%d of %d", total.Load(), msgs)
+		}
+		return nil
+	})
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != msgs || total.Load() != msgs {
+		t.Fatalf("%d distinct, %d deliveries; want %d each", len(seen), total.Load(), msgs)
+	}
+	if fromA.Load() < msgs/4 || fromB.Load() < msgs/4 {
+		t.Fatalf("queue split A=%d B=%d: one side barely served", fromA.Load(), fromB.Load())
+	}
+}
