@@ -15,7 +15,7 @@ NATS_SERVER_BIN := $(TOOLS)/nats-server-$(NATS_SERVER_VERSION)
 NATS_CLI_BIN    := $(TOOLS)/nats-$(NATSCLI_VERSION)
 DEBIAN_NATS_SERVER := /usr/sbin/nats-server
 
-.PHONY: all build run test test-deps unit-test race lint fuzz bench clean
+.PHONY: all build run test test-deps unit-test race lint fuzz bench clean cluster
 
 all: build
 
@@ -61,5 +61,32 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) -parallel=1 ./confparse
 
+## bench: natsd against nats-server v2.15.2, back to back and alternating, with
+## natscli v0.5.0's `nats bench` and 10,000 idle clients; prints a markdown table
+## and rewrites its block in docs/performance.md (~4 min). Not part of `make test`.
+## BENCH_ARGS passes flags to bench/runner, e.g. BENCH_ARGS='-rounds 3 -only pub16,rss'.
+BENCH_ARGS ?=
+bench: build $(NATS_SERVER_BIN) $(NATS_CLI_BIN)
+	$(GO) run ./bench/runner -natsd bin/natsd -nats-server $(NATS_SERVER_BIN) -nats $(NATS_CLI_BIN) -doc docs/performance.md $(BENCH_ARGS)
+
 clean:
 	rm -rf bin dist
+
+## cluster: the seed walkthrough on this machine — A is the seed, B and C
+## route to A only; the three form a full mesh. Ctrl-C stops all three.
+cluster: build
+	@mkdir -p /tmp/natsd-cluster; \
+	trap 'kill $$A $$B $$C 2>/dev/null; wait' INT TERM EXIT; \
+	./bin/natsd -n A -p 4222 -m 8222 -cluster nats://localhost:4248 --cluster_name seed -l /tmp/natsd-cluster/A.log & A=$$!; \
+	sleep 0.3; \
+	./bin/natsd -n B -p 5222 -m 8223 -cluster nats://localhost:5248 --cluster_name seed -routes nats://localhost:4248 -l /tmp/natsd-cluster/B.log & B=$$!; \
+	./bin/natsd -n C -p 6222 -m 8224 -cluster nats://localhost:6248 --cluster_name seed -routes nats://localhost:4248 -l /tmp/natsd-cluster/C.log & C=$$!; \
+	sleep 1; \
+	echo; \
+	echo "natsd cluster 'seed' is up: A nats://localhost:4222 (seed), B :5222, C :6222"; \
+	echo "  routes:     curl -s localhost:8222/routez | grep num_routes   # 2 on each"; \
+	echo "  subscribe:  nats -s nats://localhost:4222 sub 'hello.>'"; \
+	echo "  publish:    nats -s nats://localhost:6222 pub hello.world hi"; \
+	echo "  fail over:  nats -s nats://localhost:4222,nats://localhost:5222,nats://localhost:6222 sub 'hello.>'"; \
+	echo "  logs:       /tmp/natsd-cluster/{A,B,C}.log     (Ctrl-C stops the cluster)"; \
+	wait
