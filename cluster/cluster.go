@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/natsd/natsd/server"
+	"github.com/natsd/natsd/server/wire"
 )
 
 // Cluster is this server's side of the cluster: it accepts and dials routes,
@@ -24,18 +26,19 @@ type Cluster struct {
 	srv *server.Server
 	log atomic.Pointer[zap.Logger]
 
-	mu        sync.Mutex
-	opts      Options
-	name      string
-	dynamic   bool
-	listeners map[net.Listener]struct{}
-	port      int                   // the bound cluster port (for INFO)
-	routes    map[string]*route     // registered, by remote server id
-	conns     map[*route]struct{}   // every route connection, registered or not
-	solicits  map[string]*solicitor // dialers by route URL (without credentials)
-	removed   map[string]bool       // route URLs a reload removed: never redialed, gossip ignored
-	changed   chan struct{}         // closed and replaced whenever routes change
-	closing   bool
+	mu           sync.Mutex
+	opts         Options
+	name         string
+	dynamic      bool
+	listeners    map[net.Listener]struct{}
+	port         int                   // the bound cluster port (for INFO)
+	routes       map[string]*route     // registered, by remote server id
+	conns        map[*route]struct{}   // every route connection, registered or not
+	solicits     map[string]*solicitor // dialers by route URL (without credentials)
+	removed      map[string]bool       // route URLs a reload removed: never redialed, gossip ignored
+	removedPeers map[string]bool       // server ids behind removed routes: gossip about them ignored
+	changed      chan struct{}         // closed and replaced whenever routes change
+	closing      bool
 
 	nextRID atomic.Uint64
 	wg      sync.WaitGroup
@@ -47,15 +50,16 @@ func New(o Options, srv *server.Server, log *zap.Logger) *Cluster {
 		log = zap.NewNop()
 	}
 	c := &Cluster{
-		srv:       srv,
-		opts:      o,
-		name:      o.Name,
-		listeners: map[net.Listener]struct{}{},
-		routes:    map[string]*route{},
-		conns:     map[*route]struct{}{},
-		solicits:  map[string]*solicitor{},
-		removed:   map[string]bool{},
-		changed:   make(chan struct{}),
+		srv:          srv,
+		opts:         o,
+		name:         o.Name,
+		listeners:    map[net.Listener]struct{}{},
+		routes:       map[string]*route{},
+		conns:        map[*route]struct{}{},
+		solicits:     map[string]*solicitor{},
+		removed:      map[string]bool{},
+		removedPeers: map[string]bool{},
+		changed:      make(chan struct{}),
 	}
 	c.log.Store(log)
 	if c.name == "" {
@@ -248,5 +252,23 @@ func (c *Cluster) InterestChanged(subject, queue string, weight int32) {
 	c.mu.Unlock()
 	for _, r := range rs {
 		r.sendInterest(subject, queue, weight)
+	}
+}
+
+// EnterLameDuck tells every peer that this server is going away (route INFO
+// with "ldm": true): they drop its client URLs and tell their clients.
+func (c *Cluster) EnterLameDuck() {
+	in := c.myInfo()
+	in.LameDuckMode = true
+	b, _ := json.Marshal(&in)
+	line := wire.AppendInfo(nil, b)
+	c.mu.Lock()
+	rs := make([]*route, 0, len(c.routes))
+	for _, r := range c.routes {
+		rs = append(rs, r)
+	}
+	c.mu.Unlock()
+	for _, r := range rs {
+		r.enqueue(line)
 	}
 }

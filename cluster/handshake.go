@@ -195,7 +195,7 @@ func (c *Cluster) gossiped(pi *peerInfo) {
 		return
 	}
 	c.mu.Lock()
-	if c.closing || c.routes[pi.ID] != nil || c.removed[routeKey(u)] {
+	if c.closing || c.routes[pi.ID] != nil || c.removed[routeKey(u)] || c.removedPeers[pi.ID] {
 		c.mu.Unlock()
 		return
 	}

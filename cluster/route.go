@@ -53,6 +53,7 @@ type route struct {
 	self       bool // the peer turned out to be this server
 	peer       peerInfo
 	remoteID   string // from CONNECT "name", before INFO
+	user, pass string // the peer's CONNECT credentials (accepted routes)
 	remote     map[subKey]*server.RemoteSub
 	pingsOut   int
 	pingSent   time.Time
@@ -380,6 +381,7 @@ func (r *route) Connect(arg []byte) error {
 	r.mu.Lock()
 	r.gotConnect = true
 	r.remoteID = cm.Name
+	r.user, r.pass = cm.User, cm.Pass
 	if r.authT != nil {
 		r.authT.Stop()
 	}

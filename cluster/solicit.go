@@ -65,7 +65,11 @@ func (c *Cluster) solicit(u *url.URL, explicit bool) {
 	}
 	s := &solicitor{cl: c, url: u, key: key, explicit: explicit, stop: make(chan struct{})}
 	c.solicits[key] = s
-	delete(c.removed, key)
+	if explicit {
+		// Configured (again): no longer removed.
+		delete(c.removed, key)
+		clear(c.removedPeers)
+	}
 	c.wg.Add(1)
 	c.mu.Unlock()
 	go func() {

@@ -20,7 +20,6 @@ import (
 	"github.com/natsd/natsd/cluster"
 	"github.com/natsd/natsd/confparse"
 	"github.com/natsd/natsd/server"
-	"github.com/natsd/natsd/server/monitor"
 )
 
 // Version is natsd's own version, set at build time from git
@@ -83,9 +82,17 @@ type Daemon struct {
 	cl       *cluster.Cluster // nil when not clustered
 	routeLn  net.Listener
 
+	activated map[string]net.Listener // from systemd socket activation, by name
+	lastReload ReloadStatus
+	reloads    chan reloadReq
+	watch      *watcher
+
 	portsFile string
 	stopOnce  sync.Once
-	done      chan struct{}
+	ldmOnce   sync.Once
+	ldmDone   chan struct{} // closed when lame duck mode has drained the clients
+	stopping  chan struct{} // closed when shutdown begins
+	done      chan struct{} // closed when shutdown is over
 }
 
 // Run starts natsd and serves until ctx ends or SIGINT/SIGTERM arrives.
@@ -110,6 +117,9 @@ func Run(ctx context.Context, flags *Flags, env Env) error {
 	for {
 		select {
 		case <-ctx.Done():
+			d.Shutdown()
+			return nil
+		case <-d.ldmDone:
 			d.Shutdown()
 			return nil
 		case sig := <-sigs:
@@ -137,7 +147,8 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{flags: flags, env: env, log: lg, opts: o, done: make(chan struct{})}
+	d := &Daemon{flags: flags, env: env, log: lg, opts: o, activated: map[string]net.Listener{},
+		reloads: make(chan reloadReq), ldmDone: make(chan struct{}), stopping: make(chan struct{}), done: make(chan struct{})}
 	for _, w := range diag.Warnings {
 		lg.Warn(w.Error())
 	}
@@ -169,9 +180,9 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	lg.Info("Listening for client connections on " + hostPort(o.Server.Host, ln))
 
 	if o.PidFile != "" {
-		if err := os.WriteFile(o.PidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		if err := writePid(o.PidFile); err != nil {
 			d.Shutdown()
-			return nil, fmt.Errorf("writing pid file: %w", err)
+			return nil, err
 		}
 	}
 	if err := d.writePortsFile(); err != nil {
@@ -181,8 +192,32 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	if d.cl != nil {
 		d.cl.Start()
 	}
+	go d.reloadLoop()
+	if o.ConfigFile != "" {
+		if w, err := newWatcher(d); err != nil {
+			lg.Warn("Cannot watch the config file; reload with SIGHUP", zap.Error(err))
+		} else {
+			d.watch = w
+			w.watch(o.Files)
+		}
+	}
 	lg.Info("Server is ready")
 	return d, nil
+}
+
+func writePid(path string) error {
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return fmt.Errorf("writing pid file: %w", err)
+	}
+	return nil
+}
+
+// watchFiles points the watcher at a new set of config files (an include
+// was added or removed).
+func (d *Daemon) watchFiles(files []string) {
+	if d.watch != nil {
+		d.watch.watch(files)
+	}
 }
 
 // hostPort is "host:port" of a listener as configured ("0.0.0.0:4222", not
@@ -229,8 +264,7 @@ func (d *Daemon) startMonitor(o *Options) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen for monitoring: %w", err)
 	}
-	src := monitor.Sources{Server: d.srv, VarzExtra: d.varzExtra, Routez: d.routez}
-	hs := &http.Server{Handler: monitor.Handler(src, o.Monitor.BasePath), ReadHeaderTimeout: 5 * time.Second}
+	hs := d.newMonitorServer(o)
 	d.httpLn, d.httpSrv = ln, hs
 	go func() { _ = hs.Serve(ln) }()
 	d.log.Info("Starting http monitor on " + hostPort(o.Monitor.Host, ln))
@@ -242,6 +276,8 @@ func (d *Daemon) varzExtra(v *server.Varz) {
 	d.mu.Lock()
 	o := d.opts
 	hl := d.httpLn
+	cl := d.cl
+	lr := d.lastReload
 	d.mu.Unlock()
 	if hl != nil {
 		if a, ok := hl.Addr().(*net.TCPAddr); ok {
@@ -250,17 +286,27 @@ func (d *Daemon) varzExtra(v *server.Varz) {
 	}
 	v.HTTPBasePath = o.Monitor.BasePath
 	v.ConfigDigest = o.Digest
-	if d.cl != nil {
-		d.cl.VarzCluster(v)
+	if cl != nil {
+		cl.VarzCluster(v)
+	}
+	if !lr.Time.IsZero() {
+		t := lr.Time
+		v.LastReload = &t
+		if lr.Err != nil {
+			v.LastReloadError = oneLine(lr.Err)
+		}
 	}
 }
 
 // routez answers /routez (an empty list when not clustered).
 func (d *Daemon) routez(subs bool) any {
-	if d.cl == nil {
+	d.mu.Lock()
+	cl := d.cl
+	d.mu.Unlock()
+	if cl == nil {
 		return &cluster.Routez{ID: d.srv.ID(), Name: d.srv.Name(), Now: time.Now().UTC(), Routes: []*cluster.RouteInfo{}}
 	}
-	return d.cl.Routez(subs)
+	return cl.Routez(subs)
 }
 
 // Server is the running server (tests and the cluster wiring use it).
@@ -273,8 +319,18 @@ func (d *Daemon) Done() <-chan struct{} { return d.done }
 func (d *Daemon) handleSignal(sig os.Signal) bool {
 	d.log.Info(fmt.Sprintf("Trapped %q signal", sig.String()))
 	switch sig {
-	case syscall.SIGINT, syscall.SIGTERM:
+	case syscall.SIGINT:
 		return true
+	case syscall.SIGTERM:
+		if d.srv.InLameDuck() {
+			d.log.Info("Lame duck mode in progress: SIGTERM ignored")
+			return false
+		}
+		return true
+	case syscall.SIGUSR2:
+		d.ldmOnce.Do(func() { go d.lameDuck() })
+	case syscall.SIGHUP:
+		go func() { _ = d.Reload("SIGHUP") }()
 	case syscall.SIGUSR1:
 		if ok, err := d.log.sink.reopen(); !ok {
 			d.log.Info("File log re-open ignored, not a file logger")
@@ -287,10 +343,38 @@ func (d *Daemon) handleSignal(sig os.Signal) bool {
 	return false
 }
 
+// lameDuck drains clients over lame_duck_duration, then lets Run shut down.
+func (d *Daemon) lameDuck() {
+	o := d.srv.Options()
+	d.log.Info(fmt.Sprintf("Entering lame duck mode, stop accepting new clients; closing them over %v after a %v grace period", o.LameDuckDuration, o.LameDuckGracePeriod))
+	d.mu.Lock()
+	cl := d.cl
+	d.mu.Unlock()
+	if cl != nil {
+		cl.EnterLameDuck()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-d.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	d.srv.LameDuck(ctx)
+	cancel()
+	d.log.Info("Lame duck mode done")
+	close(d.ldmDone)
+}
+
 // Shutdown stops natsd in the documented order. It is idempotent.
 func (d *Daemon) Shutdown() {
 	d.stopOnce.Do(func() {
 		d.log.Info("Initiating Shutdown...")
+		close(d.stopping)
+		if d.watch != nil {
+			d.watch.close()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if d.srv != nil {
@@ -298,11 +382,17 @@ func (d *Daemon) Shutdown() {
 				d.log.Warn("Shutdown did not finish cleanly", zap.Error(err))
 			}
 		}
-		if d.cl != nil {
-			d.cl.Shutdown()
+		d.mu.Lock()
+		cl := d.cl
+		d.mu.Unlock()
+		if cl != nil {
+			cl.Shutdown()
 		}
-		if d.httpSrv != nil {
-			_ = d.httpSrv.Shutdown(ctx)
+		d.mu.Lock()
+		hs := d.httpSrv
+		d.mu.Unlock()
+		if hs != nil {
+			_ = hs.Shutdown(ctx)
 		}
 		if d.portsFile != "" {
 			_ = os.Remove(d.portsFile)

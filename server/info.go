@@ -41,10 +41,14 @@ func (s *Server) baseInfo() Info {
 	host, port := s.clientHostPort()
 	cluster := s.clusterNm
 	var urls []string
-	if len(s.peerURLs) > 0 {
+	ldm := s.ldm
+	switch {
+	case ldm:
+		// In lame duck mode clients are pointed at the other servers only.
+		urls = append(urls, s.peerURLs...)
+	case len(s.peerURLs) > 0:
 		urls = append(s.ownClientURLs(), s.peerURLs...)
 	}
-	ldm := s.ldm
 	s.mu.Unlock()
 	return Info{
 		ID:           s.id,

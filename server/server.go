@@ -119,10 +119,6 @@ func (s *Server) StartTime() time.Time { return s.start }
 // Log returns the server's logger.
 func (s *Server) Log() *zap.Logger { return s.log }
 
-// SetLogger replaces the logger (log level or file changed on reload).
-// Connections pick it up for new log lines.
-func (s *Server) SetLogger(l *zap.Logger) { s.log = l }
-
 func (s *Server) getOpts() *Options { return s.opts.Load() }
 
 // Options returns the options the server runs with. Do not modify.

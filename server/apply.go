@@ -1,0 +1,105 @@
+package server
+
+import (
+	"reflect"
+	"slices"
+
+	"go.uber.org/zap"
+
+	"github.com/natsd/natsd/server/wire"
+)
+
+// Apply switches the server to new options (a config reload). Limits take
+// effect at once for every connection (max_payload and max_control_line at
+// the next read, pings at the next tick, write_deadline and max_pending at
+// the next write); clients that no longer pass authorization are closed with
+// Authorization Violation, with their permissions otherwise updated; and if
+// max_connections went down, the newest clients over the limit are closed
+// with "maximum connections exceeded". Listener addresses are the caller's
+// business (Serve a new listener, StopListener the old one).
+func (s *Server) Apply(o Options) {
+	o = o.WithDefaults()
+	if o.ServerName == "" {
+		o.ServerName = s.id
+	}
+	old := s.opts.Swap(&o)
+	if !authEqual(&old.Auth, &o.Auth) {
+		s.reauthorize(&o.Auth)
+	}
+	if o.MaxConnections < old.MaxConnections || o.MaxConnections < 0 {
+		s.enforceMaxConnections(o.MaxConnections)
+	}
+}
+
+func authEqual(a, b *AuthOptions) bool {
+	if a.Username != b.Username || a.Password != b.Password || a.Token != b.Token || a.NoAuthUser != b.NoAuthUser || len(a.Users) != len(b.Users) {
+		return false
+	}
+	return reflect.DeepEqual(a.Users, b.Users)
+}
+
+func (s *Server) snapshotClients() []*client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := make([]*client, 0, len(s.clients))
+	for _, c := range s.clients {
+		cs = append(cs, c)
+	}
+	slices.SortFunc(cs, func(a, b *client) int { return int(a.cid - b.cid) })
+	return cs
+}
+
+// reauthorize checks every client's CONNECT credentials against the new
+// authorization.
+func (s *Server) reauthorize(a *AuthOptions) {
+	for _, c := range s.snapshotClients() {
+		c.mu.Lock()
+		co := c.opts
+		connected := c.flags.has(connectReceived)
+		c.mu.Unlock()
+		if !connected {
+			// Not yet authenticated: the new rules apply to its CONNECT, and
+			// the auth timer (if any) is still running.
+			if a.Required() {
+				c.mu.Lock()
+				c.flags &^= authenticated
+				c.mu.Unlock()
+			}
+			continue
+		}
+		if !a.Required() && a.NoAuthUser == "" {
+			c.mu.Lock()
+			c.user, c.perms = nil, nil
+			c.mu.Unlock()
+			continue
+		}
+		u, ok := authenticate(a, &co)
+		if !ok {
+			c.log().Info("Authorization no longer valid after reload; closing")
+			c.sendErrAndClose(wire.ErrAuthorization, ClosedAuthRevoked)
+			continue
+		}
+		c.mu.Lock()
+		c.user = u
+		c.perms = nil
+		if u != nil && u.Permissions != nil {
+			c.perms = newPerms(u.Permissions)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// enforceMaxConnections closes the newest clients beyond max.
+func (s *Server) enforceMaxConnections(max int) {
+	cs := s.snapshotClients()
+	if max < 0 {
+		max = 0
+	}
+	if len(cs) <= max {
+		return
+	}
+	for _, c := range cs[max:] {
+		c.log().Info("Maximum connections exceeded after reload; closing", zap.Int("max_connections", max))
+		c.sendErrAndClose(wire.ErrMaxConnections, ClosedMaxConnections)
+	}
+}
