@@ -1,0 +1,316 @@
+// Command runner is `make bench`: it runs the same `nats bench` scenarios
+// (natscli v0.5.0) against natsd and against nats-server, back to back and
+// alternating, for several rounds, plus an idle-clients memory scenario,
+// and prints a markdown table of the medians and the median ratios
+// natsd/nats-server. It also writes that table, with the machine's facts,
+// into docs/performance.md between the markers
+//
+//	<!-- bench:begin --> and <!-- bench:end -->
+//
+// leaving the hand-written text around them alone.
+//
+// Run it from the repository root: go run ./bench/runner -h
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	natsdBin, natsServerBin, natsCLI string
+	docPath                          string
+	rounds                           int
+	rssRounds                        int
+	idleN                            int
+	settle                           time.Duration
+	runTimeout                       time.Duration
+	drainTimeout                     time.Duration
+	scale                            float64
+	only                             string
+	crossRoute                       bool
+	tmp                              string
+	idleBin                          string
+}
+
+// scenarios are the throughput cases, in the order of the report. Message
+// counts are sized so that one run takes a few seconds on a 2-core machine
+// (scaled by -scale).
+func scenarios(cfg *config) []scenario {
+	n := func(m int) int { return max(1000, int(float64(m)*cfg.scale)) }
+	list := []scenario{
+		{ID: "pub16", Title: "publish-only, 16 B", Size: 16, Msgs: n(6_000_000)},
+		{ID: "pubsub16", Title: "pub→sub 1:1, 16 B", Size: 16, Msgs: n(2_500_000), Subs: 1},
+		{ID: "fanout16", Title: "fan-out 1 pub → 5 subs, 16 B", Size: 16, Msgs: n(600_000), Subs: 5},
+		{ID: "pubsub1k", Title: "pub→sub 1:1, 1 KiB", Size: 1024, Msgs: n(400_000), Subs: 1},
+	}
+	if cfg.crossRoute {
+		// Issue 4: publish on node A, subscribe on node B of a 2-node
+		// cluster (the same server kind on both nodes, routes on loopback).
+		// Enable with -cross-route once natsd's routes are in.
+		list = append(list,
+			scenario{ID: "route16", Title: "cross-route pub(A)→sub(B) 1:1, 16 B", Size: 16, Msgs: n(2_000_000), Subs: 1,
+				Nodes: 2, PubNode: 0, SubNode: 1},
+		)
+	}
+	for i := range list {
+		list[i].Nodes = max(list[i].Nodes, 1)
+	}
+	return list
+}
+
+func main() {
+	cfg := &config{}
+	flag.StringVar(&cfg.natsdBin, "natsd", "bin/natsd", "natsd binary")
+	flag.StringVar(&cfg.natsServerBin, "nats-server", ".tools/bin/nats-server-v2.15.2", "nats-server binary")
+	flag.StringVar(&cfg.natsCLI, "nats", ".tools/bin/nats-v0.5.0", "natscli v0.5.0 binary")
+	flag.StringVar(&cfg.docPath, "doc", "docs/performance.md", "markdown file to update (empty: do not write)")
+	flag.IntVar(&cfg.rounds, "rounds", 5, "alternating rounds per throughput scenario (at least 3)")
+	flag.IntVar(&cfg.rssRounds, "rss-rounds", 3, "alternating rounds of the idle-clients scenario")
+	flag.IntVar(&cfg.idleN, "idle-clients", 10000, "idle clients for the memory scenario")
+	flag.DurationVar(&cfg.settle, "settle", 2*time.Second, "wait after the idle clients are connected before reading VmRSS")
+	flag.DurationVar(&cfg.runTimeout, "run-timeout", 90*time.Second, "limit for one `nats bench pub`")
+	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "limit for subscribers to finish after the publisher")
+	flag.Float64Var(&cfg.scale, "scale", 1, "multiply every message count (e.g. 0.1 for a smoke run)")
+	flag.StringVar(&cfg.only, "only", "", "comma-separated scenario ids to run (pub16,pubsub16,fanout16,pubsub1k,rss,route16)")
+	flag.BoolVar(&cfg.crossRoute, "cross-route", false, "add the cross-route scenario (2-node cluster, pub on A, sub on B)")
+	flag.Parse()
+	if cfg.rounds < 1 || cfg.rssRounds < 1 {
+		fatalf("rounds must be positive")
+	}
+
+	// Kill everything we started on SIGINT/SIGTERM/SIGHUP, and on any exit.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "\nbench: %v: stopping every process started\n", s)
+		cancel()
+		killAll()
+		os.Exit(130)
+	}()
+	code := run(ctx, cfg)
+	killAll()
+	os.Exit(code)
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	killAll()
+	os.Exit(1)
+}
+
+func run(ctx context.Context, cfg *config) int {
+	started := time.Now()
+	var err error
+	if cfg.tmp, err = os.MkdirTemp("", "natsd-bench-"); err != nil {
+		fatalf("%v", err)
+	}
+	defer os.RemoveAll(cfg.tmp)
+
+	lim := raiseNoFile(uint64(cfg.idleN)*2 + 4096)
+	natsd := serverKind{Name: "natsd", Bin: cfg.natsdBin}
+	peer := serverKind{Name: "nats-server", Bin: cfg.natsServerBin}
+	for _, k := range []*serverKind{&natsd, &peer} {
+		if k.Bin, err = filepath.Abs(k.Bin); err != nil {
+			fatalf("%v", err)
+		}
+		k.Version = versionOf(k.Bin, "--version")
+	}
+	cliVersion := versionOf(cfg.natsCLI, "--version")
+	if !strings.Contains(cliVersion, "0.5.0") {
+		fatalf("%s is %q: the scenarios are written for natscli v0.5.0's `nats bench`", cfg.natsCLI, cliVersion)
+	}
+	cfg.idleBin = filepath.Join(cfg.tmp, "idleclients")
+	if out, err := exec.Command("go", "build", "-o", cfg.idleBin, "./bench/idleclients").CombinedOutput(); err != nil {
+		fatalf("building bench/idleclients: %v\n%s", err, out)
+	}
+
+	facts := machineFacts()
+	facts = append(facts,
+		fact{"natsd", natsd.Version + " (" + relPath(cfg.natsdBin) + ")"},
+		fact{"nats-server", peer.Version},
+		fact{"natscli", cliVersion},
+		fact{"open files limit", fmt.Sprint(lim)},
+		fact{"load average at start", loadAvg()},
+	)
+	fmt.Fprintf(os.Stderr, "bench: natsd %s vs nats-server %s, natscli %s, %d rounds\n", natsd.Version, peer.Version, cliVersion, cfg.rounds)
+
+	want := func(id string) bool {
+		if cfg.only == "" {
+			return true
+		}
+		for f := range strings.SplitSeq(cfg.only, ",") {
+			if strings.TrimSpace(f) == id {
+				return true
+			}
+		}
+		return false
+	}
+
+	var rows []row
+	failed := false
+	for _, sc := range scenarios(cfg) {
+		if !want(sc.ID) {
+			continue
+		}
+		r := row{ID: sc.ID, Title: sc.Title, Metric: sc.metric(), Unit: "msgs/s", HigherBetter: true,
+			Params: fmt.Sprintf("%s msgs × %d B", commas(float64(sc.Msgs)), sc.Size)}
+		for round := range cfg.rounds {
+			for _, k := range order(round, natsd, peer) {
+				if ctx.Err() != nil {
+					return 130
+				}
+				res, err := runThroughput(ctx, cfg, k, sc)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "bench: %s round %d %s: FAILED: %v\n", sc.ID, round+1, k.Name, err)
+					r.add(round, k.Name, 0, false)
+					failed = true
+					continue
+				}
+				extra := ""
+				if sc.Subs > 0 {
+					extra = fmt.Sprintf(" (publisher %s msgs/s)", commas(res.PubRate))
+				}
+				fmt.Fprintf(os.Stderr, "bench: %-8s round %d %-11s %12s msgs/s%s in %.1fs\n",
+					sc.ID, round+1, k.Name, commas(res.Rate), extra, res.Wall.Seconds())
+				r.add(round, k.Name, res.Rate, true)
+			}
+		}
+		rows = append(rows, r)
+	}
+
+	if want("rss") {
+		base := row{ID: "rss", Title: fmt.Sprintf("%s idle clients: server VmRSS", commas(float64(cfg.idleN))),
+			Metric: "MiB, lower is better", Unit: "MiB", Params: "CONNECT + PING/PONG, then idle"}
+		per := row{ID: "rss-per", Title: "… VmRSS growth per idle client", Metric: "KiB, lower is better", Unit: "KiB",
+			Params: "(loaded − empty) / clients"}
+		empty := row{ID: "rss-empty", Title: "… VmRSS of the empty server", Metric: "MiB, lower is better", Unit: "MiB",
+			Params: "after startup, no client"}
+		for round := range cfg.rssRounds {
+			for _, k := range order(round, natsd, peer) {
+				if ctx.Err() != nil {
+					return 130
+				}
+				res, err := runRSS(ctx, cfg, k)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "bench: rss round %d %s: FAILED: %v\n", round+1, k.Name, err)
+					base.add(round, k.Name, 0, false)
+					per.add(round, k.Name, 0, false)
+					empty.add(round, k.Name, 0, false)
+					failed = true
+					continue
+				}
+				fmt.Fprintf(os.Stderr, "bench: rss      round %d %-11s empty %.1f MiB, with %d idle clients %.1f MiB (%.2f KiB/client), connected in %.1fs\n",
+					round+1, k.Name, mib(res.Base), cfg.idleN, mib(res.Loaded), res.PerClient(cfg.idleN)/1024, res.Connect.Seconds())
+				base.add(round, k.Name, mib(res.Loaded), true)
+				per.add(round, k.Name, res.PerClient(cfg.idleN)/1024, true)
+				empty.add(round, k.Name, mib(res.Base), true)
+			}
+		}
+		rows = append(rows, base, per, empty)
+	}
+
+	facts = append(facts, fact{"load average at end", loadAvg()}, fact{"wall time of the run", time.Since(started).Round(time.Second).String()})
+	rep := report{Date: time.Now().UTC(), Facts: facts, Rows: rows, Rounds: cfg.rounds, RSSRounds: cfg.rssRounds,
+		Command: "make bench" + argsNote()}
+	table := rep.table()
+	fmt.Println()
+	fmt.Println(table)
+	if notes := rep.flagged(); notes != "" {
+		fmt.Println(notes)
+	}
+	if cfg.docPath != "" {
+		if err := writeDoc(cfg.docPath, rep.markdown()); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: writing %s: %v\n", cfg.docPath, err)
+			return 1
+		}
+		fmt.Fprintf(os.Stderr, "bench: wrote %s (%s)\n", cfg.docPath, time.Since(started).Round(time.Second))
+	}
+	if failed {
+		fmt.Fprintln(os.Stderr, "bench: some runs failed (see above); medians use the runs that did not")
+		return 1
+	}
+	return 0
+}
+
+// order alternates which server goes first, round by round, so that a
+// drift in the machine's load does not always favour the same one.
+func order(round int, a, b serverKind) []serverKind {
+	if round%2 == 0 {
+		return []serverKind{a, b}
+	}
+	return []serverKind{b, a}
+}
+
+// argsNote says how the run differed from a plain `make bench`.
+func argsNote() string {
+	var set []string
+	flag.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "natsd", "nats-server", "nats", "doc":
+			return
+		}
+		set = append(set, "-"+f.Name+"="+f.Value.String())
+	})
+	if len(set) == 0 {
+		return ""
+	}
+	return " BENCH_ARGS='" + strings.Join(set, " ") + "'"
+}
+
+func versionOf(bin string, arg string) string {
+	out, err := exec.Command(bin, arg).CombinedOutput()
+	if err != nil {
+		fatalf("%s %s: %v: %s", bin, arg, err, out)
+	}
+	s := strings.TrimSpace(string(out))
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		s = s[i+2:]
+	}
+	return s
+}
+
+func relPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// raiseNoFile lifts RLIMIT_NOFILE for this process and so for every server
+// and client it starts (the idle-clients scenario needs well over 10k
+// descriptors on each side). Setting it explicitly also stops os/exec from
+// restoring the original soft limit in children. As root the hard limit
+// can be raised too.
+func raiseNoFile(want uint64) uint64 {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		fatalf("getrlimit: %v", err)
+	}
+	if l.Max < want {
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: want, Max: want}); err == nil {
+			return want
+		}
+	}
+	l.Cur = max(l.Cur, min(want, l.Max))
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		fatalf("setrlimit: %v", err)
+	}
+	return l.Cur
+}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Every process the runner starts is in this registry until it has been
+// waited for, so that a signal or an early exit can kill them all.
+var (
+	procsMu sync.Mutex
+	procs   = map[*exec.Cmd]struct{}{}
+)
+
+// startCmd starts cmd and registers it. Children get SIGKILL if the runner
+// dies without cleaning up (Pdeathsig), as a last resort behind killAll.
+func startCmd(cmd *exec.Cmd) error {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	procsMu.Lock()
+	defer procsMu.Unlock()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	procs[cmd] = struct{}{}
+	return nil
+}
+
+// waitCmd waits for a command started with startCmd and unregisters it.
+func waitCmd(cmd *exec.Cmd) error {
+	err := cmd.Wait()
+	procsMu.Lock()
+	delete(procs, cmd)
+	procsMu.Unlock()
+	return err
+}
+
+// killAll kills every registered process that is still running; only the
+// processes this runner started, by their pid.
+func killAll() {
+	procsMu.Lock()
+	defer procsMu.Unlock()
+	for cmd := range procs {
+		if cmd.Process != nil {
+			_ = cmd.Process.Kill()
+		}
+	}
+}
+
+// serverKind is one of the two servers under test.
+type serverKind struct {
+	Name    string // "natsd" or "nats-server"
+	Bin     string
+	Version string
+}
+
+// server is one running server process.
+type server struct {
+	kind     serverKind
+	cmd      *exec.Cmd
+	port     int
+	httpPort int // 0 when started without monitoring
+	logPath  string
+	exited   chan struct{}
+	waitErr  error
+	stopOnce sync.Once
+}
+
+func (s *server) URL() string  { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
+func (s *server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
+func (s *server) PID() int     { return s.cmd.Process.Pid }
+
+// freePort asks the kernel for a free loopback port.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// serverOpts are the extra pieces of a server's command line.
+type serverOpts struct {
+	monitor bool     // -m on a free port, for /connz and /routez
+	extra   []string // e.g. cluster flags
+}
+
+// startServer starts k on loopback with a free client port, the same
+// command line for both servers, and waits until it accepts clients.
+func startServer(k serverKind, dir string, o serverOpts) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port)}
+	s := &server{kind: k, port: port, exited: make(chan struct{})}
+	if o.monitor {
+		if s.httpPort, err = freePort(); err != nil {
+			return nil, err
+		}
+		args = append(args, "-m", strconv.Itoa(s.httpPort))
+	}
+	args = append(args, o.extra...)
+	f, err := os.CreateTemp(dir, k.Name+"-*.log")
+	if err != nil {
+		return nil, err
+	}
+	s.logPath = f.Name()
+	s.cmd = exec.Command(k.Bin, args...)
+	s.cmd.Stdout, s.cmd.Stderr = f, f
+	if err := startCmd(s.cmd); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start %s: %w", k.Name, err)
+	}
+	go func() {
+		s.waitErr = waitCmd(s.cmd)
+		f.Close()
+		close(s.exited)
+	}()
+	if err := s.waitReady(15 * time.Second); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *server) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-s.exited:
+			return fmt.Errorf("%s exited at startup (%v): %s", s.kind.Name, s.waitErr, s.logTail())
+		default:
+		}
+		ok := false
+		if c, err := net.DialTimeout("tcp", s.Addr(), time.Second); err == nil {
+			c.Close()
+			ok = true
+		}
+		if ok && s.httpPort != 0 {
+			var v struct{}
+			ok = s.getJSON("/varz", &v) == nil
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready on %s after %v: %s", s.kind.Name, s.Addr(), timeout, s.logTail())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var httpClient = &http.Client{Timeout: 5 * time.Second}
+
+func (s *server) getJSON(path string, v any) error {
+	if s.httpPort == 0 {
+		return errors.New("started without monitoring")
+	}
+	resp, err := httpClient.Get(fmt.Sprintf("http://127.0.0.1:%d%s", s.httpPort, path))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// clientSubs is the number of subscriptions held by client connections,
+// from /connz (the same field in both servers).
+func (s *server) clientSubs() (int, error) {
+	var cz struct {
+		Conns []struct {
+			Subs int `json:"subscriptions"`
+		} `json:"connections"`
+	}
+	if err := s.getJSON("/connz?limit=4096", &cz); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range cz.Conns {
+		n += c.Subs
+	}
+	return n, nil
+}
+
+// numRoutes is the number of routes from /routez.
+func (s *server) numRoutes() (int, error) {
+	var rz struct {
+		NumRoutes int `json:"num_routes"`
+	}
+	err := s.getJSON("/routez", &rz)
+	return rz.NumRoutes, err
+}
+
+// Stop sends SIGTERM, waits up to 5 s, then SIGKILLs.
+func (s *server) Stop() {
+	s.stopOnce.Do(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.exited:
+		case <-time.After(5 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+		}
+	})
+}
+
+func (s *server) logTail() string {
+	b, _ := os.ReadFile(s.logPath)
+	return tail(string(b), 800)
+}
+
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// vmRSS reads VmRSS (bytes) from /proc/PID/status.
+func vmRSS(pid int) (uint64, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, err
+	}
+	for line := range bytes.Lines(b) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+			f := strings.Fields(string(rest))
+			if len(f) != 2 || f[1] != "kB" {
+				return 0, fmt.Errorf("unexpected VmRSS line %q", line)
+			}
+			kb, err := strconv.ParseUint(f[0], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmRSS in /proc status")
+}
+
+// runCmd runs a command to completion under ctx, registered for cleanup,
+// and returns its combined output.
+func runCmd(ctx context.Context, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := startCmd(cmd); err != nil {
+		return "", err
+	}
+	err := waitCmd(cmd)
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return out.String(), err
+}

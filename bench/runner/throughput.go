@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// scenario is one `nats bench` throughput case.
+type scenario struct {
+	ID    string
+	Title string
+	Size  int // payload bytes
+	Msgs  int // messages published (each subscriber receives all of them)
+	Subs  int // subscriber connections; 0 is publish-only
+
+	// Topology. Nodes is the number of servers (1 = a single server);
+	// PubNode and SubNode say which node the publisher and the
+	// subscribers connect to. Nodes > 1 starts a full-mesh cluster of the
+	// same server kind on loopback (see startTopology).
+	Nodes, PubNode, SubNode int
+}
+
+// metric says what the headline number of a scenario is.
+func (sc scenario) metric() string {
+	if sc.Subs == 0 {
+		return "published msgs/s"
+	}
+	if sc.Subs == 1 {
+		return "received msgs/s"
+	}
+	return fmt.Sprintf("received msgs/s, sum of %d subs", sc.Subs)
+}
+
+// tpResult is one run of one scenario against one server.
+type tpResult struct {
+	Rate    float64 // headline msgs/s: publisher's for publish-only, subscribers' aggregate otherwise
+	PubRate float64 // the publisher's own msgs/s
+	Wall    time.Duration
+}
+
+// `nats bench` (natscli v0.5.0) prints, for one client,
+//
+//	NATS Core NATS publisher stats: 3,525,595 msgs/sec ~ 54 MiB/sec ~ ...
+//	NATS Core NATS subscriber stats: 1,613,689 msgs/sec ~ 25 MiB/sec
+//
+// and for several clients per-client lines, then
+//
+//	NATS Core NATS subscriber aggregated stats: 1,280,678 msgs/sec ~ 20 MiB/sec
+var (
+	reAggregated = regexp.MustCompile(`(?m)aggregated stats: ([0-9,]+) msgs/sec`)
+	reSingle     = regexp.MustCompile(`(?m)(?:publisher|subscriber) stats: ([0-9,]+) msgs/sec`)
+)
+
+// parseRate takes the headline rate from `nats bench` output, and falls
+// back to its --csv file (sum of messages over the longest client
+// duration) if the text format ever changes.
+func parseRate(out, csvPath string) (float64, error) {
+	for _, re := range []*regexp.Regexp{reAggregated, reSingle} {
+		if m := re.FindStringSubmatch(out); m != nil {
+			return strconv.ParseFloat(strings.ReplaceAll(m[1], ",", ""), 64)
+		}
+	}
+	return rateFromCSV(csvPath)
+}
+
+// rateFromCSV reads natscli's --csv output:
+// #RunID,ClientID,MsgCount,MsgBytes,MsgsPerSec,BytesPerSec,DurationSecs,...
+func rateFromCSV(path string) (float64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("no rate in output and no csv: %w", err)
+	}
+	r := csv.NewReader(bytes.NewReader(b))
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	if err != nil || len(rows) < 2 {
+		return 0, fmt.Errorf("no rate in output, csv unreadable (%v)", err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[strings.TrimPrefix(h, "#")] = i
+	}
+	ci, ok1 := col["MsgCount"]
+	di, ok2 := col["DurationSecs"]
+	if !ok1 || !ok2 {
+		return 0, fmt.Errorf("csv header without MsgCount/DurationSecs: %v", rows[0])
+	}
+	var msgs, dur float64
+	for _, row := range rows[1:] {
+		if len(row) <= max(ci, di) {
+			continue
+		}
+		n, err1 := strconv.ParseFloat(row[ci], 64)
+		d, err2 := strconv.ParseFloat(row[di], 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		msgs += n
+		dur = max(dur, d)
+	}
+	if dur <= 0 {
+		return 0, errors.New("csv has no duration")
+	}
+	return msgs / dur, nil
+}
+
+// startTopology starts sc.Nodes servers of kind k. With more than one node
+// they form a cluster: node 0 listens for routes, the others route to it.
+// Each node gets monitoring so the runner can see subscriptions and routes.
+//
+// Cross-route scenarios (issue 4: publish on A, subscribe on B) use this
+// path; see the commented-out entry in scenarios().
+func startTopology(k serverKind, sc scenario, dir string) ([]*server, error) {
+	if sc.Nodes <= 1 {
+		s, err := startServer(k, dir, serverOpts{monitor: true})
+		if err != nil {
+			return nil, err
+		}
+		return []*server{s}, nil
+	}
+	var nodes []*server
+	stopAll := func() {
+		for _, n := range nodes {
+			n.Stop()
+		}
+	}
+	seedPort := 0
+	for i := range sc.Nodes {
+		cport, err := freePort()
+		if err != nil {
+			stopAll()
+			return nil, err
+		}
+		extra := []string{"-cluster_name", "bench", "-cluster", fmt.Sprintf("nats://127.0.0.1:%d", cport)}
+		if i == 0 {
+			seedPort = cport
+		} else {
+			extra = append(extra, "-routes", fmt.Sprintf("nats://127.0.0.1:%d", seedPort))
+		}
+		s, err := startServer(k, dir, serverOpts{monitor: true, extra: extra})
+		if err != nil {
+			stopAll()
+			return nil, err
+		}
+		nodes = append(nodes, s)
+	}
+	// Wait until every node sees a route to each other node.
+	deadline := time.Now().Add(15 * time.Second)
+	for _, n := range nodes {
+		for {
+			r, err := n.numRoutes()
+			if err == nil && r >= sc.Nodes-1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				stopAll()
+				return nil, fmt.Errorf("%s cluster did not form (routes=%d, err=%v): %s", k.Name, r, err, n.logTail())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nodes, nil
+}
+
+// runThroughput runs scenario sc once against a fresh server (or cluster)
+// of kind k, then stops it.
+func runThroughput(ctx context.Context, cfg *config, k serverKind, sc scenario) (tpResult, error) {
+	dir, err := os.MkdirTemp(cfg.tmp, sc.ID+"-"+k.Name+"-")
+	if err != nil {
+		return tpResult{}, err
+	}
+	nodes, err := startTopology(k, sc, dir)
+	if err != nil {
+		return tpResult{}, err
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.Stop()
+		}
+	}()
+	subject := "bench." + sc.ID
+	size := strconv.Itoa(sc.Size)
+	msgs := strconv.Itoa(sc.Msgs)
+	t0 := time.Now()
+
+	// Subscribers first, in their own `nats bench sub` process; wait until
+	// the server shows their subscriptions before publishing.
+	var subCmd *exec.Cmd
+	var subOut bytes.Buffer
+	subCSV := filepath.Join(dir, "sub.csv")
+	subDone := make(chan struct{}) // closed when the sub process has been reaped
+	var subErr error               // its exit status, once subDone is closed
+	reapSub := func() {
+		if subCmd != nil {
+			_ = subCmd.Process.Kill() // no-op error if it has exited
+			<-subDone
+		}
+	}
+	defer reapSub()
+	if sc.Subs > 0 {
+		sn := nodes[sc.SubNode]
+		subCmd = exec.Command(cfg.natsCLI, "-s", sn.URL(), "bench", "sub", subject,
+			"--msgs", msgs, "--size", size, "--clients", strconv.Itoa(sc.Subs),
+			"--no-progress", "--csv", subCSV)
+		subCmd.Stdout, subCmd.Stderr = &subOut, &subOut
+		if err := startCmd(subCmd); err != nil {
+			return tpResult{}, err
+		}
+		go func() {
+			subErr = waitCmd(subCmd)
+			close(subDone)
+		}()
+		if err := waitSubs(sn, sc.Subs, subDone, 20*time.Second); err != nil {
+			reapSub()
+			return tpResult{}, fmt.Errorf("subscribers not ready: %w: %s", err, tail(subOut.String(), 400))
+		}
+		if sc.PubNode != sc.SubNode {
+			// Interest has to cross the route before the first publish; the
+			// servers give no common way to see that, so give it a moment.
+			time.Sleep(time.Second)
+		}
+	}
+
+	pubCSV := filepath.Join(dir, "pub.csv")
+	pctx, cancel := context.WithTimeout(ctx, cfg.runTimeout)
+	defer cancel()
+	pubOut, err := runCmd(pctx, cfg.natsCLI, "-s", nodes[sc.PubNode].URL(), "bench", "pub", subject,
+		"--msgs", msgs, "--size", size, "--no-progress", "--csv", pubCSV)
+	if err != nil {
+		return tpResult{}, fmt.Errorf("nats bench pub: %w: %s", err, tail(pubOut, 400))
+	}
+	var res tpResult
+	if res.PubRate, err = parseRate(pubOut, pubCSV); err != nil {
+		return tpResult{}, fmt.Errorf("publisher: %w: %s", err, tail(pubOut, 400))
+	}
+	res.Rate = res.PubRate
+
+	if sc.Subs > 0 {
+		// The subscribers exit once each has all sc.Msgs messages; one
+		// that lost messages would wait forever, so bound the wait.
+		select {
+		case <-subDone:
+			if subErr != nil {
+				return tpResult{}, fmt.Errorf("nats bench sub: %w: %s", subErr, tail(subOut.String(), 400))
+			}
+		case <-time.After(cfg.drainTimeout):
+			reapSub()
+			return tpResult{}, fmt.Errorf("subscribers did not receive all %d messages within %v of the publisher's end (lost messages?)", sc.Msgs, cfg.drainTimeout)
+		case <-ctx.Done():
+			return tpResult{}, ctx.Err()
+		}
+		if res.Rate, err = parseRate(subOut.String(), subCSV); err != nil {
+			return tpResult{}, fmt.Errorf("subscriber: %w: %s", err, tail(subOut.String(), 400))
+		}
+	}
+	res.Wall = time.Since(t0)
+	return res, nil
+}
+
+// waitSubs polls /connz until the client connections hold want subscriptions.
+func waitSubs(s *server, want int, subDone <-chan struct{}, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		n, err := s.clientSubs()
+		if err == nil && n >= want {
+			return nil
+		}
+		select {
+		case <-subDone:
+			return errors.New("nats bench sub exited early")
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d subscriptions after %v (last error %v)", n, want, timeout, err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
