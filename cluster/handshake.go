@@ -54,6 +54,15 @@ func (c *Cluster) handshakeInfo(r *route, pi *peerInfo) error {
 			return &closeErr{"", server.ClosedProtocolViolation}
 		}
 	}
+	c.mu.Lock()
+	removed := c.removedPeers[pi.ID]
+	c.mu.Unlock()
+	if removed && !r.solicited {
+		// A reload removed our route to this peer: it stays closed, also
+		// when the peer dials us because gossip told it about us.
+		r.logger().Info("Refusing route from a peer whose route was removed by a reload", zap.String("peer", pi.ID))
+		return &closeErr{"", server.ClosedRouteRemoved}
+	}
 	if pi.Name != "" && pi.Name == c.srv.Name() {
 		r.logger().Error("Remote server has a duplicate name: " + pi.Name)
 		return &closeErr{"", server.ClosedProtocolViolation}

@@ -42,6 +42,10 @@ type Flags struct {
 	NoAdvertise      bool
 	ConnectRetries   int
 
+	// NoConfigWatch turns off reloading on file changes (natsd only):
+	// reloads then come from SIGHUP, --signal reload and systemctl reload.
+	NoConfigWatch bool
+
 	Set map[string]bool
 }
 

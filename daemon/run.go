@@ -82,7 +82,7 @@ type Daemon struct {
 	cl       *cluster.Cluster // nil when not clustered
 	routeLn  net.Listener
 
-	activated map[string]net.Listener // from systemd socket activation, by name
+	activated  map[string]net.Listener // from systemd socket activation, by name
 	lastReload ReloadStatus
 	reloads    chan reloadReq
 	watch      *watcher
@@ -193,7 +193,7 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 		d.cl.Start()
 	}
 	go d.reloadLoop()
-	if o.ConfigFile != "" {
+	if o.ConfigFile != "" && !flags.NoConfigWatch {
 		if w, err := newWatcher(d); err != nil {
 			lg.Warn("Cannot watch the config file; reload with SIGHUP", zap.Error(err))
 		} else {

@@ -73,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 	str(&f.Routes, "routes")
 	boolean(&f.NoAdvertise, "no_advertise")
 	num(&f.ConnectRetries, "connect_retries")
+	boolean(&f.NoConfigWatch, "no_config_watch")
 	boolean(&cl.check, "t")
 	boolean(&cl.help, "h", "help")
 	boolean(&cl.version, "v", "version")
@@ -163,6 +164,9 @@ Cluster Options:
         --no_advertise <bool>        Do not advertise known cluster information to clients
         --cluster_advertise <string> Cluster URL to advertise to other servers
         --connect_retries <number>   For implicit routes, number of connect retries
+
+natsd Options:
+        --no_config_watch            Reload only on SIGHUP, not when the config file changes
 
 Common Options:
     -h, --help                       Show this message

@@ -1,0 +1,409 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsd/natsd/internal/testutil"
+)
+
+// confNode is a natsd started from a config file that the test edits.
+type confNode struct {
+	*node
+	path    string
+	signals int // reload signals sent so far
+}
+
+// saveAtomically writes the config as editors do: a new file renamed over
+// the old one.
+func saveAtomically(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func clusterConf(clusterPort int, routes ...int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "listen: 127.0.0.1:-1\nhttp: 127.0.0.1:-1\ncluster {\n  name: reload\n  listen: 127.0.0.1:%d\n", clusterPort)
+	if len(routes) > 0 {
+		b.WriteString("  routes: [\n")
+		for _, r := range routes {
+			fmt.Fprintf(&b, "    nats-route://127.0.0.1:%d\n", r)
+		}
+		b.WriteString("  ]\n")
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+func startConfNode(t *testing.T, conf string, clusterPort int, args ...string) *confNode {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "natsd.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testutil.Start(t, testutil.NatsdBin(t), append([]string{"-c", path}, args...)...)
+	return &confNode{node: &node{Proc: p, clusterPort: clusterPort}, path: path}
+}
+
+func waitRoutes(t *testing.T, n *node, want int, within time.Duration) {
+	t.Helper()
+	testutil.Eventually(t, within, func() error {
+		if got := n.numRoutes(t); got != want {
+			return fmt.Errorf("%d routes, want %d", got, want)
+		}
+		return nil
+	})
+}
+
+// How a test asks for a reload after editing the file. The signal variants
+// run natsd with --no_config_watch, so only the signal can cause the reload.
+type trigger struct {
+	args []string
+	fire func(t *testing.T, n *confNode)
+}
+
+var triggers = map[string]trigger{
+	"file-watch": {fire: func(*testing.T, *confNode) {}}, // the rename is enough
+	"SIGHUP": {args: []string{"--no_config_watch"}, fire: func(t *testing.T, n *confNode) {
+		requireNoReload(t, n)
+		n.signals++
+		n.Signal(syscall.SIGHUP)
+	}},
+	"signal-reload": {args: []string{"--no_config_watch"}, fire: func(t *testing.T, n *confNode) {
+		requireNoReload(t, n)
+		n.signals++
+		out, err := runNatsd(t, "--signal", "reload="+strconv.Itoa(n.Pid()))
+		if err != nil {
+			t.Fatalf("natsd --signal reload: %v\n%s", err, out)
+		}
+	}},
+}
+
+// requireNoReload checks that an edit alone did not reload (the watcher is
+// off), so that the signal is what the test measures.
+func requireNoReload(t *testing.T, n *confNode) {
+	t.Helper()
+	time.Sleep(400 * time.Millisecond)
+	if got := strings.Count(n.Log(), "Reloaded server configuration"); got != n.signals {
+		t.Fatalf("%d reloads after %d signals: natsd reloaded on the edit alone, with --no_config_watch", got, n.signals)
+	}
+}
+
+func runNatsd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	p := testutil.StartNoWait(t, testutil.NatsdBin(t), args...)
+	if code := p.ExitCode(10 * time.Second); code != 0 {
+		return p.Log(), fmt.Errorf("exit status %d", code)
+	}
+	return p.Log(), nil
+}
+
+// Adding a route to B's file forms A–B and messages flow; removing it closes
+// the route on both sides and it stays closed. With each trigger.
+func TestReloadAddRemoveRoute(t *testing.T) {
+	for name, trig := range triggers {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cpA, cpB := testutil.FreePort(t), testutil.FreePort(t)
+			a := startConfNode(t, clusterConf(cpA), cpA)
+			b := startConfNode(t, clusterConf(cpB), cpB, trig.args...)
+			subA := connect(t, a.ClientURL())
+			sub, _ := subA.SubscribeSync("r.>")
+			_ = subA.Flush()
+			pubB := connect(t, b.ClientURL())
+
+			saveAtomically(t, b.path, clusterConf(cpB, cpA))
+			trig.fire(t, b)
+			edited := time.Now()
+			waitRoutes(t, b.node, 1, 2*time.Second)
+			waitInterest(t, pubB, "r.probe", sub)
+			t.Logf("route formed and carried a message %v after the rename (or signal)", time.Since(edited))
+			if d := time.Since(edited); d > 2*time.Second {
+				t.Fatalf("route took %v to form after the edit", d)
+			}
+			waitRoutes(t, a.node, 1, time.Second)
+
+			saveAtomically(t, b.path, clusterConf(cpB))
+			trig.fire(t, b)
+			waitRoutes(t, b.node, 0, 2*time.Second)
+			waitRoutes(t, a.node, 0, 2*time.Second)
+			// It stays closed: nobody redials.
+			deadline := time.Now().Add(10 * time.Second)
+			for time.Now().Before(deadline) {
+				if a.numRoutes(t) != 0 || b.numRoutes(t) != 0 {
+					t.Fatal("the removed route came back")
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			if !strings.Contains(b.Log(), "Removed route") {
+				t.Error("B's log does not say it removed the route")
+			}
+		})
+	}
+}
+
+// A broken file keeps the old config serving, and the error names the file
+// and line; fixing it applies the fix.
+func TestReloadBrokenFileKeepsServing(t *testing.T) {
+	n := startConfNode(t, "listen: 127.0.0.1:-1\nhttp: 127.0.0.1:-1\nmax_payload: 1MB\n", 0)
+	nc := connect(t, n.ClientURL())
+	sub, _ := nc.SubscribeSync("still")
+	_ = nc.Flush()
+
+	saveAtomically(t, n.path, "listen: 127.0.0.1:-1\nhttp: 127.0.0.1:-1\nmax_payload: 2KB\ncluster {\n  port: 70000\n}\n")
+	var varz map[string]any
+	testutil.Eventually(t, 3*time.Second, func() error {
+		varz = httpGet(t, n.MonitorURL()+"/varz")
+		if varz["last_reload_error"] == nil {
+			return errors.New("no reload error yet")
+		}
+		return nil
+	})
+	msg := varz["last_reload_error"].(string)
+	if !strings.Contains(msg, n.path+":5:") || !strings.Contains(msg, "cluster.port") {
+		t.Fatalf("reload error %q does not name file:line and the option", msg)
+	}
+	if !strings.Contains(n.Log(), "Failed to reload server configuration: "+n.path+":5:") {
+		t.Fatalf("the log does not carry the positioned error:\n%s", n.Log())
+	}
+	if varz["max_payload"].(float64) != 1<<20 {
+		t.Fatal("part of a broken config was applied")
+	}
+	_ = nc.Publish("still", []byte("flowing"))
+	if m := nextMsg(t, sub); string(m.Data) != "flowing" {
+		t.Fatalf("got %q", m.Data)
+	}
+	saveAtomically(t, n.path, "listen: 127.0.0.1:-1\nhttp: 127.0.0.1:-1\nmax_payload: 2KB\n")
+	testutil.Eventually(t, 3*time.Second, func() error {
+		if v := httpGet(t, n.MonitorURL()+"/varz"); v["max_payload"].(float64) != 2048 {
+			return errors.New("fix not applied yet")
+		}
+		return nil
+	})
+}
+
+// Changing the client port moves the listener; existing clients and routes
+// stay connected.
+func TestReloadMovesClientListener(t *testing.T) {
+	cpA, cpB := testutil.FreePort(t), testutil.FreePort(t)
+	a := startConfNode(t, clusterConf(cpA), cpA)
+	port1, port2 := testutil.FreePort(t), testutil.FreePort(t)
+	confB := func(port int) string {
+		return strings.Replace(clusterConf(cpB, cpA), "listen: 127.0.0.1:-1", "listen: 127.0.0.1:"+strconv.Itoa(port), 1)
+	}
+	b := startConfNode(t, confB(port1), cpB)
+	waitRoutes(t, b.node, 1, 3*time.Second)
+	old := connect(t, fmt.Sprintf("nats://127.0.0.1:%d", port1), nats.NoReconnect())
+	sub, _ := old.SubscribeSync("moved")
+	_ = old.Flush()
+
+	saveAtomically(t, b.path, confB(port2))
+	testutil.Eventually(t, 3*time.Second, func() error {
+		nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port2), nats.Timeout(time.Second))
+		if err != nil {
+			return err
+		}
+		nc.Close()
+		return nil
+	})
+	if _, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port1), nats.Timeout(time.Second)); err == nil {
+		t.Fatal("the old port still accepts clients")
+	}
+	if !old.IsConnected() {
+		t.Fatal("the existing client was disconnected")
+	}
+	if n := b.numRoutes(t); n != 1 {
+		t.Fatalf("routes after the move: %d", n)
+	}
+	pubA := connect(t, a.ClientURL())
+	waitInterest(t, pubA, "moved", sub)
+}
+
+// Removing a user disconnects that user only.
+func TestReloadRemovedUserDisconnected(t *testing.T) {
+	users := func(names ...string) string {
+		var b strings.Builder
+		b.WriteString("listen: 127.0.0.1:-1\nauthorization { users = [\n")
+		for _, n := range names {
+			fmt.Fprintf(&b, "  { user: %s, password: pw }\n", n)
+		}
+		b.WriteString("] }\n")
+		return b.String()
+	}
+	n := startConfNode(t, users("alice", "bob"), 0)
+	errs := make(chan error, 4)
+	alice := connect(t, n.ClientURL(), nats.UserInfo("alice", "pw"), nats.NoReconnect())
+	bob := connect(t, n.ClientURL(), nats.UserInfo("bob", "pw"), nats.NoReconnect(),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+	saveAtomically(t, n.path, users("alice"))
+	testutil.Eventually(t, 3*time.Second, func() error {
+		if !bob.IsClosed() {
+			return errors.New("bob is still connected")
+		}
+		return nil
+	})
+	select {
+	case err := <-errs:
+		if !errors.Is(err, nats.ErrAuthorization) {
+			t.Fatalf("bob was told %v, want an authorization violation", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatalf("bob got no -ERR before the close (last error %v)", bob.LastError())
+	}
+	if !alice.IsConnected() {
+		t.Fatal("alice was disconnected too")
+	}
+	if _, err := nats.Connect(n.ClientURL(), nats.UserInfo("bob", "pw"), nats.Timeout(time.Second)); err == nil {
+		t.Fatal("bob can still connect")
+	}
+}
+
+// SIGUSR1 reopens the log file (rotation).
+func TestLogReopen(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "natsd.log")
+	p := startNatsd(t, "-l", logPath)
+	if err := os.Rename(logPath, logPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	p.Signal(syscall.SIGUSR1)
+	testutil.Eventually(t, 3*time.Second, func() error {
+		b, err := os.ReadFile(logPath)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(b), "File log re-opened") {
+			return errors.New("no re-open line in the new file")
+		}
+		return nil
+	})
+	old, _ := os.ReadFile(logPath + ".1")
+	if !strings.Contains(string(old), "Server is ready") {
+		t.Fatal("the rotated file lost its lines")
+	}
+}
+
+// SIGUSR2: lame duck mode — no new clients, clients told (ldm), closed after
+// the grace period, then exit 0.
+func TestLameDuckMode(t *testing.T) {
+	p := startNatsdConf(t, "lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1s\"\n")
+	ldm := make(chan struct{}, 1)
+	closed := make(chan struct{})
+	nc := connect(t, p.ClientURL(), nats.NoReconnect(),
+		nats.LameDuckModeHandler(func(*nats.Conn) { ldm <- struct{}{} }),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	_ = nc.Flush()
+	start := time.Now()
+	p.Signal(syscall.SIGUSR2)
+	select {
+	case <-ldm:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the client was not told about lame duck mode")
+	}
+	if _, err := nats.Connect(p.ClientURL(), nats.Timeout(500*time.Millisecond)); err == nil {
+		t.Fatal("a new client was accepted in lame duck mode")
+	}
+	p.Signal(syscall.SIGTERM) // ignored while draining
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client was not closed")
+	}
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Fatalf("closed after %v, before the 1s grace period", d)
+	}
+	if code := p.ExitCode(5 * time.Second); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+}
+
+// No message is lost by reloads for subscribers whose config did not change:
+// a publisher and a subscriber on the route A–C publish continuously while
+// B's routes are added and removed, and every message is counted.
+func TestReloadLosesNoMessages(t *testing.T) {
+	cpA, cpB, cpC := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	a := startConfNode(t, clusterConf(cpA), cpA)
+	b := startConfNode(t, clusterConf(cpB), cpB)
+	c := startConfNode(t, clusterConf(cpC, cpA), cpC)
+	waitRoutes(t, a.node, 1, 3*time.Second)
+
+	subC := connect(t, c.ClientURL())
+	var got atomic.Int64
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	var dups atomic.Int64
+	if _, err := subC.Subscribe("steady", func(m *nats.Msg) {
+		i, _ := strconv.Atoi(string(m.Data))
+		mu.Lock()
+		if seen[i] {
+			dups.Add(1)
+		}
+		seen[i] = true
+		mu.Unlock()
+		got.Add(1)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = subC.Flush()
+	pubA := connect(t, a.ClientURL())
+	probe, _ := subC.SubscribeSync("steady.probe")
+	waitInterest(t, pubA, "steady.probe", probe)
+
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		i := 0
+		for {
+			select {
+			case <-stop:
+				_ = pubA.Flush()
+				done <- i
+				return
+			default:
+			}
+			if pubA.Publish("steady", []byte(strconv.Itoa(i))) == nil {
+				i++
+			}
+			if i%500 == 0 {
+				_ = pubA.Flush()
+				time.Sleep(time.Millisecond) // a steady stream, not a flood
+			}
+		}
+	}()
+	for range 3 {
+		saveAtomically(t, b.path, clusterConf(cpB, cpA, cpC))
+		waitRoutes(t, b.node, 2, 3*time.Second)
+		saveAtomically(t, b.path, clusterConf(cpB))
+		waitRoutes(t, b.node, 0, 3*time.Second)
+	}
+	close(stop)
+	sent := <-done
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if got.Load() != int64(sent) {
+			return fmt.Errorf("received %d of %d", got.Load(), sent)
+		}
+		return nil
+	})
+	if dups.Load() != 0 {
+		t.Fatalf("%d duplicates", dups.Load())
+	}
+	t.Logf("%d messages published across 6 reloads, all received once", sent)
+}

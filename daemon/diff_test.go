@@ -1,0 +1,52 @@
+package daemon
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// Every field of Options must have a diff rule (or be declared not an
+// option): a new option that a reload would silently ignore fails here.
+func TestEveryOptionHasADiffRule(t *testing.T) {
+	covered := map[string]bool{}
+	for _, r := range rules {
+		covered[strings.TrimSuffix(r.field, "!enabled")] = true
+	}
+	var walk func(typ reflect.Type, prefix string)
+	walk = func(typ reflect.Type, prefix string) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			path := prefix + f.Name
+			if prefix == "" && notOptions[f.Name] {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct && !covered[path] && f.Type.PkgPath() != "time" {
+				walk(f.Type, path+".")
+				continue
+			}
+			if !covered[path] {
+				t.Errorf("option field %s has no diff rule in daemon/diff.go", path)
+			}
+		}
+	}
+	walk(reflect.TypeOf(Options{}), "")
+}
+
+func TestDiffRedactsSecrets(t *testing.T) {
+	a, b := &Options{}, &Options{}
+	a.Server.Auth.Password, b.Server.Auth.Password = "old-secret", "new-secret"
+	a.Server.MaxPayload, b.Server.MaxPayload = 1, 2
+	changes := Diff(a, b)
+	if len(changes) != 2 {
+		t.Fatalf("changes %v", changes)
+	}
+	for _, c := range changes {
+		if strings.Contains(c.String(), "secret") {
+			t.Fatalf("secret in %q", c)
+		}
+	}
+	if got := changes[0].String() + "|" + changes[1].String(); !strings.Contains(got, "max_payload: 1 -> 2") {
+		t.Fatalf("got %q", got)
+	}
+}
