@@ -132,7 +132,7 @@ func (c *Cluster) register(r *route) bool {
 	}, func() {
 		r.mu.Lock()
 		if !r.closed {
-			r.out = append(r.out, burst...)
+			r.out.Write(burst)
 			r.ready = true
 		}
 		r.mu.Unlock()

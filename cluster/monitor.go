@@ -57,7 +57,7 @@ func (c *Cluster) Routez(subs bool) *Routez {
 			Rid: r.rid, RemoteID: r.peer.ID, RemoteName: r.peer.Name, DidSolicit: r.solicited,
 			IsConfigured: r.sol != nil && r.sol.explicit, IP: r.ip, Port: r.port, Start: r.start,
 			LastActivity: r.last, Uptime: server.FormatDuration(now.Sub(r.start)), Idle: server.FormatDuration(now.Sub(r.last)),
-			Pending: len(r.out) + r.inflight, InMsgs: r.inMsgs, OutMsgs: r.outMsgs, InBytes: r.inBytes, OutBytes: r.outBytes,
+			Pending: r.out.Pending(), InMsgs: r.inMsgs, OutMsgs: r.outMsgs, InBytes: r.inBytes, OutBytes: r.outBytes,
 			NumSubs: uint32(len(r.remote)), Compression: "not supported",
 		}
 		if r.rtt > 0 {

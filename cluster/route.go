@@ -12,16 +12,18 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/natsd/natsd/server"
+	"github.com/natsd/natsd/server/outbuf"
 	"github.com/natsd/natsd/server/wire"
 )
 
 // Route keepalive: the first PING a second after the route is up, then every
 // ping_interval capped at 30 s (as nats-server 2.10+ does for routes).
+var crlf = []byte("\r\n")
+
 const (
 	firstRoutePing  = time.Second
 	maxRoutePing    = 30 * time.Second
 	routeReadBuffer = 32 * 1024
-	maxRouteSpare   = 256 * 1024
 	// Route control lines carry long queue lists: 16 × the client limit,
 	// at least 64 KiB, as nats-server 2.14 allows.
 	minRouteControlLine = 64 * 1024
@@ -41,9 +43,8 @@ type route struct {
 	in        *server.Inbound
 
 	mu         sync.Mutex
-	out        []byte
-	spare      []byte
-	inflight   int
+	out        outbuf.Queue
+	scratch    net.Buffers // the writer's, for writev
 	signal     chan struct{}
 	closed     bool
 	reason     server.ClosedState
@@ -159,7 +160,7 @@ func (r *route) sendInfo() {
 func (r *route) enqueue(b []byte) {
 	r.mu.Lock()
 	if !r.closed {
-		r.out = append(r.out, b...)
+		r.out.Write(b)
 	}
 	r.mu.Unlock()
 	r.FlushSignal()
@@ -181,12 +182,16 @@ func (r *route) SendMsg(m *wire.Msg, queues []string) {
 		r.mu.Unlock()
 		return
 	}
-	r.out = wire.AppendRouteMsg(r.out, server.GlobalAccount, m.Subject, m.Reply, queues, m.HdrField, m.SizeField)
-	r.out = append(r.out, m.Data...)
-	r.out = append(r.out, '\r', '\n')
+	n := len(m.Subject) + len(m.Reply) + len(m.HdrField) + len(m.SizeField) + 32
+	for _, q := range queues {
+		n += len(q) + 1
+	}
+	r.out.Commit(wire.AppendRouteMsg(r.out.Tail(n), server.GlobalAccount, m.Subject, m.Reply, queues, m.HdrField, m.SizeField))
+	r.out.Write(m.Data)
+	r.out.Write(crlf)
 	r.outMsgs++
 	r.outBytes += int64(len(m.Data))
-	over := int64(len(r.out)+r.inflight) > r.cl.srv.Options().MaxPending
+	over := int64(r.out.Pending()) > r.cl.srv.Options().MaxPending
 	r.mu.Unlock()
 	if over {
 		r.logger().Warn("Slow Consumer Detected: route MaxPending exceeded")
@@ -202,9 +207,9 @@ func (r *route) sendInterest(subject, queue string, weight int32) {
 		return
 	}
 	if weight > 0 {
-		r.out = wire.AppendRouteSub(r.out, server.GlobalAccount, subject, queue, weight)
+		r.out.Commit(wire.AppendRouteSub(r.out.Tail(len(subject)+len(queue)+32), server.GlobalAccount, subject, queue, weight))
 	} else {
-		r.out = wire.AppendRouteUnsub(r.out, server.GlobalAccount, subject, queue)
+		r.out.Commit(wire.AppendRouteUnsub(r.out.Tail(len(subject)+len(queue)+32), server.GlobalAccount, subject, queue))
 	}
 	r.mu.Unlock()
 	r.FlushSignal()
@@ -260,11 +265,16 @@ type closeErr struct {
 func (e *closeErr) Error() string { return e.reason.String() }
 
 func (r *route) writeLoop() {
-	defer func() { _ = r.nc.Close() }()
+	defer func() {
+		_ = r.nc.Close()
+		r.mu.Lock()
+		r.out.Reset()
+		r.mu.Unlock()
+	}()
 	for range r.signal {
 		for {
 			r.mu.Lock()
-			if len(r.out) == 0 {
+			if r.out.Queued() == 0 {
 				closed := r.closed
 				r.mu.Unlock()
 				if closed {
@@ -272,18 +282,13 @@ func (r *route) writeLoop() {
 				}
 				break
 			}
-			b := r.out
-			r.out, r.spare = r.spare[:0], nil
-			r.inflight = len(b)
+			bufs := r.out.Take()
 			closed := r.closed
 			r.mu.Unlock()
 			_ = r.nc.SetWriteDeadline(time.Now().Add(r.cl.srv.Options().WriteDeadline))
-			_, err := r.nc.Write(b)
+			_, err := outbuf.WriteTo(r.nc, bufs, &r.scratch)
 			r.mu.Lock()
-			r.inflight = 0
-			if cap(b) <= maxRouteSpare {
-				r.spare = b[:0]
-			}
+			r.out.Done(bufs)
 			r.mu.Unlock()
 			if err != nil {
 				if !closed {
@@ -537,7 +542,7 @@ func (r *route) pingFired() {
 	}
 	r.pingsOut++
 	r.pingSent = time.Now()
-	r.out = append(r.out, wire.Ping...)
+	r.out.Write(wire.Ping)
 	r.pingT.Reset(interval)
 	r.mu.Unlock()
 	r.FlushSignal()

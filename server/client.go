@@ -242,7 +242,7 @@ func (c *client) sendErrAndClose(text string, reason ClosedState) {
 	c.trace("->>", "-ERR", []byte(text))
 	c.mu.Lock()
 	if !c.flags.has(closed) {
-		c.out.buf = wire.AppendErr(c.out.buf, text)
+		c.out.appendErr(text)
 	}
 	c.mu.Unlock()
 	c.closeConnection(reason)
@@ -253,7 +253,7 @@ func (c *client) sendErr(text string) {
 	c.trace("->>", "-ERR", []byte(text))
 	c.mu.Lock()
 	if !c.flags.has(closed) {
-		c.out.buf = wire.AppendErr(c.out.buf, text)
+		c.out.appendErr(text)
 	}
 	c.mu.Unlock()
 	c.prod.mark(c)
@@ -262,7 +262,7 @@ func (c *client) sendErr(text string) {
 func (c *client) sendOK() {
 	c.mu.Lock()
 	if !c.flags.has(closed) {
-		c.out.buf = append(c.out.buf, wire.OK...)
+		c.out.write(wire.OK)
 	}
 	c.mu.Unlock()
 	c.prod.mark(c)
@@ -333,7 +333,7 @@ func (c *client) pingTimerFired() {
 	}
 	c.pingsOut++
 	c.rttStart = now
-	c.out.buf = append(c.out.buf, wire.Ping...)
+	c.out.write(wire.Ping)
 	c.pingT.Reset(opts.PingInterval)
 	c.mu.Unlock()
 	c.out.wake()

@@ -98,7 +98,7 @@ func (s *Server) sendAsyncInfo() {
 		info := s.clientInfo(c, false)
 		c.mu.Lock()
 		if !c.flags.has(closed) {
-			c.out.buf = append(c.out.buf, info...)
+			c.out.write(info)
 		}
 		c.mu.Unlock()
 		c.out.wake()

@@ -178,20 +178,21 @@ func (p *producer) deliverTo(sub *subscription, m *wire.Msg) bool {
 		return false
 	}
 	sub.delivered++
-	b := tc.out.buf
+	q := &tc.out.q
+	line := q.Tail(len(m.Subject) + len(sub.sid) + len(m.Reply) + 48)
 	switch {
 	case headers:
-		b = wire.AppendHMsg(b, m.Subject, sub.sid, m.Reply, m.HdrField, m.SizeField)
-		b = append(b, m.Data...)
+		q.Commit(wire.AppendHMsg(line, m.Subject, sub.sid, m.Reply, m.HdrField, m.SizeField))
+		q.Write(m.Data)
 	case m.HdrLen > 0:
 		// A client without headers gets the payload alone (recorded).
-		b = appendMsgLine(b, m.Subject, sub.sid, m.Reply, size)
-		b = append(b, m.Data[m.HdrLen:]...)
+		q.Commit(appendMsgLine(line, m.Subject, sub.sid, m.Reply, size))
+		q.Write(m.Data[m.HdrLen:])
 	default:
-		b = wire.AppendMsg(b, m.Subject, sub.sid, m.Reply, m.SizeField)
-		b = append(b, m.Data...)
+		q.Commit(wire.AppendMsg(line, m.Subject, sub.sid, m.Reply, m.SizeField))
+		q.Write(m.Data)
 	}
-	tc.out.buf = append(b, '\r', '\n')
+	q.Write(crlf)
 	tc.outMsgs++
 	tc.outBytes += int64(size)
 	if len(m.Reply) > 0 && tc.perms != nil && tc.perms.resp != nil {
@@ -242,9 +243,10 @@ func (p *producer) noResponders(src *client, m *wire.Msg) {
 		n := strconv.AppendInt(nil, int64(len(hdr)), 10)
 		src.mu.Lock()
 		if !src.flags.has(closed) {
-			src.out.buf = wire.AppendHMsg(src.out.buf, m.Reply, sub.sid, nil, n, n)
-			src.out.buf = append(src.out.buf, hdr...)
-			src.out.buf = append(src.out.buf, '\r', '\n')
+			q := &src.out.q
+			q.Commit(wire.AppendHMsg(q.Tail(len(m.Reply)+len(sub.sid)+48), m.Reply, sub.sid, nil, n, n))
+			q.Write(hdr)
+			q.Write(crlf)
 		}
 		src.mu.Unlock()
 		p.mark(src)
@@ -261,5 +263,7 @@ func (s *Server) slowConsumer(c *client) {
 }
 
 type subjectQueueGroup = subject.QueueGroup[*subscription]
+
+var crlf = []byte("\r\n")
 
 func randN(n int) int { return rand.IntN(n) }

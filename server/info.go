@@ -87,7 +87,7 @@ func (s *Server) clientInfo(c *client, connectInfo bool) []byte {
 func (c *client) sendInfo() {
 	info := c.srv.clientInfo(c, false)
 	c.mu.Lock()
-	c.out.buf = append(c.out.buf, info...)
+	c.out.write(info)
 	c.mu.Unlock()
 	c.out.wake()
 }

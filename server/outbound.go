@@ -7,30 +7,37 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/natsd/natsd/server/outbuf"
+	"github.com/natsd/natsd/server/wire"
 )
 
-// maxSpare is the largest write buffer kept for reuse after a write: a
-// connection that once had a burst does not keep its memory forever.
-const maxSpare = 64 * 1024
-
-// outbound is a connection's queue of bytes to write. Producers append to buf
-// under the owning connection's lock; the writer goroutine swaps buf for its
-// spare and writes without holding the lock, so a publisher never waits on a
-// subscriber's socket.
+// outbound is a client's queue of bytes to write. Producers append under
+// the client's lock; the writer goroutine takes the queued chunks and writes
+// them (one writev) without holding the lock, so a publisher never waits on
+// a subscriber's socket.
 type outbound struct {
-	buf      []byte
-	spare    []byte
-	inflight int // bytes handed to the socket and not yet written
-	signal   chan struct{}
+	q      outbuf.Queue
+	signal chan struct{}
 	// stall is made when the queue passes half of max_pending and closed
 	// by the writer once it is below again: producers wait on it briefly.
 	stall chan struct{}
+	// scratch is the writer's slice headers for writev.
+	scratch net.Buffers
 }
 
 func (o *outbound) init() { o.signal = make(chan struct{}, 1) }
 
 // pending is what the slow-consumer limit counts.
-func (o *outbound) pending() int { return len(o.buf) + o.inflight }
+func (o *outbound) pending() int { return o.q.Pending() }
+
+// write queues raw bytes.
+func (o *outbound) write(b []byte) { o.q.Write(b) }
+
+// appendErr queues "-ERR 'text'".
+func (o *outbound) appendErr(text string) {
+	o.q.Commit(wire.AppendErr(o.q.Tail(len(text)+10), text))
+}
 
 // wake tells the writer there is something to write. It never blocks.
 func (o *outbound) wake() {
@@ -44,11 +51,16 @@ func (o *outbound) wake() {
 // writes what is left (a final -ERR) and closes the socket.
 func (c *client) writeLoop() {
 	defer c.srv.wg.Done()
-	defer func() { _ = c.nc.Close() }()
+	defer func() {
+		_ = c.nc.Close()
+		c.mu.Lock()
+		c.out.q.Reset() // whatever could not be written goes back to the pool
+		c.mu.Unlock()
+	}()
 	for range c.out.signal {
 		for {
 			c.mu.Lock()
-			if len(c.out.buf) == 0 {
+			if c.out.q.Queued() == 0 {
 				done := c.flags.has(closed)
 				c.mu.Unlock()
 				if done {
@@ -56,20 +68,16 @@ func (c *client) writeLoop() {
 				}
 				break
 			}
-			b := c.out.buf
-			c.out.buf, c.out.spare = c.out.spare[:0], nil
-			c.out.inflight = len(b)
+			bufs := c.out.q.Take()
 			done := c.flags.has(closed)
 			c.mu.Unlock()
 
 			wd := c.srv.getOpts().WriteDeadline
 			_ = c.nc.SetWriteDeadline(time.Now().Add(wd))
-			n, err := c.nc.Write(b)
+			n, err := outbuf.WriteTo(c.nc, bufs, &c.out.scratch)
 			c.mu.Lock()
-			c.out.inflight = 0
-			if cap(b) <= maxSpare {
-				c.out.spare = b[:0]
-			}
+			inflight := c.out.q.Pending() - c.out.q.Queued()
+			c.out.q.Done(bufs)
 			if c.out.stall != nil && int64(c.out.pending()) < c.srv.getOpts().MaxPending/2 {
 				close(c.out.stall)
 				c.out.stall = nil
@@ -81,7 +89,7 @@ func (c *client) writeLoop() {
 				}
 				if isTimeout(err) {
 					c.srv.stats.slowConsumers.Add(1)
-					c.log().Info("Slow Consumer Detected: WriteDeadline exceeded", zap.Duration("write_deadline", wd), zap.Int("pending", len(b)-n))
+					c.log().Info("Slow Consumer Detected: WriteDeadline exceeded", zap.Duration("write_deadline", wd), zap.Int64("pending", int64(inflight)-n))
 					c.closeConnection(ClosedSlowConsumerWriteDeadline)
 				} else {
 					c.closeConnection(ClosedWriteError)

@@ -103,7 +103,7 @@ func (c *client) Ping() error {
 	var info []byte
 	c.mu.Lock()
 	c.last = time.Now()
-	c.out.buf = append(c.out.buf, wire.Pong...)
+	c.out.write(wire.Pong)
 	if c.flags.has(connectReceived) {
 		c.flags |= firstPongSent
 		if c.flags.has(infoAfterPong) {
@@ -319,7 +319,7 @@ func joinArgs(args ...[]byte) []byte {
 func (c *client) enqueue(b []byte) {
 	c.mu.Lock()
 	if !c.flags.has(closed) {
-		c.out.buf = append(c.out.buf, b...)
+		c.out.write(b)
 	}
 	c.mu.Unlock()
 	c.prod.mark(c)

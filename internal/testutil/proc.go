@@ -46,7 +46,11 @@ func NatsdBin(t testing.TB) string {
 			return
 		}
 		buildPath = filepath.Join(dir, "natsd")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/natsd")
+		args := []string{"build", "-o", buildPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/natsd")...)
 		cmd.Dir = RepoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
@@ -156,6 +160,9 @@ func StartNoWait(t testing.TB, bin string, args ...string) *Proc {
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.Stop()
+		if strings.Contains(p.log.String(), "WARNING: DATA RACE") {
+			t.Errorf("%s reported a data race", filepath.Base(bin))
+		}
 		if t.Failed() {
 			t.Logf("log of %s %s:\n%s", filepath.Base(bin), strings.Join(args, " "), p.log.String())
 		}
