@@ -28,7 +28,7 @@ func (d *Diagnostics) Err() error {
 // every problem, each at the position of the value (or key) at fault.
 func Build(doc *confparse.Document, flags *Flags) (*Options, *Diagnostics) {
 	b := &builder{pos: map[string]confparse.Pos{}}
-	o := &Options{Log: LogOptions{Logtime: true}}
+	o := &Options{Log: LogOptions{Logtime: true}, LoadTime: time.Now()}
 	if doc != nil {
 		o.Files = doc.Files
 		o.Digest = doc.Digest()

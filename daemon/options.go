@@ -25,6 +25,7 @@ type Options struct {
 	ConfigFile string
 	Files      []string
 	Digest     string
+	LoadTime   time.Time
 
 	// Positions of the options as written, for errors that name them
 	// (a reload refused for an option that cannot change, say).

@@ -286,6 +286,7 @@ func (d *Daemon) varzExtra(v *server.Varz) {
 	}
 	v.HTTPBasePath = o.Monitor.BasePath
 	v.ConfigDigest = o.Digest
+	v.ConfigLoadTime = o.LoadTime
 	if cl != nil {
 		cl.VarzCluster(v)
 	}

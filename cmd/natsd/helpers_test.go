@@ -31,6 +31,17 @@ func httpGet(t *testing.T, url string) map[string]any {
 	return m
 }
 
+func httpStatus(t *testing.T, url string) int {
+	t.Helper()
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func httpGetVarz(t *testing.T, p *testutil.Proc) map[string]any {
 	t.Helper()
 	return httpGet(t, p.MonitorURL()+"/varz")
