@@ -446,7 +446,7 @@ func (s *Server) Varz() *Varz {
 		MaxPending: o.MaxPending, TLSTimeout: 2, WriteDeadline: o.WriteDeadline,
 		Start: s.start, Now: now, Uptime: FormatDuration(now.Sub(s.start)),
 		Mem: int64(ms.Sys - ms.HeapReleased), Cores: runtime.NumCPU(), MaxProcs: runtime.GOMAXPROCS(0),
-		CPU: processCPU(now.Sub(s.start)),
+		CPU:         processCPU(now.Sub(s.start)),
 		Connections: nconn, TotalConnections: s.totalConns.Load(),
 		InMsgs: s.stats.inMsgs.Load(), OutMsgs: s.stats.outMsgs.Load(),
 		InBytes: s.stats.inBytes.Load(), OutBytes: s.stats.outBytes.Load(),
