@@ -50,6 +50,10 @@ func (d *Daemon) reloadLoop() {
 	for {
 		select {
 		case req := <-d.reloads:
+			if req.trigger == "" {
+				req.done <- nil // a health probe: the loop answers
+				continue
+			}
 			req.done <- d.reload(req.trigger)
 		case <-d.stopping:
 			return
@@ -81,7 +85,13 @@ func (d *Daemon) reload(trigger string) (err error) {
 		d.log.Debug("Config reload (" + trigger + "): nothing changed")
 		return nil
 	}
-	defer func() { d.recordReload(len(Diff(cur, orNil(next, err))), err) }()
+	_ = d.notify.Reloading()
+	defer func() {
+		d.recordReload(len(Diff(cur, orNil(next, err))), err)
+		// A reload ends with READY=1 either way, or systemd would show the
+		// unit as reloading forever; STATUS= says how it went.
+		_ = d.notify.Ready(d.statusText())
+	}()
 	if err != nil {
 		d.log.Error("Failed to reload server configuration: " + oneLine(err))
 		return err
@@ -162,19 +172,24 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 	}
 	var err error
 	if has(changes, secClientListener) {
-		if clientLn, err = d.rebind("client", next.Server.Host, next.Server.Port); err != nil {
+		if clientLn, err = d.rebind("client", next.Server.Host, next.Server.Port, true); err != nil {
 			closeAll()
 			return err
 		}
 	}
 	if next.Cluster.Enabled() && (has(changes, secClusterListener) || has(changes, secClusterEnable)) {
-		if routeLn, err = d.rebind("cluster", next.Cluster.Host, next.Cluster.Port); err != nil {
+		starting := !cur.Cluster.Enabled()
+		if routeLn, err = d.rebind("cluster", next.Cluster.Host, next.Cluster.Port, !starting); err != nil {
 			closeAll()
 			return err
 		}
 	}
-	if next.Monitor.Enabled() && has(changes, secMonitor) {
-		if httpLn, err = d.rebind("monitor", next.Monitor.Host, next.Monitor.Port); err != nil {
+	monitorActivated := d.activated["monitor"] != nil
+	if has(changes, secMonitor) && monitorActivated {
+		d.log.Warn("The monitor listener came from systemd socket activation: keeping it as it is; edit the socket unit to change it")
+	}
+	if next.Monitor.Enabled() && has(changes, secMonitor) && !monitorActivated {
+		if httpLn, err = d.rebind("monitor", next.Monitor.Host, next.Monitor.Port, true); err != nil {
 			closeAll()
 			return err
 		}
@@ -205,7 +220,7 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 	}
 
 	d.applyCluster(cur, next, changes, routeLn)
-	if has(changes, secMonitor) {
+	if has(changes, secMonitor) && !monitorActivated {
 		d.applyMonitor(next, httpLn)
 	}
 	if has(changes, secFiles) || clientLn != nil || routeLn != nil || httpLn != nil {
@@ -228,13 +243,15 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 	return nil
 }
 
-// rebind opens a listener for a changed address. A socket-activated
-// listener is kept for the life of the process: natsd says so and keeps it.
-func (d *Daemon) rebind(name, host string, port int) (net.Listener, error) {
-	d.mu.Lock()
-	inherited := d.activated[name]
-	d.mu.Unlock()
-	if inherited != nil {
+// rebind opens a listener for a changed address (moving) or for a component
+// being started. A socket-activated listener is kept for the life of the
+// process: when it would move, natsd says so and keeps it; a component that
+// starts takes it.
+func (d *Daemon) rebind(name, host string, port int, moving bool) (net.Listener, error) {
+	if inherited := d.activated[name]; inherited != nil {
+		if !moving {
+			return inherited, nil
+		}
 		d.log.Warn(fmt.Sprintf("The %s listener came from systemd socket activation: keeping it; edit the socket unit to move it", name))
 		return nil, nil
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/natsd/natsd/cluster"
 	"github.com/natsd/natsd/confparse"
 	"github.com/natsd/natsd/server"
+	"github.com/natsd/natsd/systemd"
 )
 
 // Version is natsd's own version, set at build time from git
@@ -82,7 +83,8 @@ type Daemon struct {
 	cl       *cluster.Cluster // nil when not clustered
 	routeLn  net.Listener
 
-	activated  map[string]net.Listener // from systemd socket activation, by name
+	activated  map[string]net.Listener // from systemd socket activation, by name; set once in Start
+	notify     *systemd.Notifier
 	lastReload ReloadStatus
 	reloads    chan reloadReq
 	watch      *watcher
@@ -149,6 +151,7 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	}
 	d := &Daemon{flags: flags, env: env, log: lg, opts: o, activated: map[string]net.Listener{},
 		reloads: make(chan reloadReq), ldmDone: make(chan struct{}), stopping: make(chan struct{}), done: make(chan struct{})}
+	d.notify = systemd.NewNotifier()
 	for _, w := range diag.Warnings {
 		lg.Warn(w.Error())
 	}
@@ -162,6 +165,10 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	lg.Info("  Name:     " + d.srv.Name())
 	lg.Info("  ID:       " + d.srv.ID())
 
+	if err := d.takeActivated(); err != nil {
+		d.Shutdown()
+		return nil, err
+	}
 	if err := d.startMonitor(o); err != nil {
 		d.Shutdown()
 		return nil, err
@@ -170,7 +177,7 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 		d.Shutdown()
 		return nil, err
 	}
-	ln, err := listen(o.Server.Host, o.Server.Port)
+	ln, err := d.listenFor("client", o.Server.Host, o.Server.Port)
 	if err != nil {
 		d.Shutdown()
 		return nil, fmt.Errorf("cannot listen for client connections: %w", err)
@@ -202,6 +209,15 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 		}
 	}
 	lg.Info("Server is ready")
+	// Every listener accepts by now (they were bound before Serve started).
+	if err := d.notify.Ready(d.statusText()); err != nil {
+		lg.Warn("Could not tell systemd we are ready", zap.Error(err))
+	}
+	if d.notify.Enabled() {
+		go d.statusLoop()
+	}
+	d.startWatchdog()
+	d.wedgeHook()
 	return d, nil
 }
 
@@ -243,7 +259,7 @@ func (d *Daemon) startCluster(o *Options) error {
 	if !o.Cluster.Enabled() {
 		return nil
 	}
-	ln, err := listen(o.Cluster.Host, o.Cluster.Port)
+	ln, err := d.listenFor("cluster", o.Cluster.Host, o.Cluster.Port)
 	if err != nil {
 		return fmt.Errorf("cannot listen for route connections: %w", err)
 	}
@@ -260,7 +276,7 @@ func (d *Daemon) startMonitor(o *Options) error {
 	if !o.Monitor.Enabled() {
 		return nil
 	}
-	ln, err := listen(o.Monitor.Host, o.Monitor.Port)
+	ln, err := d.listenFor("monitor", o.Monitor.Host, o.Monitor.Port)
 	if err != nil {
 		return fmt.Errorf("cannot listen for monitoring: %w", err)
 	}
@@ -356,12 +372,24 @@ func (d *Daemon) lameDuck() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		select {
-		case <-d.stopping:
-			cancel()
-		case <-ctx.Done():
+		// Tell systemd the stop takes longer than TimeoutStopSec allows,
+		// as long as the drain lasts.
+		end := time.Now().Add(o.LameDuckDuration)
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			_ = d.notify.ExtendTimeout(time.Until(end) + 15*time.Second)
+			select {
+			case <-d.stopping:
+				cancel()
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
 	}()
+	_ = d.notify.Status("lame duck mode: draining clients")
 	d.srv.LameDuck(ctx)
 	cancel()
 	d.log.Info("Lame duck mode done")
@@ -371,6 +399,7 @@ func (d *Daemon) lameDuck() {
 // Shutdown stops natsd in the documented order. It is idempotent.
 func (d *Daemon) Shutdown() {
 	d.stopOnce.Do(func() {
+		_ = d.notify.Stopping()
 		d.log.Info("Initiating Shutdown...")
 		close(d.stopping)
 		if d.watch != nil {

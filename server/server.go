@@ -260,3 +260,24 @@ func (s *Server) wait(ctx context.Context) error {
 
 // goroutines reports how many goroutines the process runs (for /varz).
 func goroutines() int { return runtime.NumGoroutine() }
+
+// Healthz checks that the server's shared state answers: its lock can be
+// taken and the subject trie matches. A wedged server blocks here; the
+// caller bounds the wait.
+func (s *Server) Healthz() error {
+	s.mu.Lock()
+	closed := s.shutdown
+	s.mu.Unlock()
+	if closed {
+		return ErrServerClosed
+	}
+	s.sl.Match([]byte("_natsd.healthz"))
+	return nil
+}
+
+// WedgeForTest takes the server's lock and never gives it back: a test hook
+// that makes the server look deadlocked (new clients, monitoring and health
+// checks block).
+func (s *Server) WedgeForTest() {
+	s.mu.Lock()
+}

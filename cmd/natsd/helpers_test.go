@@ -10,8 +10,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/natsd/natsd/internal/testutil"
 )
+
+// connectRetry connects, retrying for a few seconds while the server starts.
+func connectRetry(t *testing.T, url string) *nats.Conn {
+	t.Helper()
+	var nc *nats.Conn
+	testutil.Eventually(t, 10*time.Second, func() error {
+		var err error
+		nc, err = nats.Connect(url, nats.Timeout(2*time.Second))
+		return err
+	})
+	t.Cleanup(nc.Close)
+	return nc
+}
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 

@@ -150,8 +150,17 @@ func Start(t testing.TB, bin string, args ...string) *Proc {
 // StartNoWait runs bin with args and returns at once.
 func StartNoWait(t testing.TB, bin string, args ...string) *Proc {
 	t.Helper()
+	return StartEnv(t, nil, bin, args...)
+}
+
+// StartEnv is StartNoWait with extra environment variables ("K=V").
+func StartEnv(t testing.TB, env []string, bin string, args ...string) *Proc {
+	t.Helper()
 	p := &Proc{t: t, log: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout = p.log
 	p.cmd.Stderr = p.log
 	if err := p.cmd.Start(); err != nil {

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/natsd/natsd/internal/testutil"
+)
+
+// notifySocket is a unixgram socket standing in for systemd's NOTIFY_SOCKET.
+type notifySocket struct {
+	path string
+	conn *net.UnixConn
+	msgs chan string
+}
+
+func newNotifySocket(t *testing.T) *notifySocket {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := &notifySocket{path: path, conn: conn, msgs: make(chan string, 1000)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(ns.msgs)
+				return
+			}
+			ns.msgs <- string(buf[:n])
+		}
+	}()
+	t.Cleanup(func() { conn.Close() })
+	return ns
+}
+
+// next returns the next datagram that is not a periodic STATUS= refresh.
+func (ns *notifySocket) next(t *testing.T, within time.Duration) string {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case m, ok := <-ns.msgs:
+			if !ok {
+				t.Fatal("notify socket closed")
+			}
+			if strings.HasPrefix(m, "STATUS=") || strings.HasPrefix(m, "WATCHDOG=1") {
+				continue
+			}
+			return m
+		case <-deadline:
+			t.Fatalf("no notify message within %v", within)
+			return ""
+		}
+	}
+}
+
+func field(msg, key string) (string, bool) {
+	for _, l := range strings.Split(msg, "\n") {
+		if v, ok := strings.CutPrefix(l, key+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// The exact sequence natsd sends systemd: READY=1 once the listeners accept;
+// RELOADING=1 with MONOTONIC_USEC then READY=1 around a good reload and a
+// broken one (whose STATUS= carries the positioned error); STOPPING=1 on
+// SIGTERM, then exit 0.
+func TestSystemdNotifySequence(t *testing.T) {
+	ns := newNotifySocket(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "natsd.conf")
+	port := testutil.FreePort(t)
+	base := fmt.Sprintf("listen: 127.0.0.1:%d\n", port)
+	if err := os.WriteFile(conf, []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testutil.StartEnv(t, []string{"NOTIFY_SOCKET=" + ns.path}, testutil.NatsdBin(t), "-c", conf)
+
+	m := ns.next(t, 10*time.Second)
+	if _, ok := field(m, "READY"); !ok {
+		t.Fatalf("first message %q, want READY=1", m)
+	}
+	if s, _ := field(m, "STATUS"); !strings.Contains(s, "clients") {
+		t.Fatalf("READY without a status summary: %q", m)
+	}
+	// READY=1 means the listener accepts now.
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+	if err != nil {
+		t.Fatalf("READY=1 was sent but the client port does not accept: %v", err)
+	}
+	c.Close()
+
+	saveAtomically(t, conf, base+"max_payload: 2KB\n")
+	m = ns.next(t, 3*time.Second)
+	usec, ok := field(m, "MONOTONIC_USEC")
+	if _, r := field(m, "RELOADING"); !r || !ok {
+		t.Fatalf("reload started with %q, want RELOADING=1 and MONOTONIC_USEC", m)
+	}
+	if v, err := strconv.ParseInt(usec, 10, 64); err != nil || v <= 0 {
+		t.Fatalf("MONOTONIC_USEC=%q", usec)
+	}
+	m = ns.next(t, 3*time.Second)
+	if _, ok := field(m, "READY"); !ok {
+		t.Fatalf("reload ended with %q, want READY=1", m)
+	}
+
+	saveAtomically(t, conf, base+"max_payload: 2KB\ncluster {\n  port: 70000\n}\n")
+	if m = ns.next(t, 3*time.Second); !strings.HasPrefix(m, "RELOADING=1") {
+		t.Fatalf("broken reload started with %q", m)
+	}
+	m = ns.next(t, 3*time.Second)
+	status, _ := field(m, "STATUS")
+	if _, ok := field(m, "READY"); !ok || !strings.Contains(status, "reload failed: "+conf+":4:") {
+		t.Fatalf("broken reload ended with %q, want READY=1 and STATUS naming %s:4", m, conf)
+	}
+	if strings.ContainsAny(m, "\x00") {
+		t.Fatal("NUL in a notify message")
+	}
+
+	p.Signal(syscall.SIGTERM)
+	if m = ns.next(t, 3*time.Second); m != "STOPPING=1" {
+		t.Fatalf("shutdown began with %q, want STOPPING=1", m)
+	}
+	if code := p.ExitCode(10 * time.Second); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+}
+
+// WATCHDOG=1 arrives at half of WATCHDOG_USEC while natsd is healthy and
+// stops when it is wedged (a test hook takes its lock for good).
+func TestSystemdWatchdogStopsWhenWedged(t *testing.T) {
+	ns := newNotifySocket(t)
+	wedge := filepath.Join(t.TempDir(), "wedge")
+	p := testutil.StartEnv(t, []string{"NOTIFY_SOCKET=" + ns.path, "WATCHDOG_USEC=400000", "NATSD_TEST_WEDGE_FILE=" + wedge},
+		testutil.NatsdBin(t), "-a", "127.0.0.1", "-p", "-1")
+	pings := func(within time.Duration) int {
+		n := 0
+		deadline := time.After(within)
+		for {
+			select {
+			case m := <-ns.msgs:
+				if m == "WATCHDOG=1" {
+					n++
+				}
+			case <-deadline:
+				return n
+			}
+		}
+	}
+	if n := pings(2 * time.Second); n < 6 {
+		t.Fatalf("%d watchdog pings in 2s while healthy, want about 10", n)
+	}
+	if err := os.WriteFile(wedge, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the hook notices, the pending round ends
+	for len(ns.msgs) > 0 {
+		<-ns.msgs
+	}
+	if n := pings(2 * time.Second); n != 0 {
+		t.Fatalf("%d watchdog pings after the server wedged", n)
+	}
+	if !strings.Contains(p.Log(), "Health check failed") {
+		t.Fatal("no health check failure logged")
+	}
+	p.Kill()
+}
+
+// Under systemd-socket-activate (Debian's systemd package) natsd takes the
+// named client and cluster sockets instead of binding, serves pub/sub on the
+// client one, and a route forms through the cluster one.
+func TestSocketActivation(t *testing.T) {
+	activate := "/usr/bin/systemd-socket-activate"
+	if _, err := os.Stat(activate); err != nil {
+		t.Fatalf("%s not found (package systemd): run make test-deps", activate)
+	}
+	clientPort, clusterPort := testutil.FreePort(t), testutil.FreePort(t)
+	conf := testutil.WriteFile(t, "natsd.conf", "listen: 127.0.0.1:1\ncluster {\n  name: act\n  listen: 127.0.0.1:2\n}\n")
+	act := testutil.StartNoWait(t, activate,
+		"-l", fmt.Sprintf("127.0.0.1:%d", clientPort), "-l", fmt.Sprintf("127.0.0.1:%d", clusterPort),
+		"--fdname=client:cluster", testutil.NatsdBin(t), "-c", conf)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", clientPort)
+	// The first connection starts natsd (the configured ports 1 and 2
+	// cannot be bound by a test: natsd must be using the passed sockets).
+	var nc = connectRetry(t, url)
+	sub, _ := nc.SubscribeSync("act")
+	_ = nc.Flush()
+
+	peer := startNode(t, testutil.NatsdBin(t), "peer", []int{clusterPort}, "--cluster_name", "act")
+	testutil.Eventually(t, 5*time.Second, func() error {
+		if n := peer.numRoutes(t); n != 1 {
+			return fmt.Errorf("peer has %d routes", n)
+		}
+		return nil
+	})
+	pub := connect(t, peer.ClientURL())
+	waitInterest(t, pub, "act", sub)
+	for _, name := range []string{"client", "cluster"} {
+		if !strings.Contains(act.Log(), "Using the "+name+" listener from systemd socket activation") {
+			t.Errorf("natsd did not say it took the %s socket:\n%s", name, act.Log())
+		}
+	}
+}
