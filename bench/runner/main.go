@@ -53,12 +53,12 @@ func scenarios(cfg *config) []scenario {
 		{ID: "pubsub1k", Title: "pub→sub 1:1, 1 KiB", Size: 1024, Msgs: n(400_000), Subs: 1},
 	}
 	if cfg.crossRoute {
-		// Issue 4: publish on node A, subscribe on node B of a 2-node
-		// cluster (the same server kind on both nodes, routes on loopback).
-		// Enable with -cross-route once natsd's routes are in.
+		// Publish on node A, subscribe on node B of the seed's 3-node
+		// cluster (A the seed, B and C routed to A; the same server kind on
+		// every node, routes on loopback).
 		list = append(list,
-			scenario{ID: "route16", Title: "cross-route pub(A)→sub(B) 1:1, 16 B", Size: 16, Msgs: n(2_000_000), Subs: 1,
-				Nodes: 2, PubNode: 0, SubNode: 1},
+			scenario{ID: "route16", Title: "cross-route pub(A)→sub(B) 1:1, 16 B, 3-node cluster", Size: 16, Msgs: n(2_000_000), Subs: 1,
+				Nodes: 3, PubNode: 0, SubNode: 1},
 		)
 	}
 	for i := range list {
@@ -81,7 +81,7 @@ func main() {
 	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "limit for subscribers to finish after the publisher")
 	flag.Float64Var(&cfg.scale, "scale", 1, "multiply every message count (e.g. 0.1 for a smoke run)")
 	flag.StringVar(&cfg.only, "only", "", "comma-separated scenario ids to run (pub16,pubsub16,fanout16,pubsub1k,rss,route16)")
-	flag.BoolVar(&cfg.crossRoute, "cross-route", false, "add the cross-route scenario (2-node cluster, pub on A, sub on B)")
+	flag.BoolVar(&cfg.crossRoute, "cross-route", true, "run the cross-route scenario (3-node cluster, pub on A, sub on B)")
 	flag.Parse()
 	if cfg.rounds < 1 || cfg.rssRounds < 1 {
 		fatalf("rounds must be positive")

@@ -118,8 +118,7 @@ func rateFromCSV(path string) (float64, error) {
 // they form a cluster: node 0 listens for routes, the others route to it.
 // Each node gets monitoring so the runner can see subscriptions and routes.
 //
-// Cross-route scenarios (issue 4: publish on A, subscribe on B) use this
-// path; see the commented-out entry in scenarios().
+// The cross-route scenario (publish on A, subscribe on B) uses this path.
 func startTopology(k serverKind, sc scenario, dir string) ([]*server, error) {
 	if sc.Nodes <= 1 {
 		s, err := startServer(k, dir, serverOpts{monitor: true})
