@@ -14,6 +14,8 @@ TOOLS := $(CURDIR)/.tools/bin
 NATS_SERVER_BIN := $(TOOLS)/nats-server-$(NATS_SERVER_VERSION)
 NATS_CLI_BIN    := $(TOOLS)/nats-$(NATSCLI_VERSION)
 DEBIAN_NATS_SERVER := /usr/sbin/nats-server
+# Debian's systemd package: systemd-socket-activate and systemd-analyze.
+SOCKET_ACTIVATE    := /usr/bin/systemd-socket-activate
 
 .PHONY: all build run test test-deps unit-test race lint fuzz bench clean cluster
 
@@ -24,12 +26,12 @@ build: bin/natsd
 bin/natsd: $(shell find . -name '*.go' -not -path './.tools/*' 2>/dev/null) go.mod go.sum
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/natsd
 
-## run: natsd on its embedded default config (client 4222, monitoring 8222).
+## run: natsd on its built-in default config (daemon/default.conf: clients on 0.0.0.0:4222).
 run: build
 	./bin/natsd
 
 ## test-deps: install what the tests need, only when it is missing.
-test-deps: $(NATS_SERVER_BIN) $(DEBIAN_NATS_SERVER)
+test-deps: $(NATS_SERVER_BIN) $(DEBIAN_NATS_SERVER) $(SOCKET_ACTIVATE)
 
 $(NATS_SERVER_BIN):
 	mkdir -p $(TOOLS)
@@ -45,6 +47,10 @@ $(DEBIAN_NATS_SERVER):
 	DEBIAN_FRONTEND=noninteractive apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nats-server
 
+$(SOCKET_ACTIVATE):
+	DEBIAN_FRONTEND=noninteractive apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd
+
 TEST_ENV := NATS_SERVER_BIN=$(NATS_SERVER_BIN) NATS_SERVER_29_BIN=$(DEBIAN_NATS_SERVER)
 
 ## test: install test dependencies, then vet and run every test (with the race detector).
@@ -58,8 +64,9 @@ unit-test:
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
+FUZZ_TARGETS := confparse:FuzzParse confparse:FuzzLex server/wire:FuzzParser server/subject:FuzzSubject
 fuzz:
-	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) -parallel=1 ./confparse
+	@for t in $(FUZZ_TARGETS); do 		pkg=$${t%%:*}; fn=$${t##*:}; 		echo "== $$fn ($$pkg) for $(FUZZTIME)"; 		$(GO) test -run '^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) -parallel=1 ./$$pkg || exit 1; 	done
 
 ## bench: natsd against nats-server v2.15.2, back to back and alternating, with
 ## natscli v0.5.0's `nats bench` and 10,000 idle clients; prints a markdown table
@@ -90,3 +97,14 @@ cluster: build
 	echo "  fail over:  nats -s nats://localhost:4222,nats://localhost:5222,nats://localhost:6222 sub 'hello.>'"; \
 	echo "  logs:       /tmp/natsd-cluster/{A,B,C}.log     (Ctrl-C stops the cluster)"; \
 	wait
+
+## systemd-test: natsd under a real systemd 252: a debootstrapped Debian bookworm
+## (cached in .tools/nspawn) booted with systemd-nspawn; needs root, installs
+## debootstrap and systemd-container if missing. Installs bin/natsd, the units of
+## packaging/systemd and a nats user, then starts, reloads, stops, socket-activates.
+## SD_INTEGRATION=1 requires the steps that need natsd's sd_notify and activated
+## sockets too (with 0 they are reported only); STEPS='start stop' runs a subset.
+.PHONY: systemd-test
+SD_INTEGRATION ?= 0
+systemd-test: build
+	SD_INTEGRATION=$(SD_INTEGRATION) packaging/test/systemd-test.sh
