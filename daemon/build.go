@@ -345,6 +345,7 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 			if key == "lame_duck_duration" {
 				if d < 30*time.Second {
 					b.errorf(e.Value.Pos, key, "invalid lame_duck_duration of %v, minimum is 30 seconds", d)
+					continue // not kept: validate would also fault the default grace period
 				}
 				so.LameDuckDuration = d
 			} else {
