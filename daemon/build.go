@@ -384,7 +384,11 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 func (b *builder) validate(o *Options) {
 	so := o.Server.WithDefaults()
 	if so.MaxPayload > int(so.MaxPending) {
-		b.errorf(b.at("max_payload"), "max_payload", "%d must not exceed max_pending (%d)", so.MaxPayload, so.MaxPending)
+		at := b.at("max_payload")
+		if _, written := b.pos["max_payload"]; !written {
+			at = b.at("max_pending") // the default max_payload is over the max_pending written
+		}
+		b.errorf(at, "max_payload", "%d must not exceed max_pending (%d)", so.MaxPayload, so.MaxPending)
 	} else if so.MaxPayload > 8<<20 {
 		b.warnf(b.at("max_payload"), "max_payload", "%d is over the recommended 8MB", so.MaxPayload)
 	}
