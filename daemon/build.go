@@ -221,6 +221,22 @@ func (b *builder) stringList(e *confparse.Entry, path string) ([]string, bool) {
 	return nil, false
 }
 
+// stringNodes returns the nodes stringList reads its strings from, index for
+// index: n itself for a string, the string items of an array. Errors about
+// one string point at its own node.
+func stringNodes(n *confparse.Node) []*confparse.Node {
+	if n.Kind == confparse.String {
+		return []*confparse.Node{n}
+	}
+	var out []*confparse.Node
+	for _, it := range n.Items {
+		if it.Kind == confparse.String {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
 func (b *builder) block(e *confparse.Entry, path string) (*confparse.Node, bool) {
 	if e.Value.Kind != confparse.Map {
 		b.wrongType(e, path, "a block { … }")

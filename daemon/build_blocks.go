@@ -128,10 +128,11 @@ func (b *builder) permissions(n *confparse.Node, path string) *server.Permission
 
 func (b *builder) subjectPermission(e *confparse.Entry, path string, queues bool) *server.SubjectPermission {
 	sp := &server.SubjectPermission{}
-	check := func(list []string, pos confparse.Pos, p string) []string {
-		for _, s := range list {
+	check := func(list []string, v *confparse.Node, p string) []string {
+		nodes := stringNodes(v)
+		for i, s := range list {
 			if !server.ValidPermission(s) || (!queues && strings.ContainsAny(strings.TrimSpace(s), " \t")) {
-				b.errorf(pos, p, "%q is not a valid subject", s)
+				b.errorf(nodes[i].Pos, p, "%q is not a valid subject", s)
 			}
 		}
 		return list
@@ -139,7 +140,7 @@ func (b *builder) subjectPermission(e *confparse.Entry, path string, queues bool
 	switch e.Value.Kind {
 	case confparse.String, confparse.Array:
 		list, _ := b.stringList(e, path)
-		sp.Allow = check(list, e.Value.Pos, path)
+		sp.Allow = check(list, e.Value, path)
 	case confparse.Map:
 		for _, ee := range e.Value.Entries {
 			key := strings.ToLower(ee.Key)
@@ -147,10 +148,10 @@ func (b *builder) subjectPermission(e *confparse.Entry, path string, queues bool
 			switch key {
 			case "allow":
 				list, _ := b.stringList(ee, kp)
-				sp.Allow = check(list, ee.Value.Pos, kp)
+				sp.Allow = check(list, ee.Value, kp)
 			case "deny":
 				list, _ := b.stringList(ee, kp)
-				sp.Deny = check(list, ee.Value.Pos, kp)
+				sp.Deny = check(list, ee.Value, kp)
 			default:
 				b.unknown(ee, kp)
 			}
@@ -212,16 +213,13 @@ func (b *builder) cluster(n *confparse.Node, o *Options) {
 		case "port":
 			co.Port, _ = b.port(e, path)
 		case "routes":
-			list, ok := b.stringList(e, path)
-			if !ok {
-				continue
-			}
+			// A non-string item is an error; the other routes are still
+			// checked, so that one run reports every problem.
+			list, _ := b.stringList(e, path)
+			nodes := stringNodes(e.Value)
 			seen := map[string]bool{}
 			for i, r := range list {
-				pos := e.Value.Pos
-				if e.Value.Kind == confparse.Array {
-					pos = e.Value.Items[i].Pos
-				}
+				pos := nodes[i].Pos
 				u, err := parseRouteURL(r)
 				if err != nil {
 					b.errorf(pos, path, "%v", err)
