@@ -89,8 +89,10 @@ func describe(n *confparse.Node) string {
 	switch n.Kind {
 	case confparse.String:
 		return fmt.Sprintf("string %q", n.Str)
-	case confparse.Map, confparse.Array:
-		return "a " + n.Kind.String()
+	case confparse.Map:
+		return "a map"
+	case confparse.Array:
+		return "an array"
 	}
 	return fmt.Sprintf("%s %s", n.Kind, n.Raw)
 }
