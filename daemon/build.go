@@ -165,7 +165,12 @@ func (b *builder) duration(e *confparse.Entry, path string) (time.Duration, bool
 			b.errorf(e.Value.Pos, path, "must be a duration such as \"2m\", found %s", e.Value.Raw)
 			return 0, false
 		}
-		b.warnf(e.Value.Pos, path, "%s is read as %s seconds; write a duration string such as \"%ss\"", e.Value.Raw, strconv.FormatInt(e.Value.Int, 10), strconv.FormatInt(e.Value.Int, 10))
+		secs := strconv.FormatInt(e.Value.Int, 10)
+		hint := secs + "s"
+		if _, err := time.ParseDuration(e.Value.Raw); err == nil && e.Value.Raw != secs {
+			hint = e.Value.Raw // the trap: unquoted 2m meant "2m", not "2000000s"
+		}
+		b.warnf(e.Value.Pos, path, "%s is read as %s seconds; write a duration string such as %q", e.Value.Raw, secs, hint)
 		return time.Duration(e.Value.Int) * time.Second, true
 	case confparse.Float:
 		if e.Value.Float < 0 {
