@@ -119,12 +119,13 @@ func (f *Flags) apply(o *Options) error {
 	if f.isSet("cluster") {
 		// The flag replaces the listen address and credentials from the file;
 		// an empty value disables clustering.
-		co.Host, co.Port, co.Username, co.Password = "", 0, "", ""
+		var l cluster.Options
 		if f.Cluster != "" {
-			if err := applyClusterURL(co, f.Cluster); err != nil {
+			if err := applyClusterURL(&l, f.Cluster); err != nil {
 				return err
 			}
 		}
+		co.Host, co.Port, co.Username, co.Password = l.Host, l.Port, l.Username, l.Password
 	}
 	if f.isSet("cluster_name") {
 		co.Name = f.ClusterName
@@ -157,9 +158,16 @@ func (f *Flags) apply(o *Options) error {
 
 // applyClusterURL reads --cluster nats://[user:pass@]host:port.
 func applyClusterURL(co *cluster.Options, raw string) error {
-	// Go's URL parser refuses port -1, which means "random" here.
-	u, err := url.Parse(strings.Replace(raw, ":-1", ":0", 1))
-	if err == nil && strings.Contains(raw, ":-1") {
+	// Go's URL parser refuses port -1, which means "random" here: parse it
+	// as port 0 and put the -1 back. Only a trailing ":-1" is the port; one
+	// after the user name starts a password.
+	trimmed := strings.TrimSuffix(raw, "/")
+	random := strings.HasSuffix(trimmed, ":-1")
+	if random {
+		trimmed = strings.TrimSuffix(trimmed, ":-1") + ":0"
+	}
+	u, err := url.Parse(trimmed)
+	if err == nil && random {
 		u.Host = strings.TrimSuffix(u.Host, ":0") + ":-1"
 	}
 	if err != nil || u.Host == "" {

@@ -134,6 +134,17 @@ func TestFlagsOverlayFile(t *testing.T) {
 		{name: "--cluster port -1",
 			flags: Flags{Cluster: "nats://127.0.0.1:-1", Set: set("cluster")},
 			want:  map[string]string{"Cluster.Host": `"127.0.0.1"`, "Cluster.Port": "-1"}},
+		{name: "--cluster password starting with -1",
+			flags: Flags{Cluster: "nats://ruser:-1pw@127.0.0.1:5248", Set: set("cluster")},
+			want: map[string]string{"Cluster.Host": `"127.0.0.1"`, "Cluster.Port": "5248",
+				"Cluster.Username": `"ruser"`, "Cluster.Password": `"-1pw"`}},
+		{name: "--cluster password starting with -1 and port -1",
+			flags: Flags{Cluster: "nats://ruser:-1pw@127.0.0.1:-1", Set: set("cluster")},
+			want: map[string]string{"Cluster.Host": `"127.0.0.1"`, "Cluster.Port": "-1",
+				"Cluster.Username": `"ruser"`, "Cluster.Password": `"-1pw"`}},
+		{name: "--cluster port -1 with a trailing slash",
+			flags: Flags{Cluster: "nats://127.0.0.1:-1/", Set: set("cluster")},
+			want:  map[string]string{"Cluster.Host": `"127.0.0.1"`, "Cluster.Port": "-1"}},
 		{name: "--cluster user without password",
 			flags:   Flags{Cluster: "nats://u@127.0.0.1:5248", Set: set("cluster")},
 			wantErr: `natsd: --cluster: a user without a password is not allowed in "nats://u@127.0.0.1:5248"`},
@@ -206,8 +217,8 @@ func TestFlagsOverlayFile(t *testing.T) {
 				if err == nil {
 					t.Fatalf("Load succeeded; want an error containing %q", tc.wantErr)
 				}
-				if !strings.Contains(allErrors(diag, err), tc.wantErr) {
-					t.Fatalf("errors:\n%s\nwant one containing %q", allErrors(diag, err), tc.wantErr)
+				if !strings.Contains(allErrors(diag, err), tc.wantErr) || diag == nil || len(diag.Errors) != 1 {
+					t.Fatalf("errors:\n%s\nwant just one, containing %q", allErrors(diag, err), tc.wantErr)
 				}
 				return
 			}
