@@ -102,9 +102,18 @@ func (f *Flags) apply(o *Options) error {
 		o.Log.LogtimeUTC = f.LogtimeUTC
 	}
 	if f.isSet("user") || f.isSet("pass") || f.isSet("auth") {
-		// The flags replace the file's authorization, keeping its timeout.
+		// The flags replace the file's authorization, keeping its timeout:
+		// its users and no_auth_user go, and its token when --user or --pass
+		// is given, its user and password when --auth is. (--pass alone
+		// still changes the password of the file's user, as in nats-server.)
 		a := &so.Auth
 		a.Users, a.NoAuthUser = nil, ""
+		if f.isSet("user") || f.isSet("pass") {
+			a.Token = ""
+		}
+		if f.isSet("auth") {
+			a.Username, a.Password = "", ""
+		}
 		if f.isSet("user") {
 			a.Username = f.User
 		}
