@@ -102,9 +102,9 @@ cluster: build
 ## (cached in .tools/nspawn) booted with systemd-nspawn; needs root, installs
 ## debootstrap and systemd-container if missing. Installs bin/natsd, the units of
 ## packaging/systemd and a nats user, then starts, reloads, stops, socket-activates.
-## SD_INTEGRATION=1 requires the steps that need natsd's sd_notify and activated
-## sockets too (with 0 they are reported only); STEPS='start stop' runs a subset.
+## SD_INTEGRATION=0 only reports the steps that need natsd's sd_notify and
+## activated sockets (for older natsd); STEPS='start stop' runs a subset.
 .PHONY: systemd-test
-SD_INTEGRATION ?= 0
+SD_INTEGRATION ?= 1
 systemd-test: build
 	SD_INTEGRATION=$(SD_INTEGRATION) packaging/test/systemd-test.sh
