@@ -31,7 +31,7 @@ run: build
 	./bin/natsd
 
 ## test-deps: install what the tests need, only when it is missing.
-test-deps: $(NATS_SERVER_BIN) $(DEBIAN_NATS_SERVER) $(SOCKET_ACTIVATE)
+test-deps: $(NATS_SERVER_BIN) $(DEBIAN_NATS_SERVER) $(SOCKET_ACTIVATE) /bin/kill
 
 $(NATS_SERVER_BIN):
 	mkdir -p $(TOOLS)
@@ -51,13 +51,20 @@ $(SOCKET_ACTIVATE):
 	DEBIAN_FRONTEND=noninteractive apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd
 
+# /bin/kill (procps): the unit's ExecReload, which systemd-analyze verify checks.
+/bin/kill:
+	DEBIAN_FRONTEND=noninteractive apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends procps
+
 TEST_ENV := NATS_SERVER_BIN=$(NATS_SERVER_BIN) NATS_SERVER_29_BIN=$(DEBIAN_NATS_SERVER)
 
-## test: install test dependencies, then vet and run every test (with the race detector).
+## test: install test dependencies, then vet and run every test: the Go tests
+## (with the race detector) and natsd under a real systemd (systemd-test).
 test: test-deps
 	$(GO) vet ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(TEST_ENV) $(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) systemd-test
 
 unit-test:
 	$(GO) test -count=1 ./...
