@@ -70,13 +70,20 @@ func (c *Cluster) removeRoute(u *url.URL) {
 	c.mu.Lock()
 	c.removed[key] = true
 	s := c.solicits[key]
-	var victims []*route
+	conns := make([]*route, 0, len(c.conns))
 	for r := range c.conns {
-		if r.sol != nil && r.sol.key == key {
+		conns = append(conns, r)
+	}
+	c.mu.Unlock()
+	var victims []*route
+	for _, r := range conns {
+		r.mu.Lock()
+		mine := r.sol != nil && r.sol.key == key
+		r.mu.Unlock()
+		if mine {
 			victims = append(victims, r)
 		}
 	}
-	c.mu.Unlock()
 	if s != nil {
 		s.cancel()
 	}

@@ -118,8 +118,8 @@ func (c *Cluster) register(r *route) bool {
 	r.registered = true
 	r.mu.Unlock()
 	r.logger().Info("Registering remote route \"" + id + "\"")
-	if r.sol != nil {
-		r.sol.setPeer(id)
+	if sol := r.dialer(); sol != nil {
+		sol.setPeer(id)
 	}
 
 	if !noAdvertise {
@@ -148,15 +148,17 @@ func (c *Cluster) register(r *route) bool {
 // the one closed as a duplicate, so that a configured route is redialed if
 // the survivor drops.
 func (c *Cluster) inherit(survivor, dup *route) {
-	if dup.sol == nil {
+	sol := dup.dialer()
+	if sol == nil {
 		return
 	}
 	survivor.mu.Lock()
 	if survivor.sol == nil {
-		survivor.sol = dup.sol
+		survivor.sol = sol
 	}
+	id := survivor.peer.ID
 	survivor.mu.Unlock()
-	dup.sol.setPeer(survivor.peer.ID)
+	sol.setPeer(id)
 }
 
 // forwardGossip tells every other peer about r's peer, with the address to

@@ -55,7 +55,7 @@ func (c *Cluster) Routez(subs bool) *Routez {
 		r.mu.Lock()
 		ri := &RouteInfo{
 			Rid: r.rid, RemoteID: r.peer.ID, RemoteName: r.peer.Name, DidSolicit: r.solicited,
-			IsConfigured: r.sol != nil && r.sol.explicit, IP: r.ip, Port: r.port, Start: r.start,
+			IsConfigured: r.sol != nil && r.sol.explicit.Load(), IP: r.ip, Port: r.port, Start: r.start,
 			LastActivity: r.last, Uptime: server.FormatDuration(now.Sub(r.start)), Idle: server.FormatDuration(now.Sub(r.last)),
 			Pending: r.out.Pending(), InMsgs: r.inMsgs, OutMsgs: r.outMsgs, InBytes: r.inBytes, OutBytes: r.outBytes,
 			NumSubs: uint32(len(r.remote)), Compression: "not supported",

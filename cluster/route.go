@@ -99,6 +99,14 @@ func (c *Cluster) newRoute(conn net.Conn, sol *solicitor) *route {
 	return r
 }
 
+// dialer returns the solicitor that dials r's peer (its own, or one it took
+// over from a duplicate), or nil.
+func (r *route) dialer() *solicitor {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sol
+}
+
 func (r *route) logger() *zap.Logger {
 	return r.cl.logger().With(zap.String("client", net.JoinHostPort(r.ip, strconv.Itoa(r.port))+" - rid:"+strconv.FormatUint(r.rid, 10)))
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,7 +27,7 @@ type solicitor struct {
 	cl       *Cluster
 	url      *url.URL
 	key      string
-	explicit bool
+	explicit atomic.Bool // configured (redial forever), not only gossiped
 	stop     chan struct{}
 	once     sync.Once
 
@@ -58,12 +59,13 @@ func (c *Cluster) solicit(u *url.URL, explicit bool) {
 	}
 	if s := c.solicits[key]; s != nil {
 		if explicit {
-			s.explicit = true // a gossiped URL that is now configured
+			s.explicit.Store(true) // a gossiped URL that is now configured
 		}
 		c.mu.Unlock()
 		return
 	}
-	s := &solicitor{cl: c, url: u, key: key, explicit: explicit, stop: make(chan struct{})}
+	s := &solicitor{cl: c, url: u, key: key, stop: make(chan struct{})}
+	s.explicit.Store(explicit)
 	c.solicits[key] = s
 	if explicit {
 		// Configured (again): no longer removed.
@@ -89,7 +91,7 @@ func (s *solicitor) loop() {
 	c := s.cl
 	attempts := 0
 	delay := reconnectDelay
-	if !s.explicit {
+	if !s.explicit.Load() {
 		// A gossiped route waits a moment: the peer may be dialing us.
 		if !s.sleep(time.Duration(rand.Int64N(int64(implicitDelay)))) {
 			return
@@ -120,7 +122,7 @@ func (s *solicitor) loop() {
 		if err != nil {
 			attempts++
 			c.logger().Debug("Error trying to connect to route", zap.String("url", s.key), zap.Error(err))
-			if !s.explicit && attempts > c.currentOpts().ConnectRetries {
+			if !s.explicit.Load() && attempts > c.currentOpts().ConnectRetries {
 				return
 			}
 			if !s.sleep(s.nextDelay(&delay)) {
@@ -145,7 +147,7 @@ func (s *solicitor) loop() {
 		if reason == server.ClosedDuplicateRoute {
 			continue // the other connection to that peer stays: wait on it
 		}
-		if !s.explicit {
+		if !s.explicit.Load() {
 			// A gossiped route gets connect_retries more attempts after it
 			// drops or fails (nats-server's rule); then the peer, or new
 			// gossip, brings it back.

@@ -62,6 +62,7 @@ type client struct {
 	out      outbound
 	subs     map[string]*subscription
 	opts     connectOpts
+	headers  bool // HMSG allowed: the client asked for headers and the server has them
 	flags    clientFlags
 	user     *User
 	perms    *perms

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -19,7 +20,7 @@ type subscription struct {
 	subject string
 	queue   string
 	sid     []byte
-	weight  int32 // remote queue interest: members on that server
+	weight  atomic.Int32 // remote queue interest: members on that server (RS+ replaces it)
 
 	// Guarded by client.mu.
 	delivered int64
@@ -83,7 +84,7 @@ func (p *producer) pickQueueMember(qg *subject.QueueGroup[*subscription], src *c
 		if s.client != nil {
 			total++
 		} else if s.route != from {
-			total += int(max(s.weight, 1))
+			total += int(max(s.weight.Load(), 1))
 		}
 	}
 	if total == 0 {
@@ -100,7 +101,7 @@ func (p *producer) pickQueueMember(qg *subject.QueueGroup[*subscription], src *c
 				if s.route == from {
 					continue
 				}
-				w = int(max(s.weight, 1))
+				w = int(max(s.weight.Load(), 1))
 			}
 			acc += w
 			if acc <= start {
@@ -168,7 +169,7 @@ func (p *producer) deliverTo(sub *subscription, m *wire.Msg) bool {
 	}
 	o := tc.srv.getOpts()
 	size := len(m.Data)
-	headers := m.HdrLen > 0 && tc.parser.Headers
+	headers := m.HdrLen > 0 && tc.headers
 	if m.HdrLen > 0 && !headers {
 		size -= m.HdrLen
 	}

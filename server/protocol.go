@@ -51,6 +51,7 @@ func (c *client) Connect(arg []byte) error {
 
 	c.mu.Lock()
 	c.opts = opts
+	c.headers = headers
 	c.flags |= connectReceived | authenticated
 	if opts.Protocol >= 1 && !c.flags.has(firstPongSent) {
 		c.flags |= infoAfterPong

@@ -106,7 +106,8 @@ type RemoteSub = subscription
 // weight is the number of members on that peer; an RS+ for interest the
 // route already has replaces the weight.
 func (s *Server) AddRemoteSub(rt Route, subj, queue string, weight int32) (*RemoteSub, error) {
-	sub := &subscription{route: rt, subject: subj, queue: queue, weight: weight}
+	sub := &subscription{route: rt, subject: subj, queue: queue}
+	sub.weight.Store(weight)
 	if err := s.sl.Insert(subj, queue, sub); err != nil {
 		return nil, err
 	}
@@ -115,9 +116,8 @@ func (s *Server) AddRemoteSub(rt Route, subj, queue string, weight int32) (*Remo
 
 // SetRemoteWeight changes a remote queue interest's weight.
 func (s *Server) SetRemoteWeight(sub *RemoteSub, weight int32) {
-	// Weights are read by publishers without a lock; a torn read is not
-	// possible for an int32 and a stale one only skews one pick.
-	sub.weight = weight
+	// Publishers read it without a lock: a stale value only skews one pick.
+	sub.weight.Store(weight)
 }
 
 // RemoveRemoteSub removes a route peer's interest (RS-, or the route closed).
