@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -408,4 +411,117 @@ func TestReloadLosesNoMessages(t *testing.T) {
 		t.Fatalf("%d duplicates", dups.Load())
 	}
 	t.Logf("%d messages published across 6 reloads, all received once", sent)
+}
+
+// A cluster block added to a running standalone server starts clustering;
+// its port moved later keeps the routes; the monitoring port moves; debug
+// logging and the server name switch — all without a restart, and the
+// client connected from the start stays connected throughout.
+func TestReloadListenersAndClusteringLive(t *testing.T) {
+	cpA := testutil.FreePort(t)
+	a := startConfNode(t, clusterConf(cpA), cpA)
+	httpB1, httpB2 := testutil.FreePort(t), testutil.FreePort(t)
+	cpB1, cpB2 := testutil.FreePort(t), testutil.FreePort(t)
+	standalone := fmt.Sprintf("listen: 127.0.0.1:-1\nhttp: 127.0.0.1:%d\nserver_name: before\n", httpB1)
+	b := startConfNode(t, standalone, 0)
+	nc := connect(t, b.ClientURL(), nats.NoReconnect())
+	sub, _ := nc.SubscribeSync("live")
+	_ = nc.Flush()
+
+	// Add clustering (and debug logging, a new name, a new monitor port).
+	clustered := func(cport, httpPort int) string {
+		return fmt.Sprintf("listen: 127.0.0.1:-1\nhttp: 127.0.0.1:%d\nserver_name: after\ndebug: true\n"+
+			"cluster {\n  name: reload\n  listen: 127.0.0.1:%d\n  routes: [ nats-route://127.0.0.1:%d ]\n}\n", httpPort, cport, cpA)
+	}
+	saveAtomically(t, b.path, clustered(cpB1, httpB2))
+	monitor2 := fmt.Sprintf("http://127.0.0.1:%d", httpB2)
+	testutil.Eventually(t, 5*time.Second, func() error {
+		v, err := tryGet(monitor2 + "/varz")
+		if err != nil {
+			return err
+		}
+		if v["server_name"] != "after" {
+			return fmt.Errorf("server_name %v", v["server_name"])
+		}
+		rz, err := tryGet(monitor2 + "/routez")
+		if err != nil {
+			return err
+		}
+		if r := rz["num_routes"].(float64); r != 1 {
+			return fmt.Errorf("%v routes", r)
+		}
+		return nil
+	})
+	if httpStatusErr(fmt.Sprintf("http://127.0.0.1:%d/varz", httpB1)) == nil {
+		t.Fatal("the old monitoring port still answers")
+	}
+	if !strings.Contains(b.Log(), "Clustering started") {
+		t.Fatal("the log does not say clustering started")
+	}
+	pubA := connect(t, a.ClientURL())
+	waitInterest(t, pubA, "live", sub)
+	if !strings.Contains(b.Log(), "[DBG]") {
+		t.Fatal("debug logging did not switch on")
+	}
+
+	// Move the cluster port: the route to A stays up.
+	saveAtomically(t, b.path, clustered(cpB2, httpB2))
+	testutil.Eventually(t, 5*time.Second, func() error {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", cpB2), time.Second)
+		if err != nil {
+			return err
+		}
+		c.Close()
+		return nil
+	})
+	if r := httpGet(t, monitor2+"/routez")["num_routes"].(float64); r != 1 {
+		t.Fatalf("routes after moving the cluster port: %v", r)
+	}
+	waitInterest(t, pubA, "live", sub)
+	if !nc.IsConnected() {
+		t.Fatal("the client was disconnected by the reloads")
+	}
+}
+
+func tryGet(url string) (map[string]any, error) {
+	c := http.Client{Timeout: time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	return m, json.NewDecoder(resp.Body).Decode(&m)
+}
+
+func httpStatusErr(url string) error {
+	c := http.Client{Timeout: time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// Changing cluster authorization closes the accepted routes whose
+// credentials no longer pass.
+func TestReloadClusterAuthClosesRoutes(t *testing.T) {
+	cpA, cpB := testutil.FreePort(t), testutil.FreePort(t)
+	authConf := func(cport int, user string, routes ...int) string {
+		return strings.Replace(clusterConf(cport, routes...), "  name: reload\n",
+			"  name: reload\n  authorization { user: "+user+", password: pw }\n", 1)
+	}
+	a := startConfNode(t, authConf(cpA, "ruser"), cpA)
+	// B dials A with the credentials in the route URL.
+	b := startConfNode(t, strings.Replace(authConf(cpB, "ruser", cpA), "nats-route://", "nats-route://ruser:pw@", 1), cpB)
+	waitRoutes(t, a.node, 1, 5*time.Second)
+	saveAtomically(t, a.path, authConf(cpA, "other"))
+	waitRoutes(t, a.node, 0, 5*time.Second)
+	// B keeps redialing with the old credentials and is refused.
+	time.Sleep(1500 * time.Millisecond)
+	if n := a.numRoutes(t); n != 0 {
+		t.Fatalf("A accepted %d routes with revoked credentials", n)
+	}
+	_ = b
 }
