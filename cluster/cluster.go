@@ -244,15 +244,24 @@ func (c *Cluster) NumRoutes() int {
 // InterestChanged sends RS+ or RS- to every route (server.Router). It runs
 // under the server's interest lock, so it only queues.
 func (c *Cluster) InterestChanged(subject, queue string, weight int32) {
+	// Iterating under c.mu is safe (nothing takes c.mu while holding a
+	// route's lock) and spares a slice per SUB.
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.routes {
+		r.sendInterest(subject, queue, weight)
+	}
+}
+
+// registered is a snapshot of the registered routes.
+func (c *Cluster) registered() []*route {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	rs := make([]*route, 0, len(c.routes))
 	for _, r := range c.routes {
 		rs = append(rs, r)
 	}
-	c.mu.Unlock()
-	for _, r := range rs {
-		r.sendInterest(subject, queue, weight)
-	}
+	return rs
 }
 
 // EnterLameDuck tells every peer that this server is going away (route INFO
@@ -262,13 +271,7 @@ func (c *Cluster) EnterLameDuck() {
 	in.LameDuckMode = true
 	b, _ := json.Marshal(&in)
 	line := wire.AppendInfo(nil, b)
-	c.mu.Lock()
-	rs := make([]*route, 0, len(c.routes))
-	for _, r := range c.routes {
-		rs = append(rs, r)
-	}
-	c.mu.Unlock()
-	for _, r := range rs {
+	for _, r := range c.registered() {
 		r.enqueue(line)
 	}
 }

@@ -165,17 +165,11 @@ func (c *Cluster) inherit(survivor, dup *route) {
 // dial it at; they connect to it, and the full mesh forms from one seed
 // address (nats-server's v2.9 gossip, which every version understands).
 func (c *Cluster) forwardGossip(r *route) {
-	c.mu.Lock()
-	others := make([]*route, 0, len(c.routes))
-	for id, o := range c.routes {
-		if id != r.peer.ID {
-			others = append(others, o)
-		}
-	}
-	c.mu.Unlock()
 	newInfo := r.gossipInfo()
-	for _, o := range others {
-		o.enqueue(newInfo)
+	for _, o := range c.registered() {
+		if o != r {
+			o.enqueue(newInfo)
+		}
 	}
 }
 

@@ -43,12 +43,7 @@ type RouteInfo struct {
 
 // Routez lists the registered routes.
 func (c *Cluster) Routez(subs bool) *Routez {
-	c.mu.Lock()
-	rs := make([]*route, 0, len(c.routes))
-	for _, r := range c.routes {
-		rs = append(rs, r)
-	}
-	c.mu.Unlock()
+	rs := c.registered()
 	now := time.Now()
 	rz := &Routez{ID: c.srv.ID(), Name: c.srv.Name(), Now: now.UTC(), Routes: []*RouteInfo{}}
 	for _, r := range rs {

@@ -82,13 +82,7 @@ func (s *Server) ConnectURLs() []string {
 // CONNECT said protocol ≥ 1 and the first PONG has gone out. nats.go
 // replaces its server list with each INFO, so it is never a delta.
 func (s *Server) sendAsyncInfo() {
-	s.mu.Lock()
-	clients := make([]*client, 0, len(s.clients))
-	for _, c := range s.clients {
-		clients = append(clients, c)
-	}
-	s.mu.Unlock()
-	for _, c := range clients {
+	for _, c := range s.snapshotClients() {
 		c.mu.Lock()
 		eligible := c.opts.Protocol >= 1 && c.flags.has(firstPongSent) && !c.flags.has(closed)
 		c.mu.Unlock()

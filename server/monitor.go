@@ -180,13 +180,7 @@ func (s *Server) Connz(o ConnzOptions) *Connz {
 	}
 	var list []*ConnInfo
 	if o.State != "closed" {
-		s.mu.Lock()
-		clients := make([]*client, 0, len(s.clients))
-		for _, c := range s.clients {
-			clients = append(clients, c)
-		}
-		s.mu.Unlock()
-		for _, c := range clients {
+		for _, c := range s.snapshotClients() {
 			list = append(list, c.connInfo(false))
 		}
 	}

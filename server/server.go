@@ -232,16 +232,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown = true
 	lns := s.listeners
 	s.listeners = map[net.Listener]struct{}{}
-	clients := make([]*client, 0, len(s.clients))
-	for _, c := range s.clients {
-		clients = append(clients, c)
-	}
 	s.mu.Unlock()
 
 	for ln := range lns {
 		_ = ln.Close()
 	}
-	for _, c := range clients {
+	for _, c := range s.snapshotClients() {
 		c.closeConnection(ClosedServerShutdown)
 	}
 	return s.wait(ctx)

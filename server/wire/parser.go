@@ -436,14 +436,17 @@ func parseSize(b []byte) int {
 // splitArgs splits a control line's arguments on runs of spaces and tabs (and
 // CRs when atCR), appending to dst. It stops after maxArgs+1 fields, which is
 // already a wrong count for every op that uses it.
-func splitArgs(b []byte, dst [][]byte, atCR bool) [][]byte {
+func splitArgs(b []byte, dst [][]byte, atCR bool) [][]byte { return split(b, dst, atCR, maxArgs+1) }
+
+// split appends the fields of b to dst, at most limit of them (-1: all).
+func split(b []byte, dst [][]byte, atCR bool, limit int) [][]byte {
 	start := -1
 	for i, c := range b {
 		if c == ' ' || c == '\t' || (atCR && c == '\r') {
 			if start >= 0 {
 				dst = append(dst, b[start:i])
 				start = -1
-				if len(dst) > maxArgs {
+				if len(dst) == limit {
 					return dst
 				}
 			}

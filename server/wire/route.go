@@ -13,25 +13,7 @@ package wire
 
 // splitAll splits on spaces and tabs with no cap on the number of fields
 // (RMSG carries any number of queue names).
-func splitAll(b []byte, dst [][]byte) [][]byte {
-	start := -1
-	for i, c := range b {
-		if c == ' ' || c == '\t' {
-			if start >= 0 {
-				dst = append(dst, b[start:i])
-				start = -1
-			}
-			continue
-		}
-		if start < 0 {
-			start = i
-		}
-	}
-	if start >= 0 {
-		dst = append(dst, b[start:])
-	}
-	return dst
-}
+func splitAll(b []byte, dst [][]byte) [][]byte { return split(b, dst, false, -1) }
 
 func (p *Parser) routeSub(line []byte, leaf bool) error {
 	args := splitAll(line, p.queueBuf[:0])
