@@ -1,0 +1,125 @@
+package server
+
+import (
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func bcryptHash(t *testing.T, secret string) string {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(secret), bcrypt.MinCost)
+	if err != nil {
+		t.Fatalf("bcrypt: %v", err)
+	}
+	return string(h)
+}
+
+func TestAuthenticate(t *testing.T) {
+	alice := &User{Username: "alice", Password: "apass"}
+	bob := &User{Username: "bob", Password: bcryptHash(t, "bpass")}
+	guest := &User{Username: "guest", Password: "gpass"}
+	users := []*User{alice, bob, guest}
+
+	single := AuthOptions{Username: "u", Password: "p"}
+	singleHash := AuthOptions{Username: "u", Password: bcryptHash(t, "p")}
+	token := AuthOptions{Token: "s3cret"}
+	tokenHash := AuthOptions{Token: bcryptHash(t, "s3cret")}
+	list := AuthOptions{Users: users}
+	noAuth := AuthOptions{Users: users, NoAuthUser: "guest"}
+	noAuthMissing := AuthOptions{Users: users, NoAuthUser: "nobody"}
+
+	tests := []struct {
+		name     string
+		auth     AuthOptions
+		co       connectOpts
+		wantOK   bool
+		wantUser *User
+	}{
+		{"single user", single, connectOpts{User: "u", Pass: "p"}, true, nil},
+		{"single wrong pass", single, connectOpts{User: "u", Pass: "x"}, false, nil},
+		{"single wrong user", single, connectOpts{User: "v", Pass: "p"}, false, nil},
+		{"single no creds", single, connectOpts{}, false, nil},
+		{"single pass as token", single, connectOpts{Token: "p"}, false, nil},
+		{"single bcrypt", singleHash, connectOpts{User: "u", Pass: "p"}, true, nil},
+		{"single bcrypt wrong", singleHash, connectOpts{User: "u", Pass: "q"}, false, nil},
+		{"single bcrypt hash itself", singleHash, connectOpts{User: "u", Pass: singleHash.Password}, false, nil},
+
+		{"token", token, connectOpts{Token: "s3cret"}, true, nil},
+		{"token wrong", token, connectOpts{Token: "nope"}, false, nil},
+		{"token sent as pass", token, connectOpts{Pass: "s3cret"}, false, nil},
+		{"token sent as user and pass", token, connectOpts{User: "s3cret", Pass: "s3cret"}, false, nil},
+		{"token bcrypt", tokenHash, connectOpts{Token: "s3cret"}, true, nil},
+		{"token bcrypt wrong", tokenHash, connectOpts{Token: "s3cre"}, false, nil},
+
+		{"users plain", list, connectOpts{User: "alice", Pass: "apass"}, true, alice},
+		{"users bcrypt", list, connectOpts{User: "bob", Pass: "bpass"}, true, bob},
+		{"users wrong pass", list, connectOpts{User: "alice", Pass: "bpass"}, false, nil},
+		{"users unknown user", list, connectOpts{User: "carol", Pass: "apass"}, false, nil},
+		{"users no creds", list, connectOpts{}, false, nil},
+		{"users token only", list, connectOpts{Token: "apass"}, false, nil},
+
+		{"no_auth_user, no creds", noAuth, connectOpts{}, true, guest},
+		{"no_auth_user, other user", noAuth, connectOpts{User: "alice", Pass: "apass"}, true, alice},
+		{"no_auth_user, bad creds", noAuth, connectOpts{User: "alice", Pass: "x"}, false, nil},
+		{"no_auth_user, token", noAuth, connectOpts{Token: "gpass"}, false, nil},
+		{"no_auth_user not in users", noAuthMissing, connectOpts{}, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, ok := authenticate(&tt.auth, &tt.co)
+			if ok != tt.wantOK {
+				t.Fatalf("ok = %v, want %v", ok, tt.wantOK)
+			}
+			if ok && u != tt.wantUser {
+				t.Fatalf("user = %v, want %v", u, tt.wantUser)
+			}
+		})
+	}
+}
+
+func TestAuthRequired(t *testing.T) {
+	tests := []struct {
+		a    AuthOptions
+		want bool
+	}{
+		{AuthOptions{}, false},
+		{AuthOptions{Username: "u"}, true},
+		{AuthOptions{Token: "t"}, true},
+		{AuthOptions{Users: []*User{{Username: "a"}}}, true},
+		{AuthOptions{Users: []*User{{Username: "a"}}, NoAuthUser: "a"}, false},
+	}
+	for i, tt := range tests {
+		if got := tt.a.Required(); got != tt.want {
+			t.Errorf("#%d Required() = %v, want %v", i, got, tt.want)
+		}
+	}
+}
+
+// TestAuthOverTCP: the CONNECT path, including the first-op rule.
+func TestAuthOverTCP(t *testing.T) {
+	_, addr := startServer(t, Options{Auth: AuthOptions{Token: "s3cret"}})
+
+	c := dialRaw(t, addr)
+	if c.info["auth_required"] != true {
+		t.Errorf("INFO auth_required = %v, want true", c.info["auth_required"])
+	}
+	c.send("SUB foo 1\r\n")
+	if got := c.readUntilClosed(); len(got) != 1 || got[0] != "-ERR 'Authorization Violation'" {
+		t.Errorf("SUB before CONNECT: got %q", got)
+	}
+
+	c = dialRaw(t, addr)
+	c.send(`CONNECT {"verbose":false,"pass":"s3cret"}` + "\r\n")
+	if got := c.readUntilClosed(); len(got) != 1 || got[0] != "-ERR 'Authorization Violation'" {
+		t.Errorf("token as pass: got %q", got)
+	}
+
+	connectRaw(t, addr, `{"verbose":false,"auth_token":"s3cret"}`)
+
+	c = dialRaw(t, addr)
+	c.send(`CONNECT {"verbose":true,"auth_token":"s3cret"}` + "\r\nPING\r\n")
+	if a, b := c.readLine(), c.readLine(); a != "+OK" || b != "PONG" {
+		t.Errorf("verbose CONNECT: got %q, %q; want +OK, PONG", a, b)
+	}
+}
