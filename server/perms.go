@@ -39,10 +39,14 @@ func newPerms(p *Permissions) *perms {
 			r.Expires = DefaultResponseExpires
 		}
 		cp.resp = &r
-		if cp.pubAllow == nil && cp.pubDeny == nil {
-			// allow_responses alone means: publish nothing but replies.
+		if cp.pubAllow == nil {
+			// allow_responses without a publish allow list means: publish
+			// nothing but replies, a deny list notwithstanding (nats-server
+			// turns the blanket allow off).
 			cp.pubAllow = subject.NewSublist[int](false)
-			cp.pubCache = make(map[string]bool)
+			if cp.pubCache == nil {
+				cp.pubCache = make(map[string]bool)
+			}
 		}
 	}
 	return cp

@@ -213,6 +213,25 @@ func TestAllowResponses(t *testing.T) {
 			t.Fatal("allow list forgotten after a reply")
 		}
 	})
+	t.Run("with a publish deny list only", func(t *testing.T) {
+		// nats-server turns the blanket publish allow off whenever
+		// allow_responses is set without an allow list: a deny list alone
+		// still leaves replies as the only thing the user may publish.
+		c := &client{perms: newPerms(&Permissions{
+			Publish:  &SubjectPermission{Deny: list("secret")},
+			Response: &ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
+		})}
+		if c.canPublish([]byte("secret")) {
+			t.Fatal("denied subject allowed")
+		}
+		if c.canPublish([]byte("foo")) {
+			t.Fatal("allow_responses with a deny list only allowed an ordinary publish")
+		}
+		c.grantReply([]byte("_INBOX.d"))
+		if !c.canPublish([]byte("_INBOX.d")) {
+			t.Fatal("granted reply refused")
+		}
+	})
 }
 
 func TestDeliverableDenyFilter(t *testing.T) {
