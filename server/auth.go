@@ -36,8 +36,16 @@ func authenticate(a *AuthOptions, co *connectOpts) (*User, bool) {
 // secretMatches compares a configured secret (plain, or a bcrypt hash as
 // nats-server accepts: "$2a$…") with what the client sent.
 func secretMatches(configured, given string) bool {
-	if strings.HasPrefix(configured, "$2") {
+	if isBcrypt(configured) {
 		return bcrypt.CompareHashAndPassword([]byte(configured), []byte(given)) == nil
 	}
 	return subtle.ConstantTimeCompare([]byte(configured), []byte(given)) == 1
+}
+
+// isBcrypt is nats-server's test for a bcrypt secret, ^\$2[abxy]\$\d{2}\$:
+// anything else, "$2secret" included, is a plain password.
+func isBcrypt(s string) bool {
+	digit := func(c byte) bool { return '0' <= c && c <= '9' }
+	return len(s) >= 7 && s[0] == '$' && s[1] == '2' && strings.IndexByte("abxy", s[2]) >= 0 &&
+		s[3] == '$' && digit(s[4]) && digit(s[5]) && s[6] == '$'
 }

@@ -78,6 +78,27 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
+// TestSecretMatchesBcryptDetection: a configured secret is a bcrypt hash
+// only when it looks like one ("$2a$10$…", as nats-server's isBcrypt
+// decides); any other text, even one starting "$2", is a plain password.
+func TestSecretMatchesBcryptDetection(t *testing.T) {
+	for _, v := range []string{"2a", "2b", "2y"} {
+		h := bcryptHash(t, "pw")
+		h = "$" + v + h[3:] // same hash, other bcrypt variant prefix
+		if !secretMatches(h, "pw") {
+			t.Errorf("%s hash does not match its password", v)
+		}
+	}
+	for _, plain := range []string{"$2secret", "$2", "$2a$secret", "$pass"} {
+		if !secretMatches(plain, plain) {
+			t.Errorf("plain password %q does not match itself", plain)
+		}
+		if secretMatches(plain, plain+"x") {
+			t.Errorf("plain password %q matches another", plain)
+		}
+	}
+}
+
 func TestAuthRequired(t *testing.T) {
 	tests := []struct {
 		a    AuthOptions
