@@ -1,0 +1,112 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	"github.com/natsd/natsd/server/wire"
+)
+
+func TestTraceOnly(t *testing.T) {
+	hmsg := func(hdr, payload string) *wire.Msg {
+		return &wire.Msg{Data: []byte(hdr + payload), HdrLen: len(hdr)}
+	}
+	const (
+		dest = "Nats-Trace-Dest: trace.inbox\r\n"
+		end  = "\r\n"
+	)
+	tests := []struct {
+		name string
+		m    *wire.Msg
+		want bool
+	}{
+		{"no headers", &wire.Msg{Data: []byte("Nats-Trace-Only: true")}, false},
+		{"only true with dest", hmsg("NATS/1.0\r\n"+dest+"Nats-Trace-Only: true\r\n"+end, "x"), true},
+		{"only first, dest after", hmsg("NATS/1.0\r\nNats-Trace-Only: true\r\n"+dest+end, "x"), true},
+		{"only 1", hmsg("NATS/1.0\r\n"+dest+"Nats-Trace-Only: 1\r\n"+end, ""), true},
+		{"only yes", hmsg("NATS/1.0\r\n"+dest+"Nats-Trace-Only: yes\r\n"+end, ""), true},
+		{"only TRUE", hmsg("NATS/1.0\r\n"+dest+"Nats-Trace-Only: TRUE\r\n"+end, ""), true},
+		{"only spaced", hmsg("NATS/1.0\r\n"+dest+"Nats-Trace-Only:   true  \r\n"+end, ""), true},
+		{"only false", hmsg("NATS/1.0\r\n"+dest+"Nats-Trace-Only: false\r\n"+end, ""), false},
+		{"only 0", hmsg("NATS/1.0\r\n"+dest+"Nats-Trace-Only: 0\r\n"+end, ""), false},
+		{"only without dest", hmsg("NATS/1.0\r\nNats-Trace-Only: true\r\n"+end, ""), false},
+		{"dest without only", hmsg("NATS/1.0\r\n"+dest+end, ""), false},
+		{"other headers", hmsg("NATS/1.0\r\nFoo: bar\r\n"+end, ""), false},
+		{"in the payload, not the header", hmsg("NATS/1.0\r\n"+end, "\r\n"+dest+"Nats-Trace-Only: true\r\n"), false},
+	}
+	for _, tt := range tests {
+		if got := traceOnly(tt.m); got != tt.want {
+			t.Errorf("%s: traceOnly = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{999 * time.Millisecond, "0s"},
+		{5 * time.Second, "5s"},
+		{59*time.Second + 900*time.Millisecond, "59s"},
+		{time.Minute, "1m0s"},
+		{61 * time.Second, "1m1s"},
+		{time.Hour, "1h0m0s"},
+		{3*time.Hour + 25*time.Minute + 7*time.Second, "3h25m7s"},
+		{26*time.Hour + 3*time.Minute + 4*time.Second, "1d2h3m4s"},
+		{364 * 24 * time.Hour, "364d0h0m0s"},
+		{365 * 24 * time.Hour, "1y0d0h0m0s"},
+		{(2*365+10)*24*time.Hour + 5*time.Hour + 6*time.Minute + 7*time.Second, "2y10d5h6m7s"},
+	}
+	for _, tt := range tests {
+		if got := FormatDuration(tt.d); got != tt.want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
+func TestValidConnzSort(t *testing.T) {
+	for _, s := range []string{"", "cid", "start", "subs", "pending", "msgs_to", "msgs_from", "bytes_to", "bytes_from", "last", "idle", "uptime", "stop", "reason", "rtt"} {
+		if !ValidConnzSort(s) {
+			t.Errorf("ValidConnzSort(%q) = false", s)
+		}
+	}
+	for _, s := range []string{"CID", "foo", "msgs", "bytes", " cid", "subscriptions"} {
+		if ValidConnzSort(s) {
+			t.Errorf("ValidConnzSort(%q) = true", s)
+		}
+	}
+}
+
+func TestClosedStateString(t *testing.T) {
+	tests := map[ClosedState]string{
+		ClosedClientClosed:             "Client Closed",
+		ClosedAuthViolation:            "Authentication Failure",
+		ClosedSlowConsumerPendingBytes: "Slow Consumer (Pending Bytes)",
+		ClosedParseError:               "Parse Error",
+		ClosedMaxPayload:               "Maximum Message Payload Exceeded",
+		ClosedMaxConnections:           "Maximum Connections Exceeded",
+		ClosedLameDuck:                 "Lame Duck Mode",
+		ClosedDuplicateRoute:           "Duplicate Route",
+		ClosedState(0):                 "Unknown State",
+		ClosedState(200):               "Unknown State",
+	}
+	for s, want := range tests {
+		if got := s.String(); got != want {
+			t.Errorf("ClosedState(%d) = %q, want %q", s, got, want)
+		}
+	}
+	kinds := map[wire.ErrKind]ClosedState{
+		wire.MaxPayload:          ClosedMaxPayload,
+		wire.MaxControlLine:      ClosedMaxControlLine,
+		wire.UnknownOp:           ClosedParseError,
+		wire.BadArgs:             ClosedProtocolViolation,
+		wire.HeadersNotSupported: ClosedProtocolViolation,
+	}
+	for k, want := range kinds {
+		if got := ClosedProtocolError(k); got != want {
+			t.Errorf("ClosedProtocolError(%d) = %v, want %v", k, got, want)
+		}
+	}
+}
