@@ -43,6 +43,7 @@ type ConnInfo struct {
 	subsAll  []SubDetail // kept for closed connections
 	userAll  string
 	activity time.Time
+	rtt      time.Duration // what RTT shows, for sort=rtt
 }
 
 // SubDetail is one subscription in /connz and /subsz listings.
@@ -90,6 +91,7 @@ func (c *client) connInfo(all bool) *ConnInfo {
 	}
 	if c.rtt > 0 {
 		ci.RTT = c.rtt.String()
+		ci.rtt = c.rtt
 	}
 	if c.user != nil {
 		ci.userAll = c.user.Username
@@ -254,7 +256,7 @@ func sortConns(list []*ConnInfo, by string) {
 	case "reason":
 		key = func(a, b *ConnInfo) int { return cmp.Compare(a.Reason, b.Reason) }
 	case "rtt":
-		key = func(a, b *ConnInfo) int { return cmp.Compare(b.RTT, a.RTT) }
+		key = func(a, b *ConnInfo) int { return cmp.Compare(b.rtt, a.rtt) }
 	}
 	slices.SortStableFunc(list, func(a, b *ConnInfo) int {
 		if key != nil {

@@ -200,6 +200,38 @@ func TestConnzSortAndPaging(t *testing.T) {
 	}
 }
 
+// TestConnzSortRTT: sort=rtt orders by round-trip time, longest first,
+// whatever the units the RTT strings use.
+func TestConnzSortRTT(t *testing.T) {
+	srv, addr := startServer(t, Options{})
+	rtts := []time.Duration{900 * time.Microsecond, 200 * time.Millisecond, 30 * time.Millisecond, 1500 * time.Millisecond}
+	conns := make([]*rawConn, len(rtts))
+	for i := range conns {
+		conns[i] = connectRaw(t, addr, "")
+	}
+	srv.mu.Lock()
+	clients := make([]*client, 0, len(srv.clients))
+	for _, c := range srv.clients {
+		clients = append(clients, c)
+	}
+	srv.mu.Unlock()
+	slices.SortFunc(clients, func(a, b *client) int { return int(a.cid) - int(b.cid) })
+	for i, c := range clients {
+		c.mu.Lock()
+		c.rtt = rtts[i]
+		c.mu.Unlock()
+	}
+	cz := srv.Connz(ConnzOptions{Sort: "rtt"})
+	var got []string
+	for _, ci := range cz.Conns {
+		got = append(got, ci.RTT)
+	}
+	want := []string{"1.5s", "200ms", "30ms", "900µs"}
+	if !slices.Equal(got, want) {
+		t.Errorf("sort=rtt: %q, want %q", got, want)
+	}
+}
+
 // TestConnzRTTMeasured: a PONG answering the server's keepalive PING sets
 // the RTT /connz shows.
 func TestConnzRTTMeasured(t *testing.T) {
