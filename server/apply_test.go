@@ -1,0 +1,170 @@
+package server
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+var errMaxConnsLine = []string{"-ERR 'maximum connections exceeded'"}
+
+func TestApplyMaxConnections(t *testing.T) {
+	srv, addr := startServer(t, Options{})
+	cs := make([]*rawConn, 4)
+	for i := range cs {
+		cs[i] = connectRaw(t, addr, "")
+	}
+
+	o := *srv.Options()
+	o.MaxConnections = 2
+	srv.Apply(o)
+	// The newest two go, the oldest two stay.
+	for _, c := range cs[2:] {
+		if got := c.readUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
+			t.Errorf("client over the new limit got %q", got)
+		}
+	}
+	for _, c := range cs[:2] {
+		if got := c.flush(); len(got) != 0 {
+			t.Errorf("client under the limit got %q", lines(got))
+		}
+	}
+	waitFor(t, ioTimeout, "two clients", func() bool { return srv.NumClients() == 2 })
+
+	// A new client beyond the limit gets INFO, then the -ERR.
+	c := dialRaw(t, addr)
+	if got := c.readUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
+		t.Errorf("new client over the limit got %q", got)
+	}
+	cz := srv.Connz(ConnzOptions{State: "closed"})
+	if cz.Total != 3 {
+		t.Fatalf("%d closed connections, want 3", cz.Total)
+	}
+	for _, ci := range cz.Conns {
+		if ci.Reason != "Maximum Connections Exceeded" {
+			t.Errorf("cid %d closed for %q", ci.Cid, ci.Reason)
+		}
+	}
+
+	// Raising the limit closes nothing and admits a client again.
+	o.MaxConnections = 3
+	srv.Apply(o)
+	third := connectRaw(t, addr, "")
+
+	// max_connections: 0 in a config file (MaxConnections < 0) refuses
+	// everyone, connected clients included.
+	o.MaxConnections = -1
+	srv.Apply(o)
+	for _, c := range []*rawConn{cs[0], cs[1], third} {
+		if got := c.readUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
+			t.Errorf("with max_connections 0: %q", got)
+		}
+	}
+	c = dialRaw(t, addr)
+	if got := c.readUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
+		t.Errorf("new client with max_connections 0 got %q", got)
+	}
+}
+
+func TestApplyAuthorization(t *testing.T) {
+	users := []*User{
+		{Username: "alice", Password: "a"},
+		{Username: "bob", Password: "b"},
+		{Username: "carol", Password: "c"},
+	}
+	srv, addr := startServer(t, Options{Auth: AuthOptions{Users: users}})
+	alice := connectRaw(t, addr, `{"verbose":false,"user":"alice","pass":"a"}`)
+	bob := connectRaw(t, addr, `{"verbose":false,"user":"bob","pass":"b"}`)
+	carol := connectRaw(t, addr, `{"verbose":false,"user":"carol","pass":"c"}`)
+
+	// Same options again: nothing happens.
+	srv.Apply(*srv.Options())
+
+	// bob's password changes, carol goes, alice gets permissions.
+	o := *srv.Options()
+	o.Auth.Users = []*User{
+		{Username: "alice", Password: "a", Permissions: &Permissions{Publish: &SubjectPermission{Deny: []string{"secret"}}}},
+		{Username: "bob", Password: "new"},
+	}
+	srv.Apply(o)
+	for name, c := range map[string]*rawConn{"bob": bob, "carol": carol} {
+		if got := c.readUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
+			t.Errorf("%s got %q", name, got)
+		}
+	}
+	alice.send("PUB secret 0\r\n\r\nPUB open 0\r\n\r\n")
+	if got := lines(alice.flush()); !slices.Equal(got, []string{`-ERR 'Permissions Violation for Publish to "secret"'`}) {
+		t.Errorf("alice after reload got %q, want her new permissions applied", got)
+	}
+	waitFor(t, ioTimeout, "revoked clients in closed list", func() bool {
+		return srv.Connz(ConnzOptions{State: "closed"}).Total == 2
+	})
+	for _, ci := range srv.Connz(ConnzOptions{State: "closed"}).Conns {
+		if ci.Reason != "Authentication Revoked" {
+			t.Errorf("cid %d closed for %q", ci.Cid, ci.Reason)
+		}
+	}
+	connectRaw(t, addr, `{"verbose":false,"user":"bob","pass":"new"}`)
+
+	// Back to no auth: remaining clients keep going, without permissions.
+	o = *srv.Options()
+	o.Auth = AuthOptions{}
+	srv.Apply(o)
+	alice.send("PUB secret 0\r\n\r\n")
+	if got := alice.flush(); len(got) != 0 {
+		t.Errorf("alice after auth was removed got %q", lines(got))
+	}
+}
+
+// TestApplyAuthorizationAdded: turning auth on closes the clients that
+// sent no (or wrong) credentials and keeps one whose CONNECT already had the
+// new token.
+func TestApplyAuthorizationAdded(t *testing.T) {
+	srv, addr := startServer(t, Options{})
+	anon := connectRaw(t, addr, "")
+	wrong := connectRaw(t, addr, `{"verbose":false,"auth_token":"old"}`)
+	good := connectRaw(t, addr, `{"verbose":false,"auth_token":"t0k"}`)
+	o := *srv.Options()
+	o.Auth.Token = "t0k"
+	srv.Apply(o)
+	for _, c := range []*rawConn{anon, wrong} {
+		if got := c.readUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
+			t.Errorf("got %q", got)
+		}
+	}
+	if got := good.flush(); len(got) != 0 {
+		t.Errorf("client with the right token got %q", lines(got))
+	}
+	if c := dialRaw(t, addr); c.info["auth_required"] != true {
+		t.Errorf("INFO after reload: auth_required = %v", c.info["auth_required"])
+	}
+}
+
+func TestApplyMaxPayload(t *testing.T) {
+	srv, addr := startServer(t, Options{})
+	c := connectRaw(t, addr, "")
+	big := "PUB foo 20\r\n" + strings.Repeat("x", 20) + "\r\n"
+	c.send(big)
+	if got := c.flush(); len(got) != 0 {
+		t.Fatalf("20-byte PUB under the default limit: %q", lines(got))
+	}
+
+	o := *srv.Options()
+	o.MaxPayload = 10
+	srv.Apply(o)
+	if mp := dialRaw(t, addr).info["max_payload"]; mp != float64(10) {
+		t.Errorf("INFO max_payload after reload = %v", mp)
+	}
+	// The connected client's next read uses the new limit.
+	c.send("PUB foo 10\r\n" + strings.Repeat("x", 10) + "\r\n")
+	if got := c.flush(); len(got) != 0 {
+		t.Fatalf("10-byte PUB at the new limit: %q", lines(got))
+	}
+	c.send(big)
+	if got := c.readUntilClosed(); !slices.Equal(got, []string{"-ERR 'Maximum Payload Violation'"}) {
+		t.Errorf("20-byte PUB over the new limit: %q", got)
+	}
+	if v := srv.Varz(); v.MaxPayload != 10 {
+		t.Errorf("varz max_payload = %d", v.MaxPayload)
+	}
+}
