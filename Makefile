@@ -3,7 +3,13 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(CURDIR)/.tools/bin:/usr/local/go/bin:$(PATH)
 
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//' || echo 0.0.0-dev)
+# natsd's version, from git describe, computed once (the := below) and used for
+# the binary (natsd --version prints "natsd: v$(VERSION)") and the .deb/.rpm:
+# 0.1.0~git<N>.<sha> before the first tag, X.Y.Z on tag vX.Y.Z,
+# X.Y.Z+git<N>.<sha> after it, +dirty with uncommitted changes — valid and
+# ordered for dpkg and rpm. See packaging/version.sh and docs/packaging.md.
+VERSION ?= $(shell packaging/version.sh)
+VERSION := $(VERSION)
 LDFLAGS := -s -w -X github.com/natsd/natsd/daemon.Version=$(VERSION)
 
 # Pinned tools. nats-server v2.15.2 is our peer and yardstick; Debian's nats-server
@@ -115,3 +121,42 @@ cluster: build
 SD_INTEGRATION ?= 1
 systemd-test: build
 	SD_INTEGRATION=$(SD_INTEGRATION) packaging/test/systemd-test.sh
+
+## ---- packages: .deb and .rpm built with nfpm (go tool nfpm), into dist/ ----
+## See docs/packaging.md. deb/rpm: one package each, from bin/natsd (rebuilt
+## when it is not $(VERSION)). packages: both, then packaging/test/check-packages.sh
+## (seed.conf passes natsd -t, lintian, rpm -qp file and script checks; installs
+## lintian and rpm when missing). package-test: the packages and a newer build
+## of them installed, upgraded, removed and purged under systemd in a Debian
+## bookworm container (packaging/test/package-test.sh; root).
+.PHONY: deb rpm packages package-test
+DIST ?= dist
+# The second, newer build package-test upgrades to: same code, higher version,
+# a changed seed.conf (so that dpkg and rpm must keep the edited one).
+PKG_UPGRADE_VERSION := $(VERSION)+upgrade
+PKG_UPGRADE_DIST    := $(DIST)/upgrade
+define pkg-check-bin
+	@[ "$$(bin/natsd --version 2>/dev/null)" = "natsd: v$(VERSION)" ] || { \
+		echo "bin/natsd is $$(bin/natsd --version 2>/dev/null), not v$(VERSION): rebuilding"; \
+		rm -f bin/natsd; $(MAKE) --no-print-directory build VERSION='$(VERSION)'; }
+endef
+
+deb: build
+	$(pkg-check-bin)
+	VERSION='$(VERSION)' DIST=$(DIST) GO=$(GO) packaging/build-package.sh deb
+
+rpm: build
+	$(pkg-check-bin)
+	VERSION='$(VERSION)' DIST=$(DIST) GO=$(GO) packaging/build-package.sh rpm
+
+packages: deb rpm
+	VERSION='$(VERSION)' DIST=$(DIST) packaging/test/check-packages.sh
+
+package-test: packages
+	@mkdir -p $(PKG_UPGRADE_DIST)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(patsubst github.com/natsd/natsd/daemon.Version=%,github.com/natsd/natsd/daemon.Version=$(PKG_UPGRADE_VERSION),$(LDFLAGS))' -o $(PKG_UPGRADE_DIST)/natsd ./cmd/natsd
+	{ cat packaging/seed.conf; echo; echo '# (package-test: the seed.conf of a newer package)'; } >$(PKG_UPGRADE_DIST)/seed.conf
+	for p in deb rpm; do VERSION='$(PKG_UPGRADE_VERSION)' NATSD_BIN=$(PKG_UPGRADE_DIST)/natsd \
+		SEED_CONF=$(PKG_UPGRADE_DIST)/seed.conf DIST=$(PKG_UPGRADE_DIST) GO=$(GO) packaging/build-package.sh $$p || exit 1; done
+	VERSION='$(VERSION)' UPGRADE_VERSION='$(PKG_UPGRADE_VERSION)' DIST=$(DIST) UPGRADE_DIST=$(PKG_UPGRADE_DIST) \
+		packaging/test/package-test.sh
