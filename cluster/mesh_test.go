@@ -1,0 +1,231 @@
+package cluster
+
+import (
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestDuplicateRoutesResolve: two servers that dial each other at the same
+// moment end up with exactly one route, and agree which: the one dialed by
+// the server with the smaller id.
+func TestDuplicateRoutesResolve(t *testing.T) {
+	t.Parallel()
+	for range 8 {
+		a := newNode(t, Options{Name: "test"})
+		b := newNode(t, Options{Name: "test"})
+		a.cl.mu.Lock()
+		a.cl.opts.Routes = []*url.URL{b.url()}
+		a.cl.mu.Unlock()
+		b.cl.mu.Lock()
+		b.cl.opts.Routes = []*url.URL{a.url()}
+		b.cl.mu.Unlock()
+		start := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			<-start
+			a.cl.Start()
+		}()
+		close(start)
+		b.cl.Start()
+		<-done
+
+		settled := func() bool {
+			ra, rb := a.cl.Routez(false), b.cl.Routez(false)
+			if ra.NumRoutes != 1 || rb.NumRoutes != 1 {
+				return false
+			}
+			x, y := ra.Routes[0], rb.Routes[0]
+			// Both sides hold the same connection: one dialed it, the
+			// other accepted it, and the dialer has the smaller id.
+			aDialed := a.srv.ID() < b.srv.ID()
+			return x.RemoteID == b.srv.ID() && y.RemoteID == a.srv.ID() && x.DidSolicit == aDialed && y.DidSolicit == !aDialed
+		}
+		waitFor(t, 5*time.Second, "one agreed route", settled)
+		ra, rb := a.cl.Routez(false).Routes[0].Rid, b.cl.Routez(false).Routes[0].Rid
+		stays(t, 50*time.Millisecond, "the agreed route", func() bool {
+			return settled() && a.cl.Routez(false).Routes[0].Rid == ra && b.cl.Routez(false).Routes[0].Rid == rb
+		})
+		a.cl.Shutdown()
+		b.cl.Shutdown()
+	}
+}
+
+// TestGossipFullMesh: B and C know only A; gossip makes them meet.
+func TestGossipFullMesh(t *testing.T) {
+	t.Parallel()
+	a := startNode(t, Options{Name: "test"})
+	b := startNode(t, Options{Name: "test"}, a)
+	waitRoutes(t, b, 1)
+	c := startNode(t, Options{Name: "test"}, a)
+	for _, n := range []*node{a, b, c} {
+		waitRoutes(t, n, 2)
+	}
+	ids := map[*node]string{a: a.srv.ID(), b: b.srv.ID(), c: c.srv.ID()}
+	for n, self := range ids {
+		peers := n.peerIDs()
+		if len(peers) != 2 || peers[self] {
+			t.Errorf("%s's peers %v", self, peers)
+		}
+	}
+	// The B–C route is not configured on either side.
+	for _, r := range b.cl.Routez(false).Routes {
+		if r.RemoteID == c.srv.ID() && r.IsConfigured {
+			t.Error("gossiped route shown as configured on B")
+		}
+	}
+	// Messages go directly between B and C (one hop).
+	cc := client(t, c)
+	cc.send("SUB direct 1\r\n")
+	cc.flush()
+	waitFor(t, ioTimeout, "C's interest on B", func() bool { return b.srv.NumSubscriptions() == 1 })
+	cb := client(t, b)
+	cb.send("PUB direct 2\r\nhi\r\n")
+	cb.flush()
+	if got := cc.recv(1); len(got) != 1 || got[0].line != "MSG direct 1 2" {
+		t.Errorf("C's client got %q", lines(got))
+	}
+	// Every client URL reaches every server.
+	for _, n := range []*node{a, b, c} {
+		urls := n.srv.ConnectURLs()
+		for _, m := range []*node{a, b, c} {
+			if !slices.Contains(urls, m.clientAddr) {
+				t.Errorf("connect_urls %q lack %s", urls, m.clientAddr)
+			}
+		}
+	}
+}
+
+// TestApplyRemovesRoute: a reload that removes a route closes it, does not
+// redial it, and refuses the peer if it dials back.
+func TestApplyRemovesRoute(t *testing.T) {
+	t.Parallel()
+	a := startNode(t, Options{Name: "test"})
+	b := startNode(t, Options{Name: "test"}, a)
+	waitRoutes(t, a, 1)
+	waitRoutes(t, b, 1)
+
+	o := b.cl.currentOpts()
+	o.Routes = nil
+	b.cl.Apply(o)
+	waitRoutes(t, a, 0)
+	waitRoutes(t, b, 0)
+	waitFor(t, ioTimeout, "B's dialer to stop", func() bool {
+		b.cl.mu.Lock()
+		defer b.cl.mu.Unlock()
+		return len(b.cl.solicits) == 0
+	})
+	if got := a.srv.ConnectURLs(); got != nil {
+		t.Errorf("A still advertises %q after the route went", got)
+	}
+
+	// A dials B: refused.
+	ao := a.cl.currentOpts()
+	ao.Routes = []*url.URL{b.url()}
+	a.cl.Apply(ao)
+	stays(t, 1200*time.Millisecond, "no route after B removed it", func() bool {
+		return a.cl.NumRoutes() == 0 && b.cl.NumRoutes() == 0
+	})
+
+	// Configured again on B: the route comes back.
+	o.Routes = []*url.URL{a.url()}
+	b.cl.Apply(o)
+	waitRoutes(t, a, 1)
+	waitRoutes(t, b, 1)
+}
+
+// TestApplyAddsRoute: an added route is dialed at once, not after a delay.
+func TestApplyAddsRoute(t *testing.T) {
+	a := startNode(t, Options{Name: "test"})
+	b := startNode(t, Options{Name: "test"})
+	o := b.cl.currentOpts()
+	o.Routes = []*url.URL{a.url()}
+	start := time.Now()
+	b.cl.Apply(o)
+	waitFor(t, 500*time.Millisecond, "the added route", func() bool { return a.cl.NumRoutes() == 1 && b.cl.NumRoutes() == 1 })
+	if el := time.Since(start); el > 500*time.Millisecond {
+		t.Errorf("added route took %v", el)
+	}
+	if r := b.cl.Routez(false).Routes[0]; !r.IsConfigured || !r.DidSolicit {
+		t.Errorf("added route: %+v", *r)
+	}
+	// The same set again changes nothing.
+	b.cl.Apply(o)
+	stays(t, 50*time.Millisecond, "the route", func() bool { return b.cl.NumRoutes() == 1 })
+}
+
+// TestApplyRouteAuthorization: accepted routes whose credentials the new
+// cluster authorization refuses are closed; a peer with the new ones joins.
+func TestApplyRouteAuthorization(t *testing.T) {
+	a := startNode(t, Options{Name: "test", Username: "ru", Password: "rp"})
+	b := startNode(t, Options{Name: "test", Username: "ru", Password: "rp"}, a)
+	waitRoutes(t, a, 1)
+	ao := a.cl.currentOpts()
+	ao.Password = "new"
+	a.cl.Apply(ao)
+	waitRoutes(t, a, 0)
+	c := startNode(t, Options{Name: "test", Username: "ru", Password: "new"}, a)
+	waitRoutes(t, c, 1)
+	stays(t, 100*time.Millisecond, "B refused", func() bool { return !a.peerIDs()[b.srv.ID()] })
+}
+
+func TestDiffRoutes(t *testing.T) {
+	u := func(s string) *url.URL {
+		v, err := url.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	keys := func(us []*url.URL) []string {
+		var out []string
+		for _, x := range us {
+			out = append(out, routeKey(x))
+		}
+		return out
+	}
+	tests := []struct {
+		name           string
+		old, cur       []*url.URL
+		added, removed []string
+	}{
+		{"none", nil, nil, nil, nil},
+		{"same", []*url.URL{u("nats-route://a:1")}, []*url.URL{u("nats-route://a:1")}, nil, nil},
+		{"added", nil, []*url.URL{u("nats-route://a:1")}, []string{"nats-route://a:1"}, nil},
+		{"removed", []*url.URL{u("nats-route://a:1")}, nil, nil, []string{"nats-route://a:1"}},
+		{"swapped", []*url.URL{u("nats-route://a:1"), u("nats-route://b:2")}, []*url.URL{u("nats-route://b:2"), u("nats-route://c:3")},
+			[]string{"nats-route://c:3"}, []string{"nats-route://a:1"}},
+		{"credentials aside", []*url.URL{u("nats-route://u:p@a:1")}, []*url.URL{u("nats-route://v:q@a:1")}, nil, nil},
+		{"order aside", []*url.URL{u("nats-route://a:1"), u("nats-route://b:2")}, []*url.URL{u("nats-route://b:2"), u("nats-route://a:1")}, nil, nil},
+		{"port differs", []*url.URL{u("nats-route://a:1")}, []*url.URL{u("nats-route://a:2")}, []string{"nats-route://a:2"}, []string{"nats-route://a:1"}},
+	}
+	for _, tt := range tests {
+		added, removed := diffRoutes(tt.old, tt.cur)
+		if !slices.Equal(keys(added), tt.added) || !slices.Equal(keys(removed), tt.removed) {
+			t.Errorf("%s: added %q removed %q, want %q %q", tt.name, keys(added), keys(removed), tt.added, tt.removed)
+		}
+	}
+}
+
+func TestRouteKey(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"nats-route://h:4248", "nats-route://h:4248"},
+		{"nats-route://user:pass@h:4248", "nats-route://h:4248"},
+		{"nats-route://user@h:4248/", "nats-route://h:4248/"},
+		{"nats://10.0.0.1:6222", "nats://10.0.0.1:6222"},
+	}
+	for _, tt := range tests {
+		u, err := url.Parse(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := routeKey(u); got != tt.want {
+			t.Errorf("routeKey(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if u.String() != tt.in {
+			t.Errorf("routeKey changed its argument to %q", u)
+		}
+	}
+}
