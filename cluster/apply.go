@@ -93,7 +93,7 @@ func (c *Cluster) removeRoute(u *url.URL) {
 		r.mu.Unlock()
 		if id != "" {
 			c.mu.Lock()
-			c.removedPeers[id] = true
+			c.removedPeers[id] = key
 			c.mu.Unlock()
 		}
 		c.logger().Info("Removed route " + key)

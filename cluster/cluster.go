@@ -36,7 +36,7 @@ type Cluster struct {
 	conns        map[*route]struct{}   // every route connection, registered or not
 	solicits     map[string]*solicitor // dialers by route URL (without credentials)
 	removed      map[string]bool       // route URLs a reload removed: never redialed, gossip ignored
-	removedPeers map[string]bool       // server ids behind removed routes: gossip about them ignored
+	removedPeers map[string]string     // server ids behind removed routes (to the route URL key): refused, gossip about them ignored
 	changed      chan struct{}         // closed and replaced whenever routes change
 	closing      bool
 
@@ -58,7 +58,7 @@ func New(o Options, srv *server.Server, log *zap.Logger) *Cluster {
 		conns:        map[*route]struct{}{},
 		solicits:     map[string]*solicitor{},
 		removed:      map[string]bool{},
-		removedPeers: map[string]bool{},
+		removedPeers: map[string]string{},
 		changed:      make(chan struct{}),
 	}
 	c.log.Store(log)

@@ -55,7 +55,7 @@ func (c *Cluster) handshakeInfo(r *route, pi *peerInfo) error {
 		}
 	}
 	c.mu.Lock()
-	removed := c.removedPeers[pi.ID]
+	_, removed := c.removedPeers[pi.ID]
 	c.mu.Unlock()
 	if removed && !r.solicited {
 		// A reload removed our route to this peer: it stays closed, also
@@ -200,7 +200,7 @@ func (c *Cluster) gossiped(pi *peerInfo) {
 		return
 	}
 	c.mu.Lock()
-	if c.closing || c.routes[pi.ID] != nil || c.removed[routeKey(u)] || c.removedPeers[pi.ID] {
+	if c.closing || c.routes[pi.ID] != nil || c.removed[routeKey(u)] || c.removedPeers[pi.ID] != "" {
 		c.mu.Unlock()
 		return
 	}

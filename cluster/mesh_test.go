@@ -136,6 +136,29 @@ func TestApplyRemovesRoute(t *testing.T) {
 	waitRoutes(t, b, 1)
 }
 
+// TestApplyReplacesRoute: a reload that swaps one route for another keeps
+// refusing the removed peer.
+func TestApplyReplacesRoute(t *testing.T) {
+	t.Parallel()
+	a := startNode(t, Options{Name: "test"})
+	c := startNode(t, Options{Name: "test"})
+	b := startNode(t, Options{Name: "test"}, a)
+	waitRoutes(t, a, 1)
+
+	o := b.cl.currentOpts()
+	o.Routes = []*url.URL{c.url()}
+	b.cl.Apply(o)
+	waitFor(t, 5*time.Second, "B routed to C only", func() bool {
+		ids := b.peerIDs()
+		return len(ids) == 1 && ids[c.srv.ID()] && a.cl.NumRoutes() == 0
+	})
+
+	ao := a.cl.currentOpts()
+	ao.Routes = []*url.URL{b.url()}
+	a.cl.Apply(ao)
+	stays(t, 300*time.Millisecond, "A refused by B", func() bool { return !b.peerIDs()[a.srv.ID()] })
+}
+
 // TestApplyAddsRoute: an added route is dialed at once, not after a delay.
 func TestApplyAddsRoute(t *testing.T) {
 	a := startNode(t, Options{Name: "test"})

@@ -68,9 +68,14 @@ func (c *Cluster) solicit(u *url.URL, explicit bool) {
 	s.explicit.Store(explicit)
 	c.solicits[key] = s
 	if explicit {
-		// Configured (again): no longer removed.
+		// Configured (again): no longer removed, nor the peer behind it.
+		// Peers behind other removed routes stay removed.
 		delete(c.removed, key)
-		clear(c.removedPeers)
+		for id, k := range c.removedPeers {
+			if k == key {
+				delete(c.removedPeers, id)
+			}
+		}
 	}
 	c.wg.Add(1)
 	c.mu.Unlock()
