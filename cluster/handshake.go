@@ -114,6 +114,9 @@ func (c *Cluster) register(r *route) bool {
 		c.inherit(r, loser)
 		loser.close(server.ClosedDuplicateRoute)
 	}
+	if r.dialer() == nil {
+		c.adoptDialer(r, id)
+	}
 	r.mu.Lock()
 	r.registered = true
 	r.mu.Unlock()
@@ -159,6 +162,31 @@ func (c *Cluster) inherit(survivor, dup *route) {
 	id := survivor.peer.ID
 	survivor.mu.Unlock()
 	sol.setPeer(id)
+}
+
+// adoptDialer gives r the dialer already bound to its peer, if there is
+// one: the route that dialer made dropped (closed by the peer as a
+// duplicate, say) before r, which the peer dialed, was registered, so
+// nothing was inherited. r is then the configured route to that peer, which
+// /routez shows and a reload that removes the route closes.
+func (c *Cluster) adoptDialer(r *route, id string) {
+	c.mu.Lock()
+	var sol *solicitor
+	for _, s := range c.solicits {
+		if s.peerID() == id {
+			sol = s
+			break
+		}
+	}
+	c.mu.Unlock()
+	if sol == nil {
+		return
+	}
+	r.mu.Lock()
+	if r.sol == nil {
+		r.sol = sol
+	}
+	r.mu.Unlock()
 }
 
 // forwardGossip tells every other peer about r's peer, with the address to

@@ -12,7 +12,7 @@ import (
 // the server with the smaller id.
 func TestDuplicateRoutesResolve(t *testing.T) {
 	t.Parallel()
-	for range 8 {
+	for i := range 8 {
 		a := newNode(t, Options{Name: "test"})
 		b := newNode(t, Options{Name: "test"})
 		a.cl.mu.Lock()
@@ -48,6 +48,15 @@ func TestDuplicateRoutesResolve(t *testing.T) {
 		stays(t, 50*time.Millisecond, "the agreed route", func() bool {
 			return settled() && a.cl.Routez(false).Routes[0].Rid == ra && b.cl.Routez(false).Routes[0].Rid == rb
 		})
+		// The survivor takes over the loser's dialer once the loser's
+		// handshake is done: both sides then count it as configured.
+		waitFor(t, ioTimeout, "the survivor to be configured on both sides", func() bool {
+			x, y := a.cl.Routez(false), b.cl.Routez(false)
+			return len(x.Routes) == 1 && len(y.Routes) == 1 && x.Routes[0].IsConfigured && y.Routes[0].IsConfigured
+		})
+		if !settled() || a.cl.Routez(false).Routes[0].Rid != ra || b.cl.Routez(false).Routes[0].Rid != rb {
+			t.Fatalf("iteration %d: the route changed", i)
+		}
 		a.cl.Shutdown()
 		b.cl.Shutdown()
 	}

@@ -1,0 +1,71 @@
+package cluster
+
+import (
+	"bufio"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestConfiguredPeerDialsBack: the route we dialed to a configured peer
+// drops and the peer dials us instead. The accepted route is then the
+// configured route to that peer: /routez says so, and a reload that removes
+// the route closes it.
+func TestConfiguredPeerDialsBack(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	peerPort := ln.Addr().(*net.TCPAddr).Port
+	peerURL := &url.URL{Scheme: "nats-route", Host: ln.Addr().String()}
+
+	a := newNode(t, Options{Name: "test"})
+	a.cl.mu.Lock()
+	a.cl.opts.Routes = []*url.URL{peerURL}
+	a.cl.mu.Unlock()
+	a.cl.Start()
+
+	// The fake peer answers A's dial as a 2.9 server would.
+	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(ioTimeout))
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatalf("A did not dial the configured route: %v", err)
+	}
+	_ = nc.SetDeadline(time.Now().Add(ioTimeout))
+	br := bufio.NewReader(nc)
+	for _, op := range []string{"CONNECT ", "INFO "} {
+		if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, op) {
+			t.Fatalf("A's dialed route sent %q (%v), want %s", line, err, op)
+		}
+	}
+	if _, err := nc.Write([]byte(peerInfo29("NPEER", "test", peerPort))); err != nil {
+		t.Fatal(err)
+	}
+	waitRoutes(t, a, 1)
+	if r := a.cl.Routez(false).Routes[0]; !r.DidSolicit || !r.IsConfigured {
+		t.Fatalf("dialed route: %+v", *r)
+	}
+
+	// The dialed connection drops; the peer dials A before A redials.
+	_ = nc.Close()
+	waitRoutes(t, a, 0)
+	p := dial(t, a.routeAddr)
+	p.send(`CONNECT {"verbose":false,"name":"NPEER","cluster":"test"}` + "\r\n" + peerInfo29("NPEER", "test", peerPort))
+	waitRoutes(t, a, 1)
+	if r := a.cl.Routez(false).Routes[0]; r.DidSolicit || !r.IsConfigured {
+		t.Errorf("accepted route to the configured peer: did_solicit %v is_configured %v, want false, true", r.DidSolicit, r.IsConfigured)
+	}
+
+	o := a.cl.currentOpts()
+	o.Routes = nil
+	a.cl.Apply(o)
+	for _, l := range p.readUntilClosed() {
+		if l != "PING" && !strings.HasPrefix(l, "RS+ ") {
+			t.Errorf("peer got %q", l)
+		}
+	}
+	waitRoutes(t, a, 0)
+}
