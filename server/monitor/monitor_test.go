@@ -1,0 +1,284 @@
+package monitor
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/natsd/natsd/server"
+)
+
+// startServer serves a real server on a loopback listener, with one client
+// subscribed to foo, and shuts both down when the test ends.
+func startServer(t *testing.T) *server.Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Options{Host: "127.0.0.1"}, zap.NewNop(), "test")
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(ln)
+	}()
+	nc, err := net.DialTimeout("tcp", ln.Addr().String(), 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = nc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-served
+	})
+	_ = nc.SetDeadline(time.Now().Add(3 * time.Second))
+	br := bufio.NewReader(nc)
+	if _, err := nc.Write([]byte("CONNECT {\"verbose\":false,\"name\":\"mon\"}\r\nSUB foo 1\r\nPING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"INFO ", "PONG"} {
+		line, err := br.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, want) {
+			t.Fatalf("got %q (%v), want %s", line, err, want)
+		}
+	}
+	return srv
+}
+
+func get(t *testing.T, h http.Handler, target string) *httptest.ResponseRecorder {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
+	return w
+}
+
+func decode(t *testing.T, w *httptest.ResponseRecorder) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
+		t.Fatalf("body %q: %v", w.Body.String(), err)
+	}
+	return m
+}
+
+func TestEndpoints(t *testing.T) {
+	srv := startServer(t)
+	h := Handler(Sources{Server: srv}, "")
+	tests := []struct {
+		path  string
+		check func(m map[string]any) bool
+	}{
+		{"/varz", func(m map[string]any) bool {
+			return m["server_id"] == srv.ID() && m["version"] == server.ProtocolVersion && m["natsd_version"] == "test" && m["connections"] == float64(1)
+		}},
+		{"/connz", func(m map[string]any) bool {
+			conns, _ := m["connections"].([]any)
+			return m["num_connections"] == float64(1) && len(conns) == 1 && conns[0].(map[string]any)["name"] == "mon"
+		}},
+		{"/subsz", func(m map[string]any) bool { return m["num_subscriptions"] == float64(1) }},
+		{"/subscriptionsz", func(m map[string]any) bool { return m["num_subscriptions"] == float64(1) }},
+		{"/routez", func(m map[string]any) bool {
+			routes, ok := m["routes"].([]any)
+			return m["server_id"] == srv.ID() && m["num_routes"] == float64(0) && ok && len(routes) == 0
+		}},
+		{"/healthz", func(m map[string]any) bool { return m["status"] == "ok" && len(m) == 1 }},
+	}
+	for _, tt := range tests {
+		w := get(t, h, tt.path)
+		if w.Code != http.StatusOK {
+			t.Errorf("%s: status %d", tt.path, w.Code)
+			continue
+		}
+		if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s: Content-Type %q", tt.path, ct)
+		}
+		if cors := w.Header().Get("Access-Control-Allow-Origin"); cors != "*" {
+			t.Errorf("%s: Access-Control-Allow-Origin %q", tt.path, cors)
+		}
+		if m := decode(t, w); !tt.check(m) {
+			t.Errorf("%s: unexpected body %s", tt.path, w.Body.String())
+		}
+	}
+
+	w := get(t, h, "/")
+	if w.Code != http.StatusOK || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") || !strings.Contains(w.Body.String(), `href=".`+VarzPath) {
+		t.Errorf("/: %d %q %q", w.Code, w.Header().Get("Content-Type"), w.Body.String())
+	}
+	for _, p := range []string{"/nope", "/varz/x", "/connzz", "/nats/varz"} {
+		if w := get(t, h, p); w.Code != http.StatusNotFound {
+			t.Errorf("%s: status %d, want 404", p, w.Code)
+		}
+	}
+}
+
+func TestQueryParameters(t *testing.T) {
+	srv := startServer(t)
+	h := Handler(Sources{Server: srv}, "")
+	bad := []struct{ target, body string }{
+		{"/connz?subs=maybe", `Error decoding boolean for 'subs': strconv.ParseBool: parsing "maybe": invalid syntax`},
+		{"/connz?auth=2x", `Error decoding boolean for 'auth': strconv.ParseBool: parsing "2x": invalid syntax`},
+		{"/connz?limit=ten", `Error decoding limit: strconv.Atoi: parsing "ten": invalid syntax`},
+		{"/connz?offset=-x", `Error decoding offset: strconv.Atoi: parsing "-x": invalid syntax`},
+		{"/connz?cid=x", `Error decoding cid: strconv.Atoi: parsing "x": invalid syntax`},
+		{"/connz?sort=bogus", `Invalid sorting option: bogus`},
+		{"/subsz?subs=maybe", `Error decoding boolean for 'subs': strconv.ParseBool: parsing "maybe": invalid syntax`},
+		{"/routez?subs=maybe", `Error decoding boolean for 'subs': strconv.ParseBool: parsing "maybe": invalid syntax`},
+	}
+	for _, tt := range bad {
+		w := get(t, h, tt.target)
+		if w.Code != http.StatusBadRequest || strings.TrimSpace(w.Body.String()) != tt.body {
+			t.Errorf("%s: %d %q, want 400 %q", tt.target, w.Code, w.Body.String(), tt.body)
+		}
+	}
+
+	good := []struct {
+		target string
+		check  func(m map[string]any) bool
+	}{
+		{"/connz?subs=1", func(m map[string]any) bool {
+			c := m["connections"].([]any)[0].(map[string]any)
+			subs, _ := c["subscriptions_list"].([]any)
+			return len(subs) == 1 && subs[0] == "foo"
+		}},
+		{"/connz?subs=detail", func(m map[string]any) bool {
+			c := m["connections"].([]any)[0].(map[string]any)
+			d, _ := c["subscriptions_list_detail"].([]any)
+			return len(d) == 1 && d[0].(map[string]any)["subject"] == "foo" && d[0].(map[string]any)["sid"] == "1"
+		}},
+		{"/connz?sort=subs&limit=1&offset=0", func(m map[string]any) bool { return m["limit"] == float64(1) && m["total"] == float64(1) }},
+		{"/connz?offset=5", func(m map[string]any) bool { return m["num_connections"] == float64(0) && m["total"] == float64(1) }},
+		{"/connz?cid=999", func(m map[string]any) bool { return m["total"] == float64(0) }},
+		{"/connz?state=CLOSED", func(m map[string]any) bool { return m["total"] == float64(0) }},
+		{"/connz?state=any", func(m map[string]any) bool { return m["total"] == float64(1) }},
+		{"/connz?acc=OTHER", func(m map[string]any) bool { return m["total"] == float64(0) }},
+		{"/subsz?subs=true", func(m map[string]any) bool {
+			l, _ := m["subscriptions_list"].([]any)
+			return len(l) == 1 && m["total"] == float64(1)
+		}},
+		{"/subsz?subs=1&test=bar", func(m map[string]any) bool { return m["total"] == float64(0) }},
+		{"/subsz?subs=detail&test=foo", func(m map[string]any) bool { return m["total"] == float64(1) }},
+	}
+	for _, tt := range good {
+		w := get(t, h, tt.target)
+		if w.Code != http.StatusOK {
+			t.Errorf("%s: status %d %q", tt.target, w.Code, w.Body.String())
+			continue
+		}
+		if !tt.check(decode(t, w)) {
+			t.Errorf("%s: unexpected body %s", tt.target, w.Body.String())
+		}
+	}
+}
+
+func TestHTTPReqStats(t *testing.T) {
+	srv := startServer(t)
+	h := Handler(Sources{Server: srv}, "")
+	for _, p := range []string{"/connz", "/connz?sort=bogus", "/subsz", "/subscriptionsz", "/healthz", "/", "/varz"} {
+		get(t, h, p)
+	}
+	m := decode(t, get(t, h, "/varz"))
+	stats, _ := m["http_req_stats"].(map[string]any)
+	want := map[string]float64{"/connz": 2, "/subsz": 2, "/healthz": 1, "/": 1, "/varz": 2}
+	if len(stats) != len(want) {
+		t.Errorf("http_req_stats = %v, want %v", stats, want)
+	}
+	for k, n := range want {
+		if stats[k] != n {
+			t.Errorf("http_req_stats[%q] = %v, want %v (all: %v)", k, stats[k], n, stats)
+		}
+	}
+}
+
+func TestBasePath(t *testing.T) {
+	srv := startServer(t)
+	for _, base := range []string{"/nats", "/nats/"} {
+		h := Handler(Sources{Server: srv}, base)
+		for _, p := range []string{"/nats/varz", "/nats/connz", "/nats/routez", "/nats/subsz", "/nats/subscriptionsz", "/nats/healthz", "/nats/"} {
+			if w := get(t, h, p); w.Code != http.StatusOK {
+				t.Errorf("base %q: %s: status %d", base, p, w.Code)
+			}
+		}
+		for _, p := range []string{"/varz", "/connz", "/healthz", "/nats/nope", "/natsvarz"} {
+			if w := get(t, h, p); w.Code != http.StatusNotFound {
+				t.Errorf("base %q: %s: status %d, want 404", base, p, w.Code)
+			}
+		}
+	}
+}
+
+func TestSources(t *testing.T) {
+	srv := startServer(t)
+	var healthErr error
+	var routezSubs []bool
+	h := Handler(Sources{
+		Server: srv,
+		VarzExtra: func(v *server.Varz) {
+			v.HTTPPort = 8222
+			v.Cluster.Name = "east"
+		},
+		Routez: func(subs bool) any {
+			routezSubs = append(routezSubs, subs)
+			return map[string]any{"num_routes": 7}
+		},
+		Healthz: func() error { return healthErr },
+	}, "")
+
+	m := decode(t, get(t, h, "/varz"))
+	if m["http_port"] != float64(8222) || m["cluster"].(map[string]any)["name"] != "east" {
+		t.Errorf("VarzExtra not applied: http_port %v cluster %v", m["http_port"], m["cluster"])
+	}
+	for _, p := range []string{"/routez", "/routez?subs=1", "/routez?subs=detail"} {
+		if m := decode(t, get(t, h, p)); m["num_routes"] != float64(7) {
+			t.Errorf("%s: %v", p, m)
+		}
+	}
+	if len(routezSubs) != 3 || routezSubs[0] || !routezSubs[1] || !routezSubs[2] {
+		t.Errorf("Routez called with %v, want [false true true]", routezSubs)
+	}
+
+	if w := get(t, h, "/healthz"); w.Code != http.StatusOK || decode(t, w)["status"] != "ok" {
+		t.Errorf("healthy: %d %s", w.Code, w.Body.String())
+	}
+	healthErr = errors.New("server is wedged")
+	w := get(t, h, "/healthz")
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("unhealthy: %d %q", w.Code, w.Header().Get("Content-Type"))
+	}
+	m = decode(t, w)
+	if m["status"] != "unavailable" || m["status_code"] != float64(503) || m["error"] != "server is wedged" {
+		t.Errorf("unhealthy body: %s", w.Body.String())
+	}
+}
+
+// TestOverHTTP: the handler behind a real HTTP server on loopback.
+func TestOverHTTP(t *testing.T) {
+	srv := startServer(t)
+	ts := httptest.NewServer(Handler(Sources{Server: srv}, "/base"))
+	defer ts.Close()
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get(ts.URL + "/base/varz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v server.Varz
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || v.ID != srv.ID() || v.HTTPReqStats["/varz"] != 1 {
+		t.Errorf("GET /base/varz: %d id %q stats %v", resp.StatusCode, v.ID, v.HTTPReqStats)
+	}
+}
