@@ -52,13 +52,15 @@ func Handler(src Sources, basePath string) http.Handler {
 	mux.HandleFunc(base+SubszPath, h.count(SubszPath, h.subsz))
 	mux.HandleFunc(base+SubsAlias, h.count(SubszPath, h.subsz))
 	mux.HandleFunc(base+HealthzPath, h.count(HealthzPath, h.healthz))
-	mux.HandleFunc(base+RootPath, h.count(RootPath, func(w http.ResponseWriter, r *http.Request) {
+	root := h.count(RootPath, h.root)
+	mux.HandleFunc(base+RootPath, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != base+RootPath {
-			http.NotFound(w, r) // unknown paths are 404, as in nats-server
+			// Unknown paths are 404 and not counted, as in nats-server.
+			http.NotFound(w, r)
 			return
 		}
-		h.root(w, r)
-	}))
+		root(w, r)
+	})
 	return mux
 }
 

@@ -186,7 +186,9 @@ func TestQueryParameters(t *testing.T) {
 func TestHTTPReqStats(t *testing.T) {
 	srv := startServer(t)
 	h := Handler(Sources{Server: srv}, "")
-	for _, p := range []string{"/connz", "/connz?sort=bogus", "/subsz", "/subscriptionsz", "/healthz", "/", "/varz"} {
+	// Like nats-server, a path that is not found is not counted as a
+	// request for the root page.
+	for _, p := range []string{"/connz", "/connz?sort=bogus", "/subsz", "/subscriptionsz", "/healthz", "/", "/nope", "/favicon.ico", "/varz"} {
 		get(t, h, p)
 	}
 	m := decode(t, get(t, h, "/varz"))
