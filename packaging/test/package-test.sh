@@ -25,6 +25,9 @@
 #                    as .rpmnew); %postun, run in the container, restarts natsd
 #   rpm_erase        %preun (in the container) stops and disables; rpm -e:
 #                    edited config saved as .rpmsave, user kept
+#   shared_user      a nats user made by another package (Debian's
+#                    nats-server: home /nonexistent): natsd runs as it, and
+#                    dpkg --purge leaves it
 #
 # Environment: VERSION, UPGRADE_VERSION (required), DIST (dist),
 # UPGRADE_DIST (dist/upgrade).
@@ -333,6 +336,23 @@ step_rpm_erase() {
 	info "rpm -e: files gone, edited config saved as seed.conf.rpmsave, user nats kept"
 }
 
+step_shared_user() {
+	# A nats user that is not natsd's, as Debian's nats-server package makes
+	# it (home /nonexistent): natsd runs as it, and a purge leaves it alone.
+	C userdel nats 2>/dev/null || true
+	C groupdel nats 2>/dev/null || true
+	C adduser --system --group --home /nonexistent --no-create-home --quiet nats || fail "adduser"
+	local before
+	before=$(C getent passwd nats)
+	dpkg_do -i /root/art/v1.deb || fail "dpkg -i"
+	wait_for 10 is_active || fail "natsd.service $(prop natsd.service ActiveState)"
+	runs_as "$(mainpid)" nats
+	dpkg_do --purge natsd || fail "dpkg --purge"
+	[ "$(C getent passwd nats)" = "$before" ] || fail "the other package's user nats was changed or deleted"
+	C getent group nats >/dev/null || fail "group nats deleted"
+	info "natsd ran as the existing user ($before); the purge kept it"
+}
+
 # ---- main -------------------------------------------------------------------------
 RESULTS=() PASSED=0 FAILED=0 SKIPPED=0 BROKEN=
 run_step() { # run_step NAME DESCRIPTION
@@ -399,6 +419,7 @@ main() {
 	run_step rpm_install "rpm --root -i --nodeps (with scripts): same files, starts as nats"
 	run_step rpm_upgrade "rpm -U the newer .rpm: %config(noreplace), restart"
 	run_step rpm_erase "%preun stops, rpm -e: .rpmsave, user kept"
+	run_step shared_user "a nats user of another package: used, and kept on purge"
 
 	t=$(nspawn_now_ms)
 	nspawn_cleanup
