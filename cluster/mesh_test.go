@@ -176,8 +176,8 @@ func TestApplyAddsRoute(t *testing.T) {
 	o.Routes = []*url.URL{a.url()}
 	start := time.Now()
 	b.cl.Apply(o)
-	waitFor(t, 500*time.Millisecond, "the added route", func() bool { return a.cl.NumRoutes() == 1 && b.cl.NumRoutes() == 1 })
-	if el := time.Since(start); el > 500*time.Millisecond {
+	waitFor(t, 800*time.Millisecond, "the added route", func() bool { return a.cl.NumRoutes() == 1 && b.cl.NumRoutes() == 1 })
+	if el := time.Since(start); el > 800*time.Millisecond {
 		t.Errorf("added route took %v", el)
 	}
 	if r := b.cl.Routez(false).Routes[0]; !r.IsConfigured || !r.DidSolicit {
