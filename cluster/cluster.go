@@ -93,17 +93,39 @@ func (c *Cluster) Name() string {
 	return c.name
 }
 
-// Serve accepts routes on ln until it is closed.
-func (c *Cluster) Serve(ln net.Listener) error {
+// Listen makes ln the route listener the cluster announces (its port goes
+// in every route INFO and in gossip about this server). Call it before
+// Start, and before serving ln in a goroutine of its own: a route dialed
+// before the port is known would tell peers to dial port 0.
+func (c *Cluster) Listen(ln net.Listener) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closing {
-		c.mu.Unlock()
 		_ = ln.Close()
 		return errClosed
 	}
 	c.listeners[ln] = struct{}{}
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
 		c.port = a.Port
+	}
+	return nil
+}
+
+// Serve accepts routes on ln until it is closed (it calls Listen first if
+// the caller did not).
+func (c *Cluster) Serve(ln net.Listener) error {
+	c.mu.Lock()
+	_, known := c.listeners[ln]
+	c.mu.Unlock()
+	if !known {
+		if err := c.Listen(ln); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return errClosed
 	}
 	c.wg.Add(1)
 	c.mu.Unlock()

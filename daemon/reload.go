@@ -275,6 +275,7 @@ func (d *Daemon) applyCluster(cur, next *Options, changes []Change, routeLn net.
 		d.cl, d.routeLn = cl, routeLn
 		d.mu.Unlock()
 		d.srv.SetRouter(cl)
+		_ = cl.Listen(routeLn)
 		go func() { _ = cl.Serve(routeLn) }()
 		d.log.Info("Clustering started: listening for route connections on " + hostPort(next.Cluster.Host, routeLn))
 		cl.Start()
@@ -300,6 +301,7 @@ func (d *Daemon) applyCluster(cur, next *Options, changes []Change, routeLn net.
 			return
 		}
 		if routeLn != nil {
+			_ = cl.Listen(routeLn)
 			go func() { _ = cl.Serve(routeLn) }()
 			cl.StopListener(old)
 			d.log.Info("Listening for route connections on " + hostPort(next.Cluster.Host, routeLn))

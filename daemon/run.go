@@ -266,6 +266,9 @@ func (d *Daemon) startCluster(o *Options) error {
 	d.cl = cluster.New(o.Cluster, d.srv, d.log.Logger)
 	d.srv.SetRouter(d.cl)
 	d.routeLn = ln
+	if err := d.cl.Listen(ln); err != nil {
+		return err
+	}
 	go func() { _ = d.cl.Serve(ln) }()
 	d.log.Info("Cluster name is " + d.cl.Name())
 	d.log.Info("Listening for route connections on " + hostPort(o.Cluster.Host, ln))

@@ -3,6 +3,7 @@ package server
 import (
 	"reflect"
 	"slices"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -58,11 +59,14 @@ func (s *Server) reauthorize(a *AuthOptions) {
 		connected := c.flags.has(connectReceived)
 		c.mu.Unlock()
 		if !connected {
-			// Not yet authenticated: the new rules apply to its CONNECT, and
-			// the auth timer (if any) is still running.
+			// No CONNECT yet: the new rules apply to its CONNECT, and with
+			// auth now required it gets the auth timeout a new client gets.
 			if a.Required() {
 				c.mu.Lock()
 				c.flags &^= authenticated
+				if c.authT == nil && !c.flags.has(closed) {
+					c.authT = time.AfterFunc(a.Timeout, c.authTimerFired)
+				}
 				c.mu.Unlock()
 			}
 			continue

@@ -287,6 +287,7 @@ func (c *client) closeConnection(reason ClosedState) {
 	if c.authT != nil {
 		c.authT.Stop()
 	}
+	info := c.connInfoLocked() // for /connz?state=closed, subscriptions included
 	subs := make([]*subscription, 0, len(c.subs))
 	for _, sub := range c.subs {
 		subs = append(subs, sub)
@@ -299,7 +300,7 @@ func (c *client) closeConnection(reason ClosedState) {
 		c.srv.removeLocalSub(sub)
 	}
 	c.srv.removeClient(c)
-	c.srv.recordClosed(c)
+	c.srv.recordClosed(info)
 	if hard {
 		// A slow consumer's queue is what is wrong: do not try to write it.
 		_ = c.nc.Close()

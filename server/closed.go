@@ -78,9 +78,8 @@ func ClosedProtocolError(k wire.ErrKind) ClosedState {
 // maxClosed is how many closed connections /connz?state=closed remembers.
 const maxClosed = 10000
 
-// recordClosed keeps a snapshot of a closed client for /connz.
-func (s *Server) recordClosed(c *client) {
-	ci := c.connInfo(true)
+// recordClosed keeps the snapshot of a closed client for /connz.
+func (s *Server) recordClosed(ci *ConnInfo) {
 	s.closedMu.Lock()
 	if len(s.closedRing) < maxClosed {
 		s.closedRing = append(s.closedRing, ci)

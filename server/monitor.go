@@ -57,12 +57,17 @@ type SubDetail struct {
 	Cid     uint64 `json:"cid"`
 }
 
-// connInfo snapshots c. With all set, the subscription list is kept (a closed
-// connection's list cannot be read later).
-func (c *client) connInfo(all bool) *ConnInfo {
-	now := time.Now()
+// connInfo snapshots c for /connz.
+func (c *client) connInfo() *ConnInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.connInfoLocked()
+}
+
+// connInfoLocked is connInfo with c.mu held (closeConnection takes it before
+// the subscriptions go, so that a closed connection still lists them).
+func (c *client) connInfoLocked() *ConnInfo {
+	now := time.Now()
 	last := c.last
 	if last.IsZero() {
 		last = c.start
@@ -107,10 +112,7 @@ func (c *client) connInfo(all bool) *ConnInfo {
 	for _, sub := range c.subs {
 		ci.subsAll = append(ci.subsAll, sub.detail(c.cid))
 	}
-	if all && c.subs == nil {
-		// Closed: the subscriptions were already removed; nothing to keep.
-		ci.subsAll = nil
-	}
+	ci.NumSubs = uint32(len(ci.subsAll))
 	return ci
 }
 
@@ -183,7 +185,7 @@ func (s *Server) Connz(o ConnzOptions) *Connz {
 	var list []*ConnInfo
 	if o.State != "closed" {
 		for _, c := range s.snapshotClients() {
-			list = append(list, c.connInfo(false))
+			list = append(list, c.connInfo())
 		}
 	}
 	if o.State == "closed" || o.State == "any" || o.State == "all" {

@@ -1,0 +1,50 @@
+package server
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// A closed connection keeps its subscriptions in /connz?state=closed.
+func TestConnzClosedKeepsSubscriptions(t *testing.T) {
+	srv, addr := startServer(t, Options{})
+	c := connectRaw(t, addr, "")
+	c.send("SUB a.b 1\r\nSUB c q 2\r\nPING\r\n")
+	if got := c.readLine(); got != "PONG" {
+		t.Fatalf("got %q", got)
+	}
+	_ = c.nc.Close()
+	waitFor(t, ioTimeout, "the client to close", func() bool { return srv.Connz(ConnzOptions{State: "closed"}).Total == 1 })
+	ci := srv.Connz(ConnzOptions{State: "closed", SubsDetail: true}).Conns[0]
+	if ci.NumSubs != 2 || len(ci.SubsDetail) != 2 {
+		t.Fatalf("closed connection: %d subscriptions, detail %+v", ci.NumSubs, ci.SubsDetail)
+	}
+	var subjects []string
+	for _, d := range ci.SubsDetail {
+		subjects = append(subjects, d.Subject+"/"+d.Queue)
+	}
+	slices.Sort(subjects)
+	if !slices.Equal(subjects, []string{"a.b/", "c/q"}) {
+		t.Fatalf("subjects %q", subjects)
+	}
+}
+
+// When a reload turns auth on, a client that has not sent CONNECT yet gets
+// the auth timeout a new client would.
+func TestApplyAuthStartsAuthTimer(t *testing.T) {
+	srv, addr := startServer(t, Options{})
+	idle := dialRaw(t, addr) // no CONNECT
+	o := *srv.Options()
+	o.Auth.Token = "t0k"
+	o.Auth.Timeout = 200 * time.Millisecond
+	srv.Apply(o)
+	start := time.Now()
+	got := idle.readUntilClosed()
+	if !slices.Contains(got, "-ERR 'Authentication Timeout'") {
+		t.Fatalf("got %q, want the auth timeout", got)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("closed after %v, before the 200ms timeout", d)
+	}
+}
