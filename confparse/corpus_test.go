@@ -80,7 +80,7 @@ func corpusFiles(tb testing.TB, dir string) []string {
 func TestCorpus(t *testing.T) {
 	dir, ok := corpusDir(t)
 	if !ok {
-		t.Skip("shared corpus not found; set CONFPARSE_CORPUS")
+		t.Fatal("shared corpus not found (../shared/testdata/confparse next to the repository); set CONFPARSE_CORPUS")
 	}
 	files := corpusFiles(t, dir)
 	if len(files) == 0 {
