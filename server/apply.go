@@ -63,7 +63,7 @@ func (s *Server) reauthorize(a *AuthOptions) {
 			// auth now required it gets the auth timeout a new client gets.
 			if a.Required() {
 				c.mu.Lock()
-				c.flags &^= authenticated
+				c.authed.Store(false)
 				if c.authT == nil && !c.flags.has(closed) {
 					c.authT = time.AfterFunc(a.Timeout, c.authTimerFired)
 				}

@@ -79,13 +79,15 @@ type client struct {
 	outBytes int64
 
 	inMsgs, inBytes atomic.Int64 // written by the read goroutine only
+	// authed: passed auth (or none is required). Atomic because every op
+	// checks it and a reload may revoke it from another goroutine.
+	authed atomic.Bool
 }
 
 type clientFlags uint16
 
 const (
 	connectReceived clientFlags = 1 << iota // a CONNECT was processed
-	authenticated                           // passed auth (or none is required)
 	firstPongSent                           // a PONG went out after CONNECT: async INFO allowed
 	infoAfterPong                           // send the connect_info INFO after the next PONG
 	closed                                  // closeConnection ran
@@ -113,7 +115,7 @@ func newClient(s *Server, conn net.Conn) *client {
 	opts := s.getOpts()
 	c.parser = wire.NewClientParser(c, wire.Limits{MaxControlLine: opts.MaxControlLine, MaxPayload: opts.MaxPayload})
 	if !opts.Auth.Required() {
-		c.flags |= authenticated
+		c.authed.Store(true)
 	}
 	return c
 }
@@ -150,6 +152,13 @@ func (c *client) readLoop() {
 		if n > 0 {
 			c.refreshLimits()
 			perr := c.parser.Parse(c.rbuf[:n])
+			if c.prod.active {
+				c.prod.active = false
+				now := time.Now()
+				c.mu.Lock()
+				c.last = now
+				c.mu.Unlock()
+			}
 			c.prod.flush()
 			if perr != nil {
 				c.protocolError(perr)
@@ -343,7 +352,7 @@ func (c *client) pingTimerFired() {
 
 func (c *client) authTimerFired() {
 	c.mu.Lock()
-	done := c.flags.has(authenticated) || c.flags.has(closed)
+	done := c.authed.Load() || c.flags.has(closed)
 	c.mu.Unlock()
 	if done {
 		return

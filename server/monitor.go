@@ -100,7 +100,7 @@ func (c *client) connInfoLocked() *ConnInfo {
 	}
 	if c.user != nil {
 		ci.userAll = c.user.Username
-	} else if c.opts.User != "" && c.flags.has(authenticated) {
+	} else if c.opts.User != "" && c.authed.Load() {
 		ci.userAll = c.opts.User
 	}
 	if c.flags.has(closed) {

@@ -129,6 +129,10 @@ type producer struct {
 
 	// Counts for the server totals, added once per read.
 	inMsgs, inBytes, outMsgs, outBytes int64
+
+	// active: the connection published during this read (its last-activity
+	// time, which spares it keepalive PINGs, is set once per read).
+	active bool
 }
 
 const linearTargets = 16

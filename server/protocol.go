@@ -52,7 +52,8 @@ func (c *client) Connect(arg []byte) error {
 	c.mu.Lock()
 	c.opts = opts
 	c.headers = headers
-	c.flags |= connectReceived | authenticated
+	c.flags |= connectReceived
+	c.authed.Store(true)
 	if opts.Protocol >= 1 && !c.flags.has(firstPongSent) {
 		c.flags |= infoAfterPong
 	}
@@ -74,10 +75,7 @@ func (c *client) Connect(arg []byte) error {
 
 // requireAuth refuses any op but CONNECT before a client has authenticated.
 func (c *client) requireAuth() error {
-	c.mu.Lock()
-	ok := c.flags.has(authenticated)
-	c.mu.Unlock()
-	if !ok {
+	if !c.authed.Load() {
 		return errAuthViolation
 	}
 	return nil
@@ -253,9 +251,9 @@ func (c *client) Pub(m *wire.Msg) error {
 	c.prod.inMsgs++
 	c.prod.inBytes += int64(len(m.Data))
 
+	c.prod.active = true
+	verbose, pedantic := c.opts.Verbose, c.opts.Pedantic // only this goroutine writes opts
 	c.mu.Lock()
-	c.last = time.Now()
-	verbose, pedantic := c.opts.Verbose, c.opts.Pedantic
 	allowed := c.perms == nil || c.canPublish(m.Subject)
 	c.mu.Unlock()
 
