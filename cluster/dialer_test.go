@@ -53,7 +53,7 @@ func TestConfiguredPeerDialsBack(t *testing.T) {
 	_ = nc.Close()
 	waitRoutes(t, a, 0)
 	p := dial(t, a.routeAddr)
-	p.send(`CONNECT {"verbose":false,"name":"NPEER","cluster":"test"}` + "\r\n" + peerInfo29("NPEER", "test", peerPort))
+	p.Send(`CONNECT {"verbose":false,"name":"NPEER","cluster":"test"}` + "\r\n" + peerInfo29("NPEER", "test", peerPort))
 	waitRoutes(t, a, 1)
 	if r := a.cl.Routez(false).Routes[0]; r.DidSolicit || !r.IsConfigured {
 		t.Errorf("accepted route to the configured peer: did_solicit %v is_configured %v, want false, true", r.DidSolicit, r.IsConfigured)
@@ -62,7 +62,7 @@ func TestConfiguredPeerDialsBack(t *testing.T) {
 	o := a.cl.currentOpts()
 	o.Routes = nil
 	a.cl.Apply(o)
-	for _, l := range p.readUntilClosed() {
+	for _, l := range p.ReadUntilClosed() {
 		if l != "PING" && !strings.HasPrefix(l, "RS+ ") {
 			t.Errorf("peer got %q", l)
 		}

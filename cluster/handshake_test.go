@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/natsd/natsd/internal/testutil"
 	"github.com/natsd/natsd/server"
 )
 
@@ -16,8 +17,8 @@ func TestRouteHandshakeAndRegistration(t *testing.T) {
 	a := startNode(t, Options{Name: "test"})
 	// Interest that exists before the route: sent in the RS+ burst.
 	ca := client(t, a)
-	ca.send("SUB early 1\r\n")
-	ca.flush()
+	ca.Send("SUB early 1\r\n")
+	ca.Flush()
 	b := startNode(t, Options{Name: "test"}, a)
 	waitRoutes(t, a, 1)
 	waitRoutes(t, b, 1)
@@ -52,23 +53,23 @@ func TestRouteHandshakeAndRegistration(t *testing.T) {
 
 	// Messages both ways.
 	cb := client(t, b)
-	cb.send("SUB fromA 1\r\n")
-	cb.flush()
+	cb.Send("SUB fromA 1\r\n")
+	cb.Flush()
 	waitFor(t, ioTimeout, "B's interest on A", func() bool { return a.srv.NumSubscriptions() == 2 })
-	cb.send("PUB early 2\r\nhi\r\n")
-	cb.flush()
-	if got := ca.recv(1); len(got) != 1 || got[0].line != "MSG early 1 2" || got[0].payload != "hi" {
-		t.Errorf("A's client got %q", lines(got))
+	cb.Send("PUB early 2\r\nhi\r\n")
+	cb.Flush()
+	if got := ca.Recv(1); len(got) != 1 || got[0].Line != "MSG early 1 2" || got[0].Payload != "hi" {
+		t.Errorf("A's client got %q", testutil.Lines(got))
 	}
-	ca.send("PUB fromA r 3\r\nyes\r\n")
-	ca.flush()
-	if got := cb.recv(1); len(got) != 1 || got[0].line != "MSG fromA 1 r 3" || got[0].payload != "yes" {
-		t.Errorf("B's client got %q", lines(got))
+	ca.Send("PUB fromA r 3\r\nyes\r\n")
+	ca.Flush()
+	if got := cb.Recv(1); len(got) != 1 || got[0].Line != "MSG fromA 1 r 3" || got[0].Payload != "yes" {
+		t.Errorf("B's client got %q", testutil.Lines(got))
 	}
 
 	// The RS- goes when the last subscriber does.
-	ca.send("UNSUB 1\r\n")
-	ca.flush()
+	ca.Send("UNSUB 1\r\n")
+	ca.Flush()
 	waitFor(t, ioTimeout, "the RS-", func() bool { return b.cl.Routez(false).Routes[0].NumSubs == 0 })
 }
 
@@ -77,7 +78,7 @@ func TestRouteHandshakeAndRegistration(t *testing.T) {
 func TestRouteInfo(t *testing.T) {
 	a := startNode(t, Options{Name: "east"})
 	p := dial(t, a.routeAddr)
-	in := p.info
+	in := p.Info
 	if in["server_id"] != a.srv.ID() || in["server_name"] != a.srv.Name() || in["proto"] != float64(2) || in["headers"] != true ||
 		in["cluster"] != "east" || in["port"] != float64(a.routePort()) || in["host"] != "127.0.0.1" || in["version"] != server.ProtocolVersion {
 		t.Errorf("route INFO = %v", in)
@@ -95,8 +96,8 @@ func TestRouteInfo(t *testing.T) {
 func TestRoutePortRefusesClients(t *testing.T) {
 	a := startNode(t, Options{Name: "test"})
 	p := dial(t, a.routeAddr)
-	p.send(`CONNECT {"verbose":false,"pedantic":false,"lang":"go","version":"1.55.0","protocol":1}` + "\r\n")
-	if got := p.readUntilClosed(); !slices.Equal(got, []string{"-ERR 'attempted to connect to route port'"}) {
+	p.Send(`CONNECT {"verbose":false,"pedantic":false,"lang":"go","version":"1.55.0","protocol":1}` + "\r\n")
+	if got := p.ReadUntilClosed(); !slices.Equal(got, []string{"-ERR 'attempted to connect to route port'"}) {
 		t.Errorf("client CONNECT on the route port: %q", got)
 	}
 }
@@ -104,8 +105,8 @@ func TestRoutePortRefusesClients(t *testing.T) {
 func TestRouteFirstOpMustBeConnect(t *testing.T) {
 	a := startNode(t, Options{Name: "test"})
 	p := dial(t, a.routeAddr)
-	p.send(peerInfo29("NFAKE", "test", 16001))
-	if got := p.readUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
+	p.Send(peerInfo29("NFAKE", "test", 16001))
+	if got := p.ReadUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
 		t.Errorf("INFO before CONNECT: %q", got)
 	}
 	if a.cl.NumRoutes() != 0 {
@@ -117,8 +118,8 @@ func TestClusterNameMismatch(t *testing.T) {
 	t.Parallel() // the dynamic node's first attempt is refused; it redials after 1 s
 	a := startNode(t, Options{Name: "y"})
 	p := dial(t, a.routeAddr)
-	p.send(`CONNECT {"verbose":false,"name":"NFAKE","cluster":"x"}` + "\r\n")
-	if got := p.readUntilClosed(); !slices.Equal(got, []string{`-ERR 'Rejecting connection, cluster name "x" does not match "y"'`}) {
+	p.Send(`CONNECT {"verbose":false,"name":"NFAKE","cluster":"x"}` + "\r\n")
+	if got := p.ReadUntilClosed(); !slices.Equal(got, []string{`-ERR 'Rejecting connection, cluster name "x" does not match "y"'`}) {
 		t.Errorf("wrong cluster name: %q", got)
 	}
 
@@ -130,7 +131,7 @@ func TestClusterNameMismatch(t *testing.T) {
 	if got := c.cl.Name(); got != "y" {
 		t.Errorf("dynamic node's cluster name = %q, want y", got)
 	}
-	if got := dial(t, c.clientAddr).info["cluster"]; got != "y" {
+	if got := dial(t, c.clientAddr).Info["cluster"]; got != "y" {
 		t.Errorf("dynamic node's client INFO cluster = %v", got)
 	}
 	stays(t, 200*time.Millisecond, "no route for the node named x", func() bool { return b.cl.NumRoutes() == 0 && a.cl.NumRoutes() == 1 })
@@ -181,7 +182,7 @@ func TestNegotiateName(t *testing.T) {
 
 func TestRouteAuth(t *testing.T) {
 	a := startNode(t, Options{Name: "test", Username: "ru", Password: "rp"})
-	if dial(t, a.routeAddr).info["auth_required"] != true {
+	if dial(t, a.routeAddr).Info["auth_required"] != true {
 		t.Error("route INFO without auth_required")
 	}
 	// The dialer's cluster credentials, and credentials in the route URL.
@@ -202,8 +203,8 @@ func TestRouteAuth(t *testing.T) {
 		`{"verbose":false,"name":"NFAKE","cluster":"test"}`,
 	} {
 		p := dial(t, a.routeAddr)
-		p.send("CONNECT " + connect + "\r\n")
-		if got := p.readUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
+		p.Send("CONNECT " + connect + "\r\n")
+		if got := p.ReadUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
 			t.Errorf("CONNECT %s: %q", connect, got)
 		}
 	}
@@ -215,7 +216,7 @@ func TestRouteAuthTimeout(t *testing.T) {
 	a := startNode(t, Options{Name: "test", AuthTimeout: 100 * time.Millisecond})
 	p := dial(t, a.routeAddr)
 	start := time.Now()
-	if got := p.readUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
+	if got := p.ReadUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
 		t.Errorf("silent route peer: %q", got)
 	}
 	if el := time.Since(start); el < 50*time.Millisecond {
@@ -243,9 +244,9 @@ func TestSelfRoute(t *testing.T) {
 func TestDuplicateServerName(t *testing.T) {
 	a := startNode(t, Options{Name: "test"})
 	p := dial(t, a.routeAddr)
-	p.send(`CONNECT {"verbose":false,"name":"NOTHER","cluster":"test"}` + "\r\n")
-	p.send(`INFO {"server_id":"NOTHER","server_name":"` + a.srv.Name() + `","port":1,"cluster":"test"}` + "\r\n")
-	if got := p.readUntilClosed(); len(got) != 0 {
+	p.Send(`CONNECT {"verbose":false,"name":"NOTHER","cluster":"test"}` + "\r\n")
+	p.Send(`INFO {"server_id":"NOTHER","server_name":"` + a.srv.Name() + `","port":1,"cluster":"test"}` + "\r\n")
+	if got := p.ReadUntilClosed(); len(got) != 0 {
 		t.Errorf("duplicate server name: %q, want a silent close", got)
 	}
 	if a.cl.NumRoutes() != 0 {

@@ -1,21 +1,17 @@
 package cluster
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
 	"net"
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/natsd/natsd/internal/testutil"
 	"github.com/natsd/natsd/server"
 )
 
@@ -157,45 +153,23 @@ func waitRoutes(t testing.TB, n *node, want int) {
 	waitFor(t, 5*time.Second, strconv.Itoa(want)+" routes", func() bool { return n.cl.NumRoutes() == want })
 }
 
-// conn speaks a protocol by hand: a client on a client port, or a fake
-// route peer on a route port.
-type conn struct {
-	t     testing.TB
-	nc    net.Conn
-	br    *bufio.Reader
-	info  map[string]any // the first INFO
-	infos []string       // INFO lines flush skipped (async INFO, gossip)
-}
-
-type frame struct {
-	line    string
-	payload string
-}
-
-func dial(t testing.TB, addr string) *conn {
+// dial connects to a client port, or to a route port as a fake route
+// peer. Its Flush answers PINGs (a peer must) and sets INFO lines aside in
+// Infos (async INFO, gossip).
+func dial(t testing.TB, addr string) *testutil.ProtoConn {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, ioTimeout)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { _ = nc.Close() })
-	c := &conn{t: t, nc: nc, br: bufio.NewReader(nc)}
-	line := c.readLine()
-	if !strings.HasPrefix(line, "INFO ") {
-		t.Fatalf("greeting %q, want INFO", line)
-	}
-	if err := json.Unmarshal([]byte(line[5:]), &c.info); err != nil {
-		t.Fatalf("INFO: %v", err)
-	}
+	c := testutil.DialProto(t, addr)
+	c.AnswerPings = true
+	c.SetAsideInfo = true
 	return c
 }
 
 // client connects a quiet client to n and waits for its PONG.
-func client(t testing.TB, n *node) *conn {
+func client(t testing.TB, n *node) *testutil.ProtoConn {
 	t.Helper()
 	c := dial(t, n.clientAddr)
-	c.send(`CONNECT {"verbose":false,"pedantic":false,"headers":true}` + "\r\n")
-	if got := c.flush(); len(got) != 0 {
+	c.Send(`CONNECT {"verbose":false,"pedantic":false,"headers":true}` + "\r\n")
+	if got := c.Flush(); len(got) != 0 {
 		t.Fatalf("after CONNECT: %v", got)
 	}
 	return c
@@ -203,12 +177,12 @@ func client(t testing.TB, n *node) *conn {
 
 // fakePeer dials n's route port and completes the handshake as a 2.9.10
 // server would (CONNECT, then INFO), then waits until n registered it.
-func fakePeer(t testing.TB, n *node, id string) *conn {
+func fakePeer(t testing.TB, n *node, id string) *testutil.ProtoConn {
 	t.Helper()
 	before := n.cl.NumRoutes()
 	p := dial(t, n.routeAddr)
-	p.send(`CONNECT {"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"` + id + `","cluster":"` + n.cl.Name() + `"}` + "\r\n")
-	p.send(peerInfo29(id, n.cl.Name(), 16000+len(id)))
+	p.Send(`CONNECT {"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"` + id + `","cluster":"` + n.cl.Name() + `"}` + "\r\n")
+	p.Send(peerInfo29(id, n.cl.Name(), 16000+len(id)))
 	waitFor(t, ioTimeout, "the fake peer "+id+" to register", func() bool { return n.cl.NumRoutes() == before+1 })
 	return p
 }
@@ -218,111 +192,4 @@ func peerInfo29(id, cluster string, port int) string {
 	return `INFO {"server_id":"` + id + `","server_name":"` + id + `","version":"2.9.10","proto":2,"go":"go1.19.8","host":"127.0.0.1","port":` +
 		strconv.Itoa(port) + `,"headers":true,"max_payload":1048576,"nonce":"abc","cluster":"` + cluster + `","connect_urls":["127.0.0.1:` +
 		strconv.Itoa(port+1) + `"],"lnoc":true} ` + "\r\n"
-}
-
-func (c *conn) send(s string) {
-	c.t.Helper()
-	_ = c.nc.SetWriteDeadline(time.Now().Add(ioTimeout))
-	if _, err := io.WriteString(c.nc, s); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
-}
-
-func (c *conn) readLine() string {
-	c.t.Helper()
-	_ = c.nc.SetReadDeadline(time.Now().Add(ioTimeout))
-	line, err := c.br.ReadString('\n')
-	if err != nil {
-		c.t.Fatalf("read: %v (partial %q)", err, line)
-	}
-	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-}
-
-func (c *conn) readFrame() frame {
-	c.t.Helper()
-	f := frame{line: c.readLine()}
-	fields := strings.Fields(f.line)
-	if len(fields) >= 3 && (fields[0] == "MSG" || fields[0] == "HMSG" || fields[0] == "RMSG") {
-		n, err := strconv.Atoi(fields[len(fields)-1])
-		if err != nil {
-			c.t.Fatalf("bad size in %q", f.line)
-		}
-		buf := make([]byte, n+2)
-		_ = c.nc.SetReadDeadline(time.Now().Add(ioTimeout))
-		if _, err := io.ReadFull(c.br, buf); err != nil {
-			c.t.Fatalf("payload of %q: %v", f.line, err)
-		}
-		if string(buf[n:]) != "\r\n" {
-			c.t.Fatalf("payload of %q not followed by CRLF", f.line)
-		}
-		f.payload = string(buf[:n])
-	}
-	return f
-}
-
-// flush sends PING and returns what came before the PONG, answering and
-// leaving out keepalive PINGs and setting INFO lines aside in c.infos.
-func (c *conn) flush() []frame {
-	c.t.Helper()
-	c.send("PING\r\n")
-	var got []frame
-	for {
-		f := c.readFrame()
-		switch {
-		case f.line == "PONG":
-			return got
-		case f.line == "PING":
-			c.send("PONG\r\n")
-		case strings.HasPrefix(f.line, "INFO "):
-			c.infos = append(c.infos, f.line)
-		default:
-			got = append(got, f)
-		}
-	}
-}
-
-// readUntilClosed returns the lines read until the other side closed.
-func (c *conn) readUntilClosed() []string {
-	c.t.Helper()
-	_ = c.nc.SetReadDeadline(time.Now().Add(ioTimeout))
-	var lines []string
-	for {
-		line, err := c.br.ReadString('\n')
-		if line != "" {
-			lines = append(lines, strings.TrimRight(line, "\r\n"))
-		}
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				c.t.Fatalf("connection still open after %v (read %q)", ioTimeout, lines)
-			}
-			return lines
-		}
-	}
-}
-
-func lines(fs []frame) []string {
-	out := make([]string, len(fs))
-	for i, f := range fs {
-		out[i] = f.line
-	}
-	return out
-}
-
-// recv flushes until n frames arrived (messages routed through another
-// server arrive asynchronously) and returns them.
-func (c *conn) recv(n int) []frame {
-	c.t.Helper()
-	var got []frame
-	deadline := time.Now().Add(ioTimeout)
-	for len(got) < n {
-		if time.Now().After(deadline) {
-			c.t.Fatalf("got %q, want %d frames", lines(got), n)
-		}
-		got = append(got, c.flush()...)
-		if len(got) < n {
-			time.Sleep(2 * time.Millisecond)
-		}
-	}
-	return got
 }

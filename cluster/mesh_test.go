@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/natsd/natsd/internal/testutil"
 )
 
 // TestDuplicateRoutesResolve: two servers that dial each other at the same
@@ -87,14 +89,14 @@ func TestGossipFullMesh(t *testing.T) {
 	}
 	// Messages go directly between B and C (one hop).
 	cc := client(t, c)
-	cc.send("SUB direct 1\r\n")
-	cc.flush()
+	cc.Send("SUB direct 1\r\n")
+	cc.Flush()
 	waitFor(t, ioTimeout, "C's interest on B", func() bool { return b.srv.NumSubscriptions() == 1 })
 	cb := client(t, b)
-	cb.send("PUB direct 2\r\nhi\r\n")
-	cb.flush()
-	if got := cc.recv(1); len(got) != 1 || got[0].line != "MSG direct 1 2" {
-		t.Errorf("C's client got %q", lines(got))
+	cb.Send("PUB direct 2\r\nhi\r\n")
+	cb.Flush()
+	if got := cc.Recv(1); len(got) != 1 || got[0].Line != "MSG direct 1 2" {
+		t.Errorf("C's client got %q", testutil.Lines(got))
 	}
 	// Every client URL reaches every server.
 	for _, n := range []*node{a, b, c} {

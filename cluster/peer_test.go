@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/natsd/natsd/internal/testutil"
 )
 
 // TestFakePeerInterest plays a 2.9 peer by hand: its RS+/RS- shape the
@@ -14,11 +16,11 @@ func TestFakePeerInterest(t *testing.T) {
 	a := startNode(t, Options{Name: "test"})
 	// Local interest before the peer connects arrives as its RS+ burst.
 	ca := client(t, a)
-	ca.send("SUB local 1\r\nSUB work q 2\r\nSUB work q 3\r\n")
-	ca.flush()
+	ca.Send("SUB local 1\r\nSUB work q 2\r\nSUB work q 3\r\n")
+	ca.Flush()
 
 	p := fakePeer(t, a, "NFAKE1")
-	burst := lines(p.flush())
+	burst := testutil.Lines(p.Flush())
 	slices.Sort(burst)
 	if want := []string{"RS+ $G local", "RS+ $G work q 2"}; !slices.Equal(burst, want) {
 		t.Fatalf("RS+ burst = %q, want %q", burst, want)
@@ -27,11 +29,11 @@ func TestFakePeerInterest(t *testing.T) {
 	pub := client(t, a)
 	// publish sends one message from a local client and returns what the
 	// fake peer got for it.
-	publish := func(subj string) []frame {
+	publish := func(subj string) []testutil.Frame {
 		t.Helper()
-		pub.send("PUB " + subj + " 5\r\nhello\r\n")
-		pub.flush()
-		return p.flush()
+		pub.Send("PUB " + subj + " 5\r\nhello\r\n")
+		pub.Flush()
+		return p.Flush()
 	}
 	steps := []struct {
 		peerSends string
@@ -53,32 +55,32 @@ func TestFakePeerInterest(t *testing.T) {
 	}
 	for i, st := range steps {
 		if st.peerSends != "" {
-			p.send(st.peerSends)
-			if got := p.flush(); len(got) != 0 {
-				t.Fatalf("step %d: peer got %q after sending %q", i, lines(got), st.peerSends)
+			p.Send(st.peerSends)
+			if got := p.Flush(); len(got) != 0 {
+				t.Fatalf("step %d: peer got %q after sending %q", i, testutil.Lines(got), st.peerSends)
 			}
 		}
 		if st.subject == "" {
 			continue
 		}
-		if got := lines(publish(st.subject)); !slices.Equal(got, st.want) {
+		if got := testutil.Lines(publish(st.subject)); !slices.Equal(got, st.want) {
 			t.Errorf("step %d (%q) then PUB %s: peer got %q, want %q", i, st.peerSends, st.subject, got, st.want)
 		}
 	}
-	if got := ca.flush(); len(got) != 0 {
-		t.Fatalf("local client got %q", lines(got))
+	if got := ca.Flush(); len(got) != 0 {
+		t.Fatalf("local client got %q", testutil.Lines(got))
 	}
 
 	// work q: 2 local members and the peer's with weight 1 (3 in all):
 	// every message goes to exactly one of them.
 	const n = 60
-	pub.send(strings.Repeat("PUB work 1\r\nx\r\n", n))
-	pub.flush()
-	local := len(ca.flush())
+	pub.Send(strings.Repeat("PUB work 1\r\nx\r\n", n))
+	pub.Flush()
+	local := len(ca.Flush())
 	remote := 0
-	for _, f := range p.flush() {
-		if f.line != "RMSG $G work | q 1" {
-			t.Fatalf("peer got %q", f.line)
+	for _, f := range p.Flush() {
+		if f.Line != "RMSG $G work | q 1" {
+			t.Fatalf("peer got %q", f.Line)
 		}
 		remote++
 	}
@@ -88,29 +90,29 @@ func TestFakePeerInterest(t *testing.T) {
 
 	// The RS+ weight replaces the old one: with 1000 remote members the
 	// peer gets almost everything.
-	p.send("RS+ $G work q 1000\r\n")
-	p.flush()
-	pub.send(strings.Repeat("PUB work 1\r\nx\r\n", n))
-	pub.flush()
-	if remote = len(p.flush()); remote < n-10 {
+	p.Send("RS+ $G work q 1000\r\n")
+	p.Flush()
+	pub.Send(strings.Repeat("PUB work 1\r\nx\r\n", n))
+	pub.Flush()
+	if remote = len(p.Flush()); remote < n-10 {
 		t.Errorf("with weight 1000: peer got %d of %d", remote, n)
 	}
-	ca.flush()
+	ca.Flush()
 
 	// A reply subject and headers travel in the RMSG/HMSG.
-	p.send("RS+ $G foo.r\r\n")
-	p.flush()
+	p.Send("RS+ $G foo.r\r\n")
+	p.Flush()
 	hpub := "HPUB foo.r _INBOX.9 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
-	pub.send("PUB foo.r _INBOX.9 2\r\nhi\r\n" + hpub)
-	pub.flush()
-	got := p.flush()
-	if len(got) != 2 || got[0].line != "RMSG $G foo.r _INBOX.9 2" || got[1].line != "HMSG $G foo.r _INBOX.9 12 14" || got[1].payload != "NATS/1.0\r\n\r\nhi" {
-		t.Errorf("with reply and headers: %q", lines(got))
+	pub.Send("PUB foo.r _INBOX.9 2\r\nhi\r\n" + hpub)
+	pub.Flush()
+	got := p.Flush()
+	if len(got) != 2 || got[0].Line != "RMSG $G foo.r _INBOX.9 2" || got[1].Line != "HMSG $G foo.r _INBOX.9 12 14" || got[1].Payload != "NATS/1.0\r\n\r\nhi" {
+		t.Errorf("with reply and headers: %q", testutil.Lines(got))
 	}
 
 	// When the route goes, so does its interest.
 	subs := a.srv.NumSubscriptions()
-	_ = p.nc.Close()
+	_ = p.Close()
 	waitRoutes(t, a, 0)
 	if got := a.srv.NumSubscriptions(); got != 3 {
 		t.Errorf("%d subscriptions after the route closed (had %d), want the 3 local ones", got, subs)
@@ -124,31 +126,31 @@ func TestFakePeerRoutedMessages(t *testing.T) {
 	p1 := fakePeer(t, a, "NFAKE1")
 	p2 := fakePeer(t, a, "NFAKE2")
 	// p1 heard about p2 by gossip: with p2's address to dial.
-	p1.flush()
+	p1.Flush()
 	var gossip map[string]any
-	for _, l := range p1.infos {
+	for _, l := range p1.Infos {
 		var in map[string]any
 		if err := json.Unmarshal([]byte(strings.TrimPrefix(l, "INFO ")), &in); err == nil && in["server_id"] == "NFAKE2" {
 			gossip = in
 		}
 	}
 	if gossip == nil || gossip["ip"] != "nats-route://127.0.0.1:16006/" || gossip["cluster"] != "test" {
-		t.Errorf("gossip INFO about NFAKE2 = %v (all INFO: %q)", gossip, p1.infos)
+		t.Errorf("gossip INFO about NFAKE2 = %v (all INFO: %q)", gossip, p1.Infos)
 	}
 
 	ca := client(t, a)
-	ca.send("SUB bar 1\r\nSUB bar q 2\r\n")
-	ca.flush()
-	for _, p := range []*conn{p1, p2} {
-		got := lines(p.flush())
+	ca.Send("SUB bar 1\r\nSUB bar q 2\r\n")
+	ca.Flush()
+	for _, p := range []*testutil.ProtoConn{p1, p2} {
+		got := testutil.Lines(p.Flush())
 		slices.Sort(got)
 		if !slices.Equal(got, []string{"RS+ $G bar", "RS+ $G bar q 1"}) {
 			t.Fatalf("peer got %q, want the RS+ for bar", got)
 		}
 	}
 	// p2 also has interest in bar and in group rq.
-	p2.send("RS+ $G bar\r\nRS+ $G bar rq 1\r\n")
-	p2.flush()
+	p2.Send("RS+ $G bar\r\nRS+ $G bar rq 1\r\n")
+	p2.Flush()
 
 	steps := []struct {
 		rmsg     string
@@ -166,27 +168,27 @@ func TestFakePeerRoutedMessages(t *testing.T) {
 		{"HMSG $G bar 12 17\r\nNATS/1.0\r\n\r\nhello\r\n", []string{"HMSG bar 1 12 17"}, nil},
 	}
 	for _, st := range steps {
-		p1.send(st.rmsg)
-		if got := p1.flush(); len(got) != 0 {
-			t.Fatalf("%q: first peer got %q", st.rmsg, lines(got))
+		p1.Send(st.rmsg)
+		if got := p1.Flush(); len(got) != 0 {
+			t.Fatalf("%q: first peer got %q", st.rmsg, testutil.Lines(got))
 		}
-		got := lines(ca.recvQuiet(len(st.local)))
+		got := testutil.Lines(recvQuiet(t, ca, len(st.local)))
 		slices.Sort(got)
 		if !slices.Equal(got, st.local) {
 			t.Errorf("%q: local client got %q, want %q", st.rmsg, got, st.local)
 		}
-		if got := lines(p2.flush()); !slices.Equal(got, st.toSecond) {
+		if got := testutil.Lines(p2.Flush()); !slices.Equal(got, st.toSecond) {
 			t.Errorf("%q: second peer got %q, want %q", st.rmsg, got, st.toSecond)
 		}
 	}
 }
 
 // recvQuiet returns n frames, then checks nothing else is pending.
-func (c *conn) recvQuiet(n int) []frame {
-	c.t.Helper()
-	got := c.recv(n)
-	if extra := c.flush(); len(extra) != 0 {
-		c.t.Fatalf("extra frames %q", lines(extra))
+func recvQuiet(t testing.TB, c *testutil.ProtoConn, n int) []testutil.Frame {
+	t.Helper()
+	got := c.Recv(n)
+	if extra := c.Flush(); len(extra) != 0 {
+		t.Fatalf("extra frames %q", testutil.Lines(extra))
 	}
 	return got
 }
@@ -194,26 +196,26 @@ func (c *conn) recvQuiet(n int) []frame {
 func TestFakePeerPingAndErr(t *testing.T) {
 	a := startNode(t, Options{Name: "test"})
 	p := fakePeer(t, a, "NFAKE1")
-	p.send("PING\r\n")
-	if line := p.readLine(); line != "PONG" {
+	p.Send("PING\r\n")
+	if line := p.ReadLine(); line != "PONG" {
 		t.Fatalf("PING got %q", line)
 	}
 	// The extra connection a 2.10+ peer opens for $SYS: CONNECT only, then
 	// -ERR. It closes without touching the registered route.
 	extra := dial(t, a.routeAddr)
-	extra.send(`CONNECT {"verbose":false,"name":"NFAKE1","cluster":"test"}` + "\r\n")
-	extra.send(`-ERR 'Not possible to have a dedicated route for account "$SYS" between those servers'` + "\r\n")
-	if got := extra.readUntilClosed(); len(got) != 0 {
+	extra.Send(`CONNECT {"verbose":false,"name":"NFAKE1","cluster":"test"}` + "\r\n")
+	extra.Send(`-ERR 'Not possible to have a dedicated route for account "$SYS" between those servers'` + "\r\n")
+	if got := extra.ReadUntilClosed(); len(got) != 0 {
 		t.Errorf("extra connection got %q", got)
 	}
 	stays(t, 50*time.Millisecond, "the registered route", func() bool { return a.cl.NumRoutes() == 1 })
-	if got := p.flush(); len(got) != 0 {
-		t.Errorf("registered peer got %q", lines(got))
+	if got := p.Flush(); len(got) != 0 {
+		t.Errorf("registered peer got %q", testutil.Lines(got))
 	}
 
 	// -ERR on the registered route closes it.
-	p.send("-ERR 'Unknown Protocol Operation'\r\n")
-	for _, l := range p.readUntilClosed() {
+	p.Send("-ERR 'Unknown Protocol Operation'\r\n")
+	for _, l := range p.ReadUntilClosed() {
 		if l != "PING" {
 			t.Errorf("after -ERR got %q", l)
 		}
@@ -230,8 +232,8 @@ func TestFakePeerLameDuck(t *testing.T) {
 	if got := a.srv.ConnectURLs(); !slices.Contains(got, peerURL) {
 		t.Fatalf("connect_urls %q lack the peer's %s", got, peerURL)
 	}
-	p.send(`INFO {"server_id":"NFAKE1","ldm":true,"cluster":"test"}` + "\r\n")
-	p.flush()
+	p.Send(`INFO {"server_id":"NFAKE1","ldm":true,"cluster":"test"}` + "\r\n")
+	p.Flush()
 	if got := a.srv.ConnectURLs(); slices.Contains(got, peerURL) {
 		t.Errorf("connect_urls %q still have the lame duck peer", got)
 	}
@@ -240,9 +242,9 @@ func TestFakePeerLameDuck(t *testing.T) {
 	}
 
 	a.cl.EnterLameDuck()
-	p.infos = nil
-	p.flush()
-	if len(p.infos) != 1 || !strings.Contains(p.infos[0], `"ldm":true`) || !strings.Contains(p.infos[0], `"server_id":"`+a.srv.ID()+`"`) {
-		t.Errorf("lame duck INFO = %q", p.infos)
+	p.Infos = nil
+	p.Flush()
+	if len(p.Infos) != 1 || !strings.Contains(p.Infos[0], `"ldm":true`) || !strings.Contains(p.Infos[0], `"server_id":"`+a.srv.ID()+`"`) {
+		t.Errorf("lame duck INFO = %q", p.Infos)
 	}
 }

@@ -4,13 +4,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/natsd/natsd/internal/testutil"
 )
 
 var errMaxConnsLine = []string{"-ERR 'maximum connections exceeded'"}
 
 func TestApplyMaxConnections(t *testing.T) {
 	srv, addr := startServer(t, Options{})
-	cs := make([]*rawConn, 4)
+	cs := make([]*testutil.ProtoConn, 4)
 	for i := range cs {
 		cs[i] = connectRaw(t, addr, "")
 	}
@@ -20,20 +22,20 @@ func TestApplyMaxConnections(t *testing.T) {
 	srv.Apply(o)
 	// The newest two go, the oldest two stay.
 	for _, c := range cs[2:] {
-		if got := c.readUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
+		if got := c.ReadUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
 			t.Errorf("client over the new limit got %q", got)
 		}
 	}
 	for _, c := range cs[:2] {
-		if got := c.flush(); len(got) != 0 {
-			t.Errorf("client under the limit got %q", lines(got))
+		if got := c.Flush(); len(got) != 0 {
+			t.Errorf("client under the limit got %q", testutil.Lines(got))
 		}
 	}
 	waitFor(t, ioTimeout, "two clients", func() bool { return srv.NumClients() == 2 })
 
 	// A new client beyond the limit gets INFO, then the -ERR.
-	c := dialRaw(t, addr)
-	if got := c.readUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
+	c := testutil.DialProto(t, addr)
+	if got := c.ReadUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
 		t.Errorf("new client over the limit got %q", got)
 	}
 	cz := srv.Connz(ConnzOptions{State: "closed"})
@@ -55,13 +57,13 @@ func TestApplyMaxConnections(t *testing.T) {
 	// everyone, connected clients included.
 	o.MaxConnections = -1
 	srv.Apply(o)
-	for _, c := range []*rawConn{cs[0], cs[1], third} {
-		if got := c.readUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
+	for _, c := range []*testutil.ProtoConn{cs[0], cs[1], third} {
+		if got := c.ReadUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
 			t.Errorf("with max_connections 0: %q", got)
 		}
 	}
-	c = dialRaw(t, addr)
-	if got := c.readUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
+	c = testutil.DialProto(t, addr)
+	if got := c.ReadUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
 		t.Errorf("new client with max_connections 0 got %q", got)
 	}
 }
@@ -87,13 +89,13 @@ func TestApplyAuthorization(t *testing.T) {
 		{Username: "bob", Password: "new"},
 	}
 	srv.Apply(o)
-	for name, c := range map[string]*rawConn{"bob": bob, "carol": carol} {
-		if got := c.readUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
+	for name, c := range map[string]*testutil.ProtoConn{"bob": bob, "carol": carol} {
+		if got := c.ReadUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
 			t.Errorf("%s got %q", name, got)
 		}
 	}
-	alice.send("PUB secret 0\r\n\r\nPUB open 0\r\n\r\n")
-	if got := lines(alice.flush()); !slices.Equal(got, []string{`-ERR 'Permissions Violation for Publish to "secret"'`}) {
+	alice.Send("PUB secret 0\r\n\r\nPUB open 0\r\n\r\n")
+	if got := testutil.Lines(alice.Flush()); !slices.Equal(got, []string{`-ERR 'Permissions Violation for Publish to "secret"'`}) {
 		t.Errorf("alice after reload got %q, want her new permissions applied", got)
 	}
 	waitFor(t, ioTimeout, "revoked clients in closed list", func() bool {
@@ -110,9 +112,9 @@ func TestApplyAuthorization(t *testing.T) {
 	o = *srv.Options()
 	o.Auth = AuthOptions{}
 	srv.Apply(o)
-	alice.send("PUB secret 0\r\n\r\n")
-	if got := alice.flush(); len(got) != 0 {
-		t.Errorf("alice after auth was removed got %q", lines(got))
+	alice.Send("PUB secret 0\r\n\r\n")
+	if got := alice.Flush(); len(got) != 0 {
+		t.Errorf("alice after auth was removed got %q", testutil.Lines(got))
 	}
 }
 
@@ -127,16 +129,16 @@ func TestApplyAuthorizationAdded(t *testing.T) {
 	o := *srv.Options()
 	o.Auth.Token = "t0k"
 	srv.Apply(o)
-	for _, c := range []*rawConn{anon, wrong} {
-		if got := c.readUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
+	for _, c := range []*testutil.ProtoConn{anon, wrong} {
+		if got := c.ReadUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
 			t.Errorf("got %q", got)
 		}
 	}
-	if got := good.flush(); len(got) != 0 {
-		t.Errorf("client with the right token got %q", lines(got))
+	if got := good.Flush(); len(got) != 0 {
+		t.Errorf("client with the right token got %q", testutil.Lines(got))
 	}
-	if c := dialRaw(t, addr); c.info["auth_required"] != true {
-		t.Errorf("INFO after reload: auth_required = %v", c.info["auth_required"])
+	if c := testutil.DialProto(t, addr); c.Info["auth_required"] != true {
+		t.Errorf("INFO after reload: auth_required = %v", c.Info["auth_required"])
 	}
 }
 
@@ -144,24 +146,24 @@ func TestApplyMaxPayload(t *testing.T) {
 	srv, addr := startServer(t, Options{})
 	c := connectRaw(t, addr, "")
 	big := "PUB foo 20\r\n" + strings.Repeat("x", 20) + "\r\n"
-	c.send(big)
-	if got := c.flush(); len(got) != 0 {
-		t.Fatalf("20-byte PUB under the default limit: %q", lines(got))
+	c.Send(big)
+	if got := c.Flush(); len(got) != 0 {
+		t.Fatalf("20-byte PUB under the default limit: %q", testutil.Lines(got))
 	}
 
 	o := *srv.Options()
 	o.MaxPayload = 10
 	srv.Apply(o)
-	if mp := dialRaw(t, addr).info["max_payload"]; mp != float64(10) {
+	if mp := testutil.DialProto(t, addr).Info["max_payload"]; mp != float64(10) {
 		t.Errorf("INFO max_payload after reload = %v", mp)
 	}
 	// The connected client's next read uses the new limit.
-	c.send("PUB foo 10\r\n" + strings.Repeat("x", 10) + "\r\n")
-	if got := c.flush(); len(got) != 0 {
-		t.Fatalf("10-byte PUB at the new limit: %q", lines(got))
+	c.Send("PUB foo 10\r\n" + strings.Repeat("x", 10) + "\r\n")
+	if got := c.Flush(); len(got) != 0 {
+		t.Fatalf("10-byte PUB at the new limit: %q", testutil.Lines(got))
 	}
-	c.send(big)
-	if got := c.readUntilClosed(); !slices.Equal(got, []string{"-ERR 'Maximum Payload Violation'"}) {
+	c.Send(big)
+	if got := c.ReadUntilClosed(); !slices.Equal(got, []string{"-ERR 'Maximum Payload Violation'"}) {
 		t.Errorf("20-byte PUB over the new limit: %q", got)
 	}
 	if v := srv.Varz(); v.MaxPayload != 10 {

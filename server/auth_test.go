@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/natsd/natsd/internal/testutil"
 )
 
 func bcryptHash(t *testing.T, secret string) string {
@@ -121,26 +123,26 @@ func TestAuthRequired(t *testing.T) {
 func TestAuthOverTCP(t *testing.T) {
 	_, addr := startServer(t, Options{Auth: AuthOptions{Token: "s3cret"}})
 
-	c := dialRaw(t, addr)
-	if c.info["auth_required"] != true {
-		t.Errorf("INFO auth_required = %v, want true", c.info["auth_required"])
+	c := testutil.DialProto(t, addr)
+	if c.Info["auth_required"] != true {
+		t.Errorf("INFO auth_required = %v, want true", c.Info["auth_required"])
 	}
-	c.send("SUB foo 1\r\n")
-	if got := c.readUntilClosed(); len(got) != 1 || got[0] != "-ERR 'Authorization Violation'" {
+	c.Send("SUB foo 1\r\n")
+	if got := c.ReadUntilClosed(); len(got) != 1 || got[0] != "-ERR 'Authorization Violation'" {
 		t.Errorf("SUB before CONNECT: got %q", got)
 	}
 
-	c = dialRaw(t, addr)
-	c.send(`CONNECT {"verbose":false,"pass":"s3cret"}` + "\r\n")
-	if got := c.readUntilClosed(); len(got) != 1 || got[0] != "-ERR 'Authorization Violation'" {
+	c = testutil.DialProto(t, addr)
+	c.Send(`CONNECT {"verbose":false,"pass":"s3cret"}` + "\r\n")
+	if got := c.ReadUntilClosed(); len(got) != 1 || got[0] != "-ERR 'Authorization Violation'" {
 		t.Errorf("token as pass: got %q", got)
 	}
 
 	connectRaw(t, addr, `{"verbose":false,"auth_token":"s3cret"}`)
 
-	c = dialRaw(t, addr)
-	c.send(`CONNECT {"verbose":true,"auth_token":"s3cret"}` + "\r\nPING\r\n")
-	if a, b := c.readLine(), c.readLine(); a != "+OK" || b != "PONG" {
+	c = testutil.DialProto(t, addr)
+	c.Send(`CONNECT {"verbose":true,"auth_token":"s3cret"}` + "\r\nPING\r\n")
+	if a, b := c.ReadLine(), c.ReadLine(); a != "+OK" || b != "PONG" {
 		t.Errorf("verbose CONNECT: got %q, %q; want +OK, PONG", a, b)
 	}
 }

@@ -4,17 +4,19 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/natsd/natsd/internal/testutil"
 )
 
 // A closed connection keeps its subscriptions in /connz?state=closed.
 func TestConnzClosedKeepsSubscriptions(t *testing.T) {
 	srv, addr := startServer(t, Options{})
 	c := connectRaw(t, addr, "")
-	c.send("SUB a.b 1\r\nSUB c q 2\r\nPING\r\n")
-	if got := c.readLine(); got != "PONG" {
+	c.Send("SUB a.b 1\r\nSUB c q 2\r\nPING\r\n")
+	if got := c.ReadLine(); got != "PONG" {
 		t.Fatalf("got %q", got)
 	}
-	_ = c.nc.Close()
+	_ = c.Close()
 	waitFor(t, ioTimeout, "the client to close", func() bool { return srv.Connz(ConnzOptions{State: "closed"}).Total == 1 })
 	ci := srv.Connz(ConnzOptions{State: "closed", SubsDetail: true}).Conns[0]
 	if ci.NumSubs != 2 || len(ci.SubsDetail) != 2 {
@@ -34,13 +36,13 @@ func TestConnzClosedKeepsSubscriptions(t *testing.T) {
 // the auth timeout a new client would.
 func TestApplyAuthStartsAuthTimer(t *testing.T) {
 	srv, addr := startServer(t, Options{})
-	idle := dialRaw(t, addr) // no CONNECT
+	idle := testutil.DialProto(t, addr) // no CONNECT
 	o := *srv.Options()
 	o.Auth.Token = "t0k"
 	o.Auth.Timeout = 200 * time.Millisecond
 	srv.Apply(o)
 	start := time.Now()
-	got := idle.readUntilClosed()
+	got := idle.ReadUntilClosed()
 	if !slices.Contains(got, "-ERR 'Authentication Timeout'") {
 		t.Fatalf("got %q, want the auth timeout", got)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/natsd/natsd/internal/testutil"
 )
 
 func parseInfo(t *testing.T, line string) Info {
@@ -31,21 +33,21 @@ func TestLameDuck(t *testing.T) {
 	own := "127.0.0.1:" + strings.Split(addr, ":")[1]
 
 	// a: protocol 1 and its first PONG sent: takes async INFO.
-	a := dialRaw(t, addr)
-	a.send(`CONNECT {"verbose":false,"protocol":1}` + "\r\nPING\r\n")
-	if line := a.readLine(); line != "PONG" {
+	a := testutil.DialProto(t, addr)
+	a.Send(`CONNECT {"verbose":false,"protocol":1}` + "\r\nPING\r\n")
+	if line := a.ReadLine(); line != "PONG" {
 		t.Fatalf("got %q, want PONG", line)
 	}
-	in := parseInfo(t, a.readLine())
+	in := parseInfo(t, a.ReadLine())
 	if !in.ConnectInfo || in.RemoteAccount != GlobalAccount || in.LameDuckMode || !slices.Equal(in.ConnectURLs, []string{own, peer}) {
 		t.Fatalf("connect_info INFO = %+v", in)
 	}
 	// b: protocol 0: never gets async INFO.
 	b := connectRaw(t, addr, "")
 	// c: protocol 1 but no PING yet, so no first PONG: no async INFO.
-	c := dialRaw(t, addr)
-	c.send(`CONNECT {"verbose":true,"protocol":1}` + "\r\n")
-	if line := c.readLine(); line != "+OK" {
+	c := testutil.DialProto(t, addr)
+	c.Send(`CONNECT {"verbose":true,"protocol":1}` + "\r\n")
+	if line := c.ReadLine(); line != "+OK" {
 		t.Fatalf("got %q, want +OK", line)
 	}
 
@@ -58,7 +60,7 @@ func TestLameDuck(t *testing.T) {
 		srv.LameDuck(ctx)
 	}()
 
-	in = parseInfo(t, a.readLine())
+	in = parseInfo(t, a.ReadLine())
 	if !in.LameDuckMode || !slices.Equal(in.ConnectURLs, []string{peer}) {
 		t.Errorf("lame duck INFO: ldm %v connect_urls %q; want true and the other servers only", in.LameDuckMode, in.ConnectURLs)
 	}
@@ -70,8 +72,8 @@ func TestLameDuck(t *testing.T) {
 		_ = nc.Close()
 		t.Error("client listener still accepts in lame duck mode")
 	}
-	for name, rc := range map[string]*rawConn{"a": a, "b": b, "c": c} {
-		if got := rc.readUntilClosed(); len(got) != 0 {
+	for name, rc := range map[string]*testutil.ProtoConn{"a": a, "b": b, "c": c} {
+		if got := rc.ReadUntilClosed(); len(got) != 0 {
 			t.Errorf("client %s got %q before the close", name, got)
 		}
 	}
@@ -117,8 +119,8 @@ func TestLameDuckCanceled(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("LameDuck ignored its context")
 	}
-	if got := c.flush(); len(got) != 0 {
-		t.Errorf("client got %q", lines(got))
+	if got := c.Flush(); len(got) != 0 {
+		t.Errorf("client got %q", testutil.Lines(got))
 	}
 	if srv.NumClients() != 1 {
 		t.Errorf("%d clients, want 1", srv.NumClients())
@@ -130,31 +132,31 @@ func TestLameDuckCanceled(t *testing.T) {
 func TestAsyncInfoOnPeerChange(t *testing.T) {
 	srv, addr := startServer(t, Options{})
 	own := "127.0.0.1:" + strings.Split(addr, ":")[1]
-	a := dialRaw(t, addr)
-	a.send(`CONNECT {"verbose":false,"protocol":1}` + "\r\nPING\r\n")
-	if a.readLine() != "PONG" {
+	a := testutil.DialProto(t, addr)
+	a.Send(`CONNECT {"verbose":false,"protocol":1}` + "\r\nPING\r\n")
+	if a.ReadLine() != "PONG" {
 		t.Fatal("no PONG")
 	}
-	if in := parseInfo(t, a.readLine()); in.ConnectURLs != nil {
+	if in := parseInfo(t, a.ReadLine()); in.ConnectURLs != nil {
 		t.Fatalf("connect_urls without peers = %q", in.ConnectURLs)
 	}
 	b := connectRaw(t, addr, "")
 
 	srv.SetPeerURLs("N1", []string{"10.0.0.2:4222", own})
-	if in := parseInfo(t, a.readLine()); !slices.Equal(in.ConnectURLs, []string{own, "10.0.0.2:4222"}) {
+	if in := parseInfo(t, a.ReadLine()); !slices.Equal(in.ConnectURLs, []string{own, "10.0.0.2:4222"}) {
 		t.Errorf("after a peer joined: %q", in.ConnectURLs)
 	}
 	srv.SetPeerURLs("N2", []string{"10.0.0.2:4222"}) // same URL: no change, no INFO
 	srv.RemovePeerURLs("N3")                         // unknown peer: no INFO
 	srv.RemovePeerURLs("N1")                         // N2 still has the URL: no INFO
 	srv.RemovePeerURLs("N2")
-	if in := parseInfo(t, a.readLine()); in.ConnectURLs != nil {
+	if in := parseInfo(t, a.ReadLine()); in.ConnectURLs != nil {
 		t.Errorf("after the peers left: %q", in.ConnectURLs)
 	}
-	if got := a.flush(); len(got) != 0 {
-		t.Errorf("extra INFO: %q", lines(got))
+	if got := a.Flush(); len(got) != 0 {
+		t.Errorf("extra INFO: %q", testutil.Lines(got))
 	}
-	if got := b.flush(); len(got) != 0 {
-		t.Errorf("protocol 0 client got %q", lines(got))
+	if got := b.Flush(); len(got) != 0 {
+		t.Errorf("protocol 0 client got %q", testutil.Lines(got))
 	}
 }

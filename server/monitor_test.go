@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/natsd/natsd/internal/testutil"
 )
 
 // connzFixture is a server with three clients:
@@ -18,32 +20,32 @@ import (
 type connzFixture struct {
 	srv             *Server
 	addr            string
-	one, two, three *rawConn
-	cid             map[*rawConn]uint64
+	one, two, three *testutil.ProtoConn
+	cid             map[*testutil.ProtoConn]uint64
 }
 
 func newConnzFixture(t *testing.T) *connzFixture {
 	t.Helper()
 	users := []*User{{Username: "alice", Password: "a"}, {Username: "bob", Password: "b"}}
 	srv, addr := startServer(t, Options{Auth: AuthOptions{Users: users}})
-	f := &connzFixture{srv: srv, addr: addr, cid: map[*rawConn]uint64{}}
+	f := &connzFixture{srv: srv, addr: addr, cid: map[*testutil.ProtoConn]uint64{}}
 	f.one = connectRaw(t, addr, `{"verbose":false,"user":"alice","pass":"a","name":"one","lang":"go","version":"1.2.3"}`)
 	f.two = connectRaw(t, addr, `{"verbose":false,"user":"bob","pass":"b","name":"two","lang":"python","version":"9"}`)
 	f.three = connectRaw(t, addr, `{"verbose":false,"user":"alice","pass":"a","name":"three"}`)
-	f.one.send("SUB foo 1\r\nSUB bar q 2\r\nSUB baz.* 3\r\n")
-	f.three.send("SUB foo 1\r\n")
-	f.one.flush()
-	f.three.flush()
-	f.two.send("PUB foo 5\r\nhello\r\nPUB foo 5\r\nhello\r\nPUB foo 5\r\nhello\r\n")
-	f.two.flush()
-	for _, c := range []*rawConn{f.one, f.three} {
-		if got := c.flush(); len(got) != 3 {
+	f.one.Send("SUB foo 1\r\nSUB bar q 2\r\nSUB baz.* 3\r\n")
+	f.three.Send("SUB foo 1\r\n")
+	f.one.Flush()
+	f.three.Flush()
+	f.two.Send("PUB foo 5\r\nhello\r\nPUB foo 5\r\nhello\r\nPUB foo 5\r\nhello\r\n")
+	f.two.Flush()
+	for _, c := range []*testutil.ProtoConn{f.one, f.three} {
+		if got := c.Flush(); len(got) != 3 {
 			t.Fatalf("subscriber got %d messages, want 3", len(got))
 		}
 	}
 	for _, ci := range srv.Connz(ConnzOptions{}).Conns {
-		for _, c := range []*rawConn{f.one, f.two, f.three} {
-			if ci.Port == c.localPort() {
+		for _, c := range []*testutil.ProtoConn{f.one, f.two, f.three} {
+			if ci.Port == c.LocalPort() {
 				f.cid[c] = ci.Cid
 			}
 		}
@@ -54,7 +56,7 @@ func newConnzFixture(t *testing.T) *connzFixture {
 	return f
 }
 
-func (f *connzFixture) cids(cs ...*rawConn) []uint64 {
+func (f *connzFixture) cids(cs ...*testutil.ProtoConn) []uint64 {
 	out := make([]uint64, len(cs))
 	for i, c := range cs {
 		out[i] = f.cid[c]
@@ -87,9 +89,9 @@ func TestConnzFields(t *testing.T) {
 		inBytes, outBytes   int64
 	}
 	wants := []want{
-		{f.one.localPort(), "one", "go", "1.2.3", 3, 0, 3, 0, 15},
-		{f.two.localPort(), "two", "python", "9", 0, 3, 0, 15, 0},
-		{f.three.localPort(), "three", "", "", 1, 0, 3, 0, 15},
+		{f.one.LocalPort(), "one", "go", "1.2.3", 3, 0, 3, 0, 15},
+		{f.two.LocalPort(), "two", "python", "9", 0, 3, 0, 15, 0},
+		{f.three.LocalPort(), "three", "", "", 1, 0, 3, 0, 15},
 	}
 	for i, ci := range cz.Conns {
 		w := wants[i]
@@ -149,29 +151,29 @@ func TestConnzFields(t *testing.T) {
 func TestConnzSortAndPaging(t *testing.T) {
 	f := newConnzFixture(t)
 	// Activity order: two, then three, then one most recently.
-	f.two.flush()
+	f.two.Flush()
 	time.Sleep(2 * time.Millisecond)
-	f.three.flush()
+	f.three.Flush()
 	time.Sleep(2 * time.Millisecond)
-	f.one.flush()
+	f.one.Flush()
 
 	one, two, three := f.one, f.two, f.three
 	tests := []struct {
 		sort string
-		want []*rawConn
+		want []*testutil.ProtoConn
 	}{
-		{"", []*rawConn{one, two, three}},
-		{"cid", []*rawConn{one, two, three}},
-		{"start", []*rawConn{one, two, three}},
-		{"uptime", []*rawConn{one, two, three}},
-		{"subs", []*rawConn{one, three, two}},
-		{"msgs_from", []*rawConn{two, one, three}},
-		{"bytes_from", []*rawConn{two, one, three}},
-		{"msgs_to", []*rawConn{one, three, two}},
-		{"bytes_to", []*rawConn{one, three, two}},
-		{"pending", []*rawConn{one, two, three}},
-		{"last", []*rawConn{one, three, two}},
-		{"idle", []*rawConn{two, three, one}},
+		{"", []*testutil.ProtoConn{one, two, three}},
+		{"cid", []*testutil.ProtoConn{one, two, three}},
+		{"start", []*testutil.ProtoConn{one, two, three}},
+		{"uptime", []*testutil.ProtoConn{one, two, three}},
+		{"subs", []*testutil.ProtoConn{one, three, two}},
+		{"msgs_from", []*testutil.ProtoConn{two, one, three}},
+		{"bytes_from", []*testutil.ProtoConn{two, one, three}},
+		{"msgs_to", []*testutil.ProtoConn{one, three, two}},
+		{"bytes_to", []*testutil.ProtoConn{one, three, two}},
+		{"pending", []*testutil.ProtoConn{one, two, three}},
+		{"last", []*testutil.ProtoConn{one, three, two}},
+		{"idle", []*testutil.ProtoConn{two, three, one}},
 	}
 	for _, tt := range tests {
 		if got, want := connCids(f.srv.Connz(ConnzOptions{Sort: tt.sort})), f.cids(tt.want...); !slices.Equal(got, want) {
@@ -181,11 +183,11 @@ func TestConnzSortAndPaging(t *testing.T) {
 
 	pages := []struct {
 		offset, limit int
-		want          []*rawConn
+		want          []*testutil.ProtoConn
 	}{
-		{0, 2, []*rawConn{one, three}},
-		{1, 1, []*rawConn{three}},
-		{2, 5, []*rawConn{two}},
+		{0, 2, []*testutil.ProtoConn{one, three}},
+		{1, 1, []*testutil.ProtoConn{three}},
+		{2, 5, []*testutil.ProtoConn{two}},
 		{3, 5, nil},
 		{10, 1, nil},
 	}
@@ -205,7 +207,7 @@ func TestConnzSortAndPaging(t *testing.T) {
 func TestConnzSortRTT(t *testing.T) {
 	srv, addr := startServer(t, Options{})
 	rtts := []time.Duration{900 * time.Microsecond, 200 * time.Millisecond, 30 * time.Millisecond, 1500 * time.Millisecond}
-	conns := make([]*rawConn, len(rtts))
+	conns := make([]*testutil.ProtoConn, len(rtts))
 	for i := range conns {
 		conns[i] = connectRaw(t, addr, "")
 	}
@@ -240,11 +242,11 @@ func TestConnzRTTMeasured(t *testing.T) {
 	if ci := srv.Connz(ConnzOptions{}).Conns[0]; ci.RTT != "" {
 		t.Fatalf("RTT %q before any PING", ci.RTT)
 	}
-	if line := c.readLine(); line != "PING" {
+	if line := c.ReadLine(); line != "PING" {
 		t.Fatalf("got %q, want the keepalive PING", line)
 	}
-	c.send("PONG\r\n")
-	c.flush()
+	c.Send("PONG\r\n")
+	c.Flush()
 	if ci := srv.Connz(ConnzOptions{}).Conns[0]; ci.RTT == "" {
 		t.Fatal("no RTT after the PONG")
 	}
@@ -254,23 +256,23 @@ func TestConnzClosed(t *testing.T) {
 	f := newConnzFixture(t)
 	srv := f.srv
 	twoCid := f.cid[f.two]
-	_ = f.two.nc.Close()
+	_ = f.two.Close()
 	waitFor(t, ioTimeout, "the closed client to go", func() bool { return srv.NumClients() == 2 })
 
 	// A parse error, a payload over the limit and bad credentials.
-	bad := dialRaw(t, f.addr)
-	bad.send("CONNECT {\"verbose\":false,\"user\":\"bob\",\"pass\":\"b\"}\r\nBOGUS\r\n")
-	if got := bad.readUntilClosed(); !slices.Equal(got, []string{"-ERR 'Unknown Protocol Operation'"}) {
+	bad := testutil.DialProto(t, f.addr)
+	bad.Send("CONNECT {\"verbose\":false,\"user\":\"bob\",\"pass\":\"b\"}\r\nBOGUS\r\n")
+	if got := bad.ReadUntilClosed(); !slices.Equal(got, []string{"-ERR 'Unknown Protocol Operation'"}) {
 		t.Errorf("BOGUS: %q", got)
 	}
-	big := dialRaw(t, f.addr)
-	big.send("CONNECT {\"verbose\":false,\"user\":\"bob\",\"pass\":\"b\"}\r\nPUB foo 2000000\r\n")
-	if got := big.readUntilClosed(); !slices.Equal(got, []string{"-ERR 'Maximum Payload Violation'"}) {
+	big := testutil.DialProto(t, f.addr)
+	big.Send("CONNECT {\"verbose\":false,\"user\":\"bob\",\"pass\":\"b\"}\r\nPUB foo 2000000\r\n")
+	if got := big.ReadUntilClosed(); !slices.Equal(got, []string{"-ERR 'Maximum Payload Violation'"}) {
 		t.Errorf("big PUB: %q", got)
 	}
-	auth := dialRaw(t, f.addr)
-	auth.send("CONNECT {\"verbose\":false,\"user\":\"bob\",\"pass\":\"x\"}\r\n")
-	if got := auth.readUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
+	auth := testutil.DialProto(t, f.addr)
+	auth.Send("CONNECT {\"verbose\":false,\"user\":\"bob\",\"pass\":\"x\"}\r\n")
+	if got := auth.ReadUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
 		t.Errorf("bad password: %q", got)
 	}
 	waitFor(t, ioTimeout, "4 closed connections", func() bool { return srv.Connz(ConnzOptions{State: "closed"}).Total == 4 })
@@ -435,7 +437,7 @@ func TestVarz(t *testing.T) {
 	}
 
 	// One client goes: connections drop, total stays.
-	_ = f.two.nc.Close()
+	_ = f.two.Close()
 	waitFor(t, ioTimeout, "the client to go", func() bool { return srv.Varz().Connections == 2 })
 	if v := srv.Varz(); v.TotalConnections != 3 {
 		t.Errorf("total_connections = %d after a close", v.TotalConnections)

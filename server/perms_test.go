@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/natsd/natsd/internal/testutil"
 )
 
 func subPerm(allow, deny []string) *Permissions {
@@ -311,7 +313,7 @@ func TestPermissionsOverTCP(t *testing.T) {
 	resp := connectRaw(t, addr, `{"verbose":false,"user":"responder","pass":"p"}`)
 	admin := connectRaw(t, addr, `{"verbose":false,"user":"admin","pass":"p"}`)
 
-	lim.send("SUB forbidden 1\r\nSUB work q2 2\r\nSUB work 3\r\nSUB sub.secret 4\r\nPUB nope 2\r\nhi\r\nSUB sub.> 5\r\nSUB work q1 6\r\n")
+	lim.Send("SUB forbidden 1\r\nSUB work q2 2\r\nSUB work 3\r\nSUB sub.secret 4\r\nPUB nope 2\r\nhi\r\nSUB sub.> 5\r\nSUB work q1 6\r\n")
 	want := []string{
 		`-ERR 'Permissions Violation for Subscription to "forbidden"'`,
 		`-ERR 'Permissions Violation for Subscription to "work" using queue "q2"'`,
@@ -319,43 +321,43 @@ func TestPermissionsOverTCP(t *testing.T) {
 		`-ERR 'Permissions Violation for Subscription to "sub.secret"'`,
 		`-ERR 'Permissions Violation for Publish to "nope"'`,
 	}
-	if got := lines(lim.flush()); !slices.Equal(got, want) {
+	if got := testutil.Lines(lim.Flush()); !slices.Equal(got, want) {
 		t.Fatalf("violations:\n got %q\nwant %q", got, want)
 	}
 
 	// sub.> is allowed, but a message on the denied sub.secret is not
 	// delivered to it.
-	admin.send("PUB sub.secret 1\r\nx\r\nPUB sub.public 1\r\ny\r\nPUB work 1\r\nz\r\n")
-	admin.flush()
-	got := lim.flush()
-	if len(got) != 2 || got[0].line != "MSG sub.public 5 1" || got[1].line != "MSG work 6 1" {
-		t.Fatalf("limited client got %q, want sub.public on sid 5 and work on sid 6", lines(got))
+	admin.Send("PUB sub.secret 1\r\nx\r\nPUB sub.public 1\r\ny\r\nPUB work 1\r\nz\r\n")
+	admin.Flush()
+	got := lim.Flush()
+	if len(got) != 2 || got[0].Line != "MSG sub.public 5 1" || got[1].Line != "MSG work 6 1" {
+		t.Fatalf("limited client got %q, want sub.public on sid 5 and work on sid 6", testutil.Lines(got))
 	}
 
 	// allow_responses: the responder may answer the request it received,
 	// once.
-	resp.send("SUB req 1\r\n")
-	resp.flush()
-	admin.send("SUB _INBOX.1 1\r\nPUB req _INBOX.1 2\r\nhi\r\n")
-	admin.flush()
-	if got := resp.flush(); len(got) != 1 || got[0].line != "MSG req 1 _INBOX.1 2" {
-		t.Fatalf("responder got %q", lines(got))
+	resp.Send("SUB req 1\r\n")
+	resp.Flush()
+	admin.Send("SUB _INBOX.1 1\r\nPUB req _INBOX.1 2\r\nhi\r\n")
+	admin.Flush()
+	if got := resp.Flush(); len(got) != 1 || got[0].Line != "MSG req 1 _INBOX.1 2" {
+		t.Fatalf("responder got %q", testutil.Lines(got))
 	}
-	resp.send("PUB _INBOX.1 2\r\nok\r\nPUB _INBOX.1 2\r\nno\r\nPUB other 2\r\nno\r\n")
+	resp.Send("PUB _INBOX.1 2\r\nok\r\nPUB _INBOX.1 2\r\nno\r\nPUB other 2\r\nno\r\n")
 	want = []string{
 		`-ERR 'Permissions Violation for Publish to "_INBOX.1"'`,
 		`-ERR 'Permissions Violation for Publish to "other"'`,
 	}
-	if got := lines(resp.flush()); !slices.Equal(got, want) {
+	if got := testutil.Lines(resp.Flush()); !slices.Equal(got, want) {
 		t.Fatalf("responder:\n got %q\nwant %q", got, want)
 	}
-	if got := admin.flush(); len(got) != 1 || got[0].line != "MSG _INBOX.1 1 2" || got[0].payload != "ok" {
-		t.Fatalf("requester got %q, want the one reply", lines(got))
+	if got := admin.Flush(); len(got) != 1 || got[0].Line != "MSG _INBOX.1 1 2" || got[0].Payload != "ok" {
+		t.Fatalf("requester got %q, want the one reply", testutil.Lines(got))
 	}
 	// The violations did not close anything.
-	for _, c := range []*rawConn{lim, resp, admin} {
-		if got := c.flush(); len(got) != 0 {
-			t.Fatalf("unexpected %q", lines(got))
+	for _, c := range []*testutil.ProtoConn{lim, resp, admin} {
+		if got := c.Flush(); len(got) != 0 {
+			t.Fatalf("unexpected %q", testutil.Lines(got))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/natsd/natsd/internal/testutil"
 	"github.com/natsd/natsd/server/wire"
 )
 
@@ -78,7 +79,7 @@ func TestRouterInterestChanged(t *testing.T) {
 	c2 := connectRaw(t, addr, "")
 
 	steps := []struct {
-		who  *rawConn
+		who  *testutil.ProtoConn
 		ops  string
 		want []interestCall
 	}{
@@ -100,19 +101,19 @@ func TestRouterInterestChanged(t *testing.T) {
 		{c1, "PUB baz 0\r\n\r\n", []interestCall{{"baz", "", 0}}},
 	}
 	for i, st := range steps {
-		st.who.send(st.ops)
-		st.who.flush()
+		st.who.Send(st.ops)
+		st.who.Flush()
 		if got := rt.take(); !slices.Equal(got, st.want) {
 			t.Fatalf("step %d %q: calls %v, want %v", i, st.ops, got, st.want)
 		}
 	}
-	if got := c2.flush(); len(got) != 1 || got[0].line != "MSG baz 9 0" {
-		t.Fatalf("auto-unsubscribed sub got %q", lines(got))
+	if got := c2.Flush(); len(got) != 1 || got[0].Line != "MSG baz 9 0" {
+		t.Fatalf("auto-unsubscribed sub got %q", testutil.Lines(got))
 	}
 
 	// Closing c1 withdraws its interest: bar (plain), bar r, and one
 	// member of bar q.
-	_ = c1.nc.Close()
+	_ = c1.Close()
 	want := []interestCall{{"bar", "", 0}, {"bar", "q", 0}, {"bar", "r", 0}}
 	var got []interestCall
 	waitFor(t, ioTimeout, "interest of the closed client to go", func() bool {
@@ -126,8 +127,8 @@ func TestRouterInterestChanged(t *testing.T) {
 
 	// Disconnected router: nothing is reported.
 	srv.SetRouter(nil)
-	c2.send("SUB new 10\r\n")
-	c2.flush()
+	c2.Send("SUB new 10\r\n")
+	c2.Flush()
 	if got := rt.take(); got != nil {
 		t.Fatalf("calls after SetRouter(nil): %v", got)
 	}
@@ -137,10 +138,10 @@ func TestLocalInterest(t *testing.T) {
 	srv, addr := startServer(t, Options{})
 	c1 := connectRaw(t, addr, "")
 	c2 := connectRaw(t, addr, "")
-	c1.send("SUB foo 1\r\nSUB bar q 2\r\nSUB x.* 3\r\nSUB gone 4\r\nUNSUB 4\r\n")
-	c2.send("SUB foo 1\r\nSUB bar q 2\r\nSUB bar r 3\r\n")
-	c1.flush()
-	c2.flush()
+	c1.Send("SUB foo 1\r\nSUB bar q 2\r\nSUB x.* 3\r\nSUB gone 4\r\nUNSUB 4\r\n")
+	c2.Send("SUB foo 1\r\nSUB bar q 2\r\nSUB bar r 3\r\n")
+	c1.Flush()
+	c2.Flush()
 	if _, err := srv.AddRemoteSub(&fakeRoute{}, "remote", "", 0); err != nil {
 		t.Fatal(err)
 	}
@@ -183,8 +184,8 @@ func TestPublishToRoutes(t *testing.T) {
 	}
 
 	pub := connectRaw(t, addr, "")
-	pub.send("PUB foo.bar reply.1 2\r\nhi\r\nPUB foo.bar.baz 0\r\n\r\nHPUB foo.x 12 14\r\nNATS/1.0\r\n\r\nyo\r\n")
-	pub.flush()
+	pub.Send("PUB foo.bar reply.1 2\r\nhi\r\nPUB foo.bar.baz 0\r\n\r\nHPUB foo.x 12 14\r\nNATS/1.0\r\n\r\nyo\r\n")
+	pub.Flush()
 	want1 := []routedMsg{
 		{"foo.bar", "reply.1", nil, 0, "hi"},
 		{"foo.bar.baz", "", nil, 0, ""},
@@ -204,15 +205,15 @@ func TestPublishToRoutes(t *testing.T) {
 	}
 
 	srv.RemoveRemoteSub(s1)
-	pub.send("PUB foo.bar 0\r\n\r\n")
-	pub.flush()
+	pub.Send("PUB foo.bar 0\r\n\r\n")
+	pub.Flush()
 	if got := r1.take(); len(got) != 1 {
 		t.Errorf("after removing foo.*: %d messages, want 1 (foo.>)", len(got))
 	}
 	srv.RemoveRemoteSub(s2)
 	srv.RemoveRemoteSub(s2) // twice is harmless
-	pub.send("PUB foo.bar 0\r\n\r\n")
-	pub.flush()
+	pub.Send("PUB foo.bar 0\r\n\r\n")
+	pub.Flush()
 	if got := r1.take(); len(got) != 0 {
 		t.Errorf("after removing all interest: %+v", got)
 	}
@@ -223,12 +224,12 @@ func routedEqual(a, b routedMsg) bool {
 }
 
 // countMsgs reads what c got and counts MSG lines.
-func countMsgs(t *testing.T, c *rawConn) int {
+func countMsgs(t *testing.T, c *testutil.ProtoConn) int {
 	t.Helper()
 	n := 0
-	for _, f := range c.flush() {
-		if !strings.HasPrefix(f.line, "MSG ") {
-			t.Fatalf("unexpected %q", f.line)
+	for _, f := range c.Flush() {
+		if !strings.HasPrefix(f.Line, "MSG ") {
+			t.Fatalf("unexpected %q", f.Line)
 		}
 		n++
 	}
@@ -241,8 +242,8 @@ func countMsgs(t *testing.T, c *rawConn) int {
 func TestQueueChoiceWithRemoteWeights(t *testing.T) {
 	srv, addr := startServer(t, Options{})
 	local := connectRaw(t, addr, "")
-	local.send("SUB work q 1\r\n")
-	local.flush()
+	local.Send("SUB work q 1\r\n")
+	local.Flush()
 	rt := &fakeRoute{}
 	rq, err := srv.AddRemoteSub(rt, "work", "q", 3)
 	if err != nil {
@@ -254,8 +255,8 @@ func TestQueueChoiceWithRemoteWeights(t *testing.T) {
 
 	run := func(label string, wantLocal, tolerance int, wantPlain bool) {
 		t.Helper()
-		pub.send(batch)
-		pub.flush()
+		pub.Send(batch)
+		pub.Flush()
 		k := countMsgs(t, local)
 		msgs := rt.take()
 		queued := 0
@@ -290,8 +291,8 @@ func TestQueueChoiceWithRemoteWeights(t *testing.T) {
 	run("plain + queue interest", n/2, n/8, true)
 
 	// Only remote members: the route always gets the group.
-	local.send("UNSUB 1\r\n")
-	local.flush()
+	local.Send("UNSUB 1\r\n")
+	local.Flush()
 	run("no local member", 0, 0, true)
 }
 
@@ -300,11 +301,11 @@ func TestInboundDeliver(t *testing.T) {
 	plain := connectRaw(t, addr, "")
 	m1 := connectRaw(t, addr, "")
 	m2 := connectRaw(t, addr, "")
-	plain.send("SUB foo 1\r\n")
-	m1.send("SUB foo q 1\r\n")
-	m2.send("SUB foo q 1\r\n")
-	for _, c := range []*rawConn{plain, m1, m2} {
-		c.flush()
+	plain.Send("SUB foo 1\r\n")
+	m1.Send("SUB foo q 1\r\n")
+	m2.Send("SUB foo q 1\r\n")
+	for _, c := range []*testutil.ProtoConn{plain, m1, m2} {
+		c.Flush()
 	}
 	from, other := &fakeRoute{}, &fakeRoute{}
 	for _, s := range []struct {
@@ -391,10 +392,10 @@ func TestRemoteOnlyInterest(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := connectRaw(t, addr, `{"verbose":false,"headers":true,"no_responders":true}`)
-	c.send("SUB _INBOX.1 1\r\nPUB svc _INBOX.1 0\r\n\r\nPUB none _INBOX.1 0\r\n\r\n")
-	got := c.flush()
-	if len(got) != 1 || !strings.HasPrefix(got[0].line, "HMSG _INBOX.1 1 ") || !strings.HasPrefix(got[0].payload, "NATS/1.0 503\r\nNats-Subject: none\r\n") {
-		t.Fatalf("got %q, want one 503 for the subject without interest", lines(got))
+	c.Send("SUB _INBOX.1 1\r\nPUB svc _INBOX.1 0\r\n\r\nPUB none _INBOX.1 0\r\n\r\n")
+	got := c.Flush()
+	if len(got) != 1 || !strings.HasPrefix(got[0].Line, "HMSG _INBOX.1 1 ") || !strings.HasPrefix(got[0].Payload, "NATS/1.0 503\r\nNats-Subject: none\r\n") {
+		t.Fatalf("got %q, want one 503 for the subject without interest", testutil.Lines(got))
 	}
 	if n := len(rt.take()); n != 1 {
 		t.Fatalf("route got %d messages, want 1", n)

@@ -277,9 +277,9 @@ func TestSlowConsumerCutOffFastKeepsReceiving(t *testing.T) {
 	p := startNatsdConf(t, "max_pending: 1MB\nmax_payload: 64KB\nwrite_deadline: \"500ms\"\n", "-m", "-1")
 	url := p.ClientURL()
 
-	slow := rawConn(t, url)
-	slow.send(t, "CONNECT {\"verbose\":false}\r\nSUB firehose 1\r\nPING\r\n")
-	slow.expect(t, "PONG")
+	slow := testutil.DialProto(t, p.ClientAddr())
+	slow.Send("CONNECT {\"verbose\":false}\r\nSUB firehose 1\r\nPING\r\n")
+	slow.Expect("PONG")
 	// The slow client never reads again.
 
 	fast := connect(t, url)
@@ -313,7 +313,7 @@ func TestSlowConsumerCutOffFastKeepsReceiving(t *testing.T) {
 	if varz["slow_consumers"].(float64) < 1 {
 		t.Fatalf("slow_consumers = %v", varz["slow_consumers"])
 	}
-	if !slow.closedWithin(5 * time.Second) {
+	if !slow.ClosedWithin(5 * time.Second) {
 		t.Fatal("the slow consumer was not cut off")
 	}
 }

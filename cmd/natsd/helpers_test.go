@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -60,71 +58,6 @@ func httpStatus(t *testing.T, url string) int {
 func httpGetVarz(t *testing.T, p *testutil.Proc) map[string]any {
 	t.Helper()
 	return httpGet(t, p.MonitorURL()+"/varz")
-}
-
-// raw is a plain TCP client speaking the protocol by hand.
-type raw struct {
-	conn net.Conn
-	r    *bufio.Reader
-}
-
-func rawConn(t *testing.T, url string) *raw {
-	t.Helper()
-	addr := strings.TrimPrefix(url, "nats://")
-	c, err := net.DialTimeout("tcp", addr, 3*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	r := &raw{conn: c, r: bufio.NewReader(c)}
-	if line := r.line(t); !strings.HasPrefix(line, "INFO ") {
-		t.Fatalf("greeting %q", line)
-	}
-	return r
-}
-
-func (r *raw) send(t *testing.T, s string) {
-	t.Helper()
-	if _, err := r.conn.Write([]byte(s)); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (r *raw) line(t *testing.T) string {
-	t.Helper()
-	_ = r.conn.SetReadDeadline(time.Now().Add(3 * time.Second))
-	s, err := r.r.ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading a line: %v (so far %q)", err, s)
-	}
-	return strings.TrimRight(s, "\r\n")
-}
-
-// expect reads lines until one equals want (skipping PINGs from the server).
-func (r *raw) expect(t *testing.T, want string) {
-	t.Helper()
-	for {
-		l := r.line(t)
-		if l == want {
-			return
-		}
-		if l != "PING" {
-			t.Fatalf("got %q, want %q", l, want)
-		}
-	}
-}
-
-// closedWithin reads and discards until the server closes the connection.
-func (r *raw) closedWithin(d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	buf := make([]byte, 64*1024)
-	for time.Now().Before(deadline) {
-		_ = r.conn.SetReadDeadline(deadline)
-		if _, err := r.conn.Read(buf); err != nil {
-			return !isTimeoutErr(err)
-		}
-	}
-	return false
 }
 
 func isTimeoutErr(err error) bool {
