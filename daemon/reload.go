@@ -214,6 +214,7 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 	}
 	d.mu.Unlock()
 	if clientLn != nil && clientLn != oldClient {
+		_ = d.srv.Listen(clientLn)
 		go func() { _ = d.srv.Serve(clientLn) }()
 		d.srv.StopListener(oldClient)
 		d.log.Info("Listening for client connections on " + hostPort(next.Server.Host, clientLn))

@@ -183,6 +183,10 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 		return nil, fmt.Errorf("cannot listen for client connections: %w", err)
 	}
 	d.clientLn = ln
+	if err := d.srv.Listen(ln); err != nil {
+		d.Shutdown()
+		return nil, err
+	}
 	go func() { _ = d.srv.Serve(ln) }()
 	lg.Info("Listening for client connections on " + hostPort(o.Server.Host, ln))
 

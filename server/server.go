@@ -128,13 +128,14 @@ func (s *Server) Options() *Options { return s.opts.Load() }
 // Shutdown). It may be called for several listeners at once: a reload that
 // moves the client port serves the new listener before closing the old one.
 func (s *Server) Serve(ln net.Listener) error {
+	if err := s.Listen(ln); err != nil {
+		return err
+	}
 	s.mu.Lock()
-	if s.shutdown || s.ldm {
+	if _, still := s.listeners[ln]; !still || s.shutdown {
 		s.mu.Unlock()
-		_ = ln.Close()
 		return ErrServerClosed
 	}
-	s.listeners[ln] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
@@ -159,6 +160,22 @@ func (s *Server) Serve(ln net.Listener) error {
 		backoff = 0
 		s.accept(conn)
 	}
+}
+
+// Listen makes ln a client listener of the server — its address is what
+// INFO and connect_urls announce — without accepting yet. Call it before
+// serving ln in a goroutine of its own, so that nothing (a route's INFO to
+// a peer, say) announces the address before it is known. Serve calls it
+// too; calling both is fine.
+func (s *Server) Listen(ln net.Listener) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown || s.ldm {
+		_ = ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	return nil
 }
 
 // StopListener stops accepting on ln and closes it; clients already accepted
