@@ -242,13 +242,6 @@ func (c *Cluster) myInfo() info {
 	return in
 }
 
-// connectedTo reports whether a route to server id is registered.
-func (c *Cluster) connectedTo(id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.routes[id] != nil
-}
-
 // routeKey is a route URL without credentials, the key of solicitors.
 func routeKey(u *url.URL) string {
 	cp := *u

@@ -3,7 +3,6 @@ package cluster
 import (
 	"encoding/json"
 	"net/url"
-	"slices"
 
 	"go.uber.org/zap"
 
@@ -245,9 +244,4 @@ func (c *Cluster) gossiped(pi *peerInfo) {
 	}
 	c.logger().Debug("Gossip: new server in the cluster", zap.String("id", pi.ID), zap.String("url", routeKey(u)))
 	c.solicit(u, false)
-}
-
-// configured reports whether u is one of the configured routes.
-func (c *Cluster) configured(key string) bool {
-	return slices.ContainsFunc(c.currentOpts().Routes, func(u *url.URL) bool { return routeKey(u) == key })
 }

@@ -61,13 +61,6 @@ func (d *Daemon) reloadLoop() {
 	}
 }
 
-// LastReload is the outcome of the most recent reload (zero before any).
-func (d *Daemon) LastReload() ReloadStatus {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.lastReload
-}
-
 func (d *Daemon) reload(trigger string) (err error) {
 	d.mu.Lock()
 	cur := d.opts

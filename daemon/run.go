@@ -333,12 +333,6 @@ func (d *Daemon) routez(subs bool) any {
 	return cl.Routez(subs)
 }
 
-// Server is the running server (tests and the cluster wiring use it).
-func (d *Daemon) Server() *server.Server { return d.srv }
-
-// Done is closed when the daemon has shut down.
-func (d *Daemon) Done() <-chan struct{} { return d.done }
-
 // handleSignal acts on a signal; it reports whether to shut down.
 func (d *Daemon) handleSignal(sig os.Signal) bool {
 	d.log.Info(fmt.Sprintf("Trapped %q signal", sig.String()))

@@ -185,9 +185,6 @@ func (p *Proc) ClientURL() string { return pickLoopback(p.Ports.Nats) }
 // MonitorURL is the first loopback monitoring URL.
 func (p *Proc) MonitorURL() string { return pickLoopback(p.Ports.Monitoring) }
 
-// ClusterURL is the first loopback cluster URL.
-func (p *Proc) ClusterURL() string { return pickLoopback(p.Ports.Cluster) }
-
 // ClientAddr is host:port of ClientURL.
 func (p *Proc) ClientAddr() string {
 	u, err := url.Parse(p.ClientURL())
@@ -217,9 +214,6 @@ func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
 // Signal sends sig to the process.
 func (p *Proc) Signal(sig syscall.Signal) { _ = p.cmd.Process.Signal(sig) }
-
-// Done is closed when the process has exited.
-func (p *Proc) Done() <-chan struct{} { return p.done }
 
 // ExitCode waits for the process (up to timeout) and returns its exit code.
 func (p *Proc) ExitCode(timeout time.Duration) int {
