@@ -353,7 +353,14 @@ func (r *route) close(reason server.ClosedState) {
 	if reason == server.ClosedSlowConsumerPendingBytes || reason == server.ClosedServerShutdown {
 		_ = r.nc.Close()
 	}
-	r.logger().Info("Route connection closed", zap.String("reason", reason.String()))
+	if registered {
+		r.logger().Info("Route connection closed", zap.String("reason", reason.String()))
+	} else {
+		// Never registered: a duplicate, a self-route, or the extra
+		// connection a 2.10+ peer opens for its pinned $SYS account and
+		// closes itself. Routine, so not worth an INFO line each time.
+		r.logger().Debug("Route connection closed before registering", zap.String("reason", reason.String()))
+	}
 }
 
 // --- wire.RouteHandler ---
