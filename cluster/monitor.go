@@ -47,12 +47,13 @@ func (c *Cluster) Routez(subs bool) *Routez {
 	now := time.Now()
 	rz := &Routez{ID: c.srv.ID(), Name: c.srv.Name(), Now: now.UTC(), Routes: []*RouteInfo{}}
 	for _, r := range rs {
+		last := time.Unix(0, r.lastRead.Load())
 		r.mu.Lock()
 		ri := &RouteInfo{
 			Rid: r.rid, RemoteID: r.peer.ID, RemoteName: r.peer.Name, DidSolicit: r.solicited,
 			IsConfigured: r.sol != nil && r.sol.explicit.Load(), IP: r.ip, Port: r.port, Start: r.start,
-			LastActivity: r.last, Uptime: server.FormatDuration(now.Sub(r.start)), Idle: server.FormatDuration(now.Sub(r.last)),
-			Pending: r.out.Pending(), InMsgs: r.inMsgs, OutMsgs: r.outMsgs, InBytes: r.inBytes, OutBytes: r.outBytes,
+			LastActivity: last, Uptime: server.FormatDuration(now.Sub(r.start)), Idle: server.FormatDuration(now.Sub(last)),
+			Pending: r.out.Pending(), InMsgs: r.inMsgs.Load(), OutMsgs: r.outMsgs, InBytes: r.inBytes.Load(), OutBytes: r.outBytes,
 			NumSubs: uint32(len(r.remote)), Compression: "not supported",
 		}
 		if r.rtt > 0 {

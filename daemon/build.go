@@ -206,6 +206,17 @@ func (b *builder) hostPort(e *confparse.Entry, path string) (string, int, bool) 
 	return "", 0, false
 }
 
+// listen reads a listen address into host and port; a bare port (or
+// ":port") leaves host as it is.
+func (b *builder) listen(e *confparse.Entry, path string, host *string, port *int) {
+	if h, p, ok := b.hostPort(e, path); ok {
+		if h != "" {
+			*host = h
+		}
+		*port = p
+	}
+}
+
 // stringList reads one string or an array of strings.
 func (b *builder) stringList(e *confparse.Entry, path string) ([]string, bool) {
 	switch e.Value.Kind {
@@ -293,12 +304,7 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 		b.pos[key] = e.KeyPos
 		switch key {
 		case "listen":
-			if h, p, ok := b.hostPort(e, key); ok {
-				if h != "" {
-					so.Host = h
-				}
-				so.Port = p
-			}
+			b.listen(e, key, &so.Host, &so.Port)
 		case "host", "net":
 			so.Host, _ = b.str(e, key)
 		case "port":

@@ -202,12 +202,7 @@ func (b *builder) cluster(n *confparse.Node, o *Options) {
 		case "name":
 			co.Name, _ = b.str(e, path)
 		case "listen":
-			if h, p, ok := b.hostPort(e, path); ok {
-				if h != "" {
-					co.Host = h
-				}
-				co.Port = p
-			}
+			b.listen(e, path, &co.Host, &co.Port)
 		case "host", "net":
 			co.Host, _ = b.str(e, path)
 		case "port":

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net"
 	"time"
 )
 
@@ -20,12 +19,8 @@ func (s *Server) LameDuck(ctx context.Context) {
 	o := s.getOpts()
 	s.mu.Lock()
 	s.ldm = true
-	lns := s.listeners
-	s.listeners = map[net.Listener]struct{}{}
 	s.mu.Unlock()
-	for ln := range lns {
-		_ = ln.Close()
-	}
+	s.closeListeners()
 	s.sendAsyncInfo()
 
 	if !sleepCtx(ctx, o.LameDuckGracePeriod) {

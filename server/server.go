@@ -187,6 +187,17 @@ func (s *Server) StopListener(ln net.Listener) {
 	_ = ln.Close()
 }
 
+// closeListeners stops accepting clients on every listener.
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	lns := s.listeners
+	s.listeners = map[net.Listener]struct{}{}
+	s.mu.Unlock()
+	for ln := range lns {
+		_ = ln.Close()
+	}
+}
+
 // ErrServerClosed is returned by Serve after Shutdown or lame duck mode began.
 var ErrServerClosed = errors.New("server: closed")
 
@@ -247,13 +258,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return s.wait(ctx)
 	}
 	s.shutdown = true
-	lns := s.listeners
-	s.listeners = map[net.Listener]struct{}{}
 	s.mu.Unlock()
 
-	for ln := range lns {
-		_ = ln.Close()
-	}
+	s.closeListeners()
 	for _, c := range s.snapshotClients() {
 		c.closeConnection(ClosedServerShutdown)
 	}
