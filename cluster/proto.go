@@ -70,6 +70,7 @@ type connectMsg struct {
 const (
 	errAuth       = "Authorization Violation"
 	errClientPort = "attempted to connect to route port"
+	errInvalidSub = "Invalid Subscription"
 )
 
 func errClusterName(theirs, ours string) string {

@@ -3,8 +3,10 @@ package cluster
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -47,6 +49,7 @@ type route struct {
 	out        outbuf.Queue
 	scratch    net.Buffers // the writer's, for writev
 	signal     chan struct{}
+	stall      chan struct{} // made when the queue passes max_pending/2; closed when it drains or the route closes
 	closed     bool
 	reason     server.ClosedState
 	gotConnect bool
@@ -69,6 +72,13 @@ type route struct {
 	// a routed message takes no lock that publishers to this route contend on.
 	inMsgs, inBytes atomic.Int64
 	lastRead        atomic.Int64 // unix nanoseconds
+
+	// admitted: the route may speak the route protocol. A route we dialed
+	// is admitted from the start; one we accepted only once its CONNECT
+	// passed (name, cluster and credentials). Until then every other op is
+	// an Authorization Violation, as in nats-server: nothing reaches the
+	// subject trie or local subscribers from an unauthenticated socket.
+	admitted atomic.Bool
 }
 
 type subKey struct{ subject, queue string }
@@ -87,6 +97,7 @@ func (c *Cluster) newRoute(conn net.Conn, sol *solicitor) *route {
 		remote:    map[subKey]*server.RemoteSub{},
 	}
 	r.lastRead.Store(r.start.UnixNano())
+	r.admitted.Store(sol != nil)
 	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
 		r.ip, r.port = a.IP.String(), a.Port
 	}
@@ -188,12 +199,15 @@ func (r *route) FlushSignal() {
 }
 
 // SendMsg queues a message for the peer (server.Route): RMSG, or HMSG with
-// headers, in account $G, naming the queue groups the peer should serve.
-func (r *route) SendMsg(m *wire.Msg, queues []string) {
+// headers, in account $G, naming the queue groups the peer should serve. A
+// route is not cut for a long queue: past half of max_pending it hands the
+// producer a stall channel to wait on (back-pressure), and only a write that
+// outlasts the write deadline ends it.
+func (r *route) SendMsg(m *wire.Msg, queues []string) (<-chan struct{}, bool) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return
+		return nil, false
 	}
 	n := len(m.Subject) + len(m.Reply) + len(m.HdrField) + len(m.SizeField) + 32
 	for _, q := range queues {
@@ -204,11 +218,28 @@ func (r *route) SendMsg(m *wire.Msg, queues []string) {
 	r.out.Write(crlf)
 	r.outMsgs++
 	r.outBytes += int64(len(m.Data))
-	over := int64(r.out.Pending()) > r.cl.srv.Options().MaxPending
+	maxPending := r.cl.srv.Options().MaxPending
+	pending := int64(r.out.Pending())
+	var stall chan struct{}
+	if pending > maxPending/2 {
+		if r.stall == nil {
+			r.stall = make(chan struct{})
+		}
+		stall = r.stall
+	}
 	r.mu.Unlock()
-	if over {
-		r.logger().Warn("Slow Consumer Detected: route MaxPending exceeded")
-		r.close(server.ClosedSlowConsumerPendingBytes)
+	if stall == nil {
+		return nil, false
+	}
+	return stall, pending > maxPending
+}
+
+// releaseStall wakes producers waiting for the queue to drain. Call with
+// r.mu held.
+func (r *route) releaseStall() {
+	if r.stall != nil {
+		close(r.stall)
+		r.stall = nil
 	}
 }
 
@@ -268,6 +299,15 @@ func (r *route) protocolError(err error) {
 	r.close(server.ClosedParseError)
 }
 
+// errNotAdmitted answers any op but CONNECT on an accepted route before its
+// CONNECT passed (nats-server 2.14+: "Authorization Violation", then close).
+var errNotAdmitted = &closeErr{errAuth, server.ClosedAuthViolation}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
 type closeErr struct {
 	text   string
 	reason server.ClosedState
@@ -296,14 +336,26 @@ func (r *route) writeLoop() {
 			bufs := r.out.Take()
 			closed := r.closed
 			r.mu.Unlock()
-			_ = r.nc.SetWriteDeadline(time.Now().Add(r.cl.srv.Options().WriteDeadline))
+			so := r.cl.srv.Options()
+			_ = r.nc.SetWriteDeadline(time.Now().Add(so.WriteDeadline))
 			_, err := outbuf.WriteTo(r.nc, bufs, &r.scratch)
 			r.mu.Lock()
 			r.out.Done(bufs)
+			if r.stall != nil && int64(r.out.Pending()) < so.MaxPending/2 {
+				r.releaseStall()
+			}
 			r.mu.Unlock()
 			if err != nil {
 				if !closed {
-					r.close(server.ClosedWriteError)
+					if isTimeout(err) {
+						// Truly stuck: the peer took nothing for a whole
+						// write deadline.
+						r.logger().Warn("Slow Consumer Detected: WriteDeadline exceeded on route", zap.Duration("write_deadline", so.WriteDeadline))
+						r.cl.srv.CountSlowConsumer()
+						r.close(server.ClosedSlowConsumerWriteDeadline)
+					} else {
+						r.close(server.ClosedWriteError)
+					}
 				}
 				return
 			}
@@ -325,6 +377,7 @@ func (r *route) close(reason server.ClosedState) {
 		return
 	}
 	r.closed, r.reason = true, reason
+	r.releaseStall()
 	if r.pingT != nil {
 		r.pingT.Stop()
 	}
@@ -353,7 +406,7 @@ func (r *route) close(reason server.ClosedState) {
 		c.srv.RemovePeerURLs(id)
 	}
 	r.FlushSignal() // the writer writes what is queued (an -ERR) and closes
-	if reason == server.ClosedSlowConsumerPendingBytes || reason == server.ClosedServerShutdown {
+	if reason == server.ClosedSlowConsumerWriteDeadline || reason == server.ClosedServerShutdown {
 		_ = r.nc.Close()
 	}
 	if registered {
@@ -401,6 +454,7 @@ func (r *route) Connect(arg []byte) error {
 		r.mu.Unlock()
 		return &closeErr{"", server.ClosedProtocolViolation}
 	}
+	r.admitted.Store(true)
 	r.mu.Lock()
 	r.gotConnect = true
 	r.remoteID = cm.Name
@@ -415,19 +469,18 @@ func (r *route) Connect(arg []byte) error {
 // Info: the peer's INFO — the handshake's last step, an async update from
 // the peer, or gossip about another server.
 func (r *route) Info(arg []byte) error {
+	if !r.admitted.Load() {
+		return errNotAdmitted
+	}
 	var pi peerInfo
 	if err := json.Unmarshal(arg, &pi); err != nil {
 		return &closeErr{"", server.ClosedProtocolViolation}
 	}
 	r.mu.Lock()
-	registered, peerID, gotConnect := r.registered, r.peer.ID, r.gotConnect
+	registered, peerID := r.registered, r.peer.ID
 	r.mu.Unlock()
 	c := r.cl
 	if !registered {
-		if !r.solicited && !gotConnect {
-			// 2.14+ require CONNECT first on an accepted route.
-			return &closeErr{errAuth, server.ClosedAuthViolation}
-		}
 		return c.handshakeInfo(r, &pi)
 	}
 	if pi.ID == peerID {
@@ -443,6 +496,9 @@ func (r *route) Info(arg []byte) error {
 
 // RouteSub: RS+ (remote interest).
 func (r *route) RouteSub(account, subject, queue []byte, weight int32) error {
+	if !r.admitted.Load() {
+		return errNotAdmitted
+	}
 	if string(account) != server.GlobalAccount {
 		return nil // natsd serves $G only; $SYS and others are dropped quietly
 	}
@@ -460,8 +516,10 @@ func (r *route) RouteSub(account, subject, queue []byte, weight int32) error {
 	}
 	rs, err := r.cl.srv.AddRemoteSub(r, k.subject, k.queue, weight)
 	if err != nil {
-		// An -ERR would make a real peer drop the route: log and go on.
-		r.logger().Warn("Invalid remote subscription", zap.String("subject", k.subject), zap.Error(err))
+		// As nats-server: the peer is told, and the route stays.
+		r.logger().Error("Could not insert remote subscription", zap.String("subject", k.subject), zap.Error(err))
+		r.out.Commit(wire.AppendErr(r.out.Tail(len(errInvalidSub)+10), errInvalidSub))
+		r.FlushSignal()
 		return nil
 	}
 	r.remote[k] = rs
@@ -470,6 +528,9 @@ func (r *route) RouteSub(account, subject, queue []byte, weight int32) error {
 
 // RouteUnsub: RS- (remote interest withdrawn).
 func (r *route) RouteUnsub(account, subject, queue []byte) error {
+	if !r.admitted.Load() {
+		return errNotAdmitted
+	}
 	if string(account) != server.GlobalAccount {
 		return nil
 	}
@@ -486,6 +547,9 @@ func (r *route) RouteUnsub(account, subject, queue []byte) error {
 
 // RouteMsg: RMSG/HMSG, delivered to local subscribers only.
 func (r *route) RouteMsg(m *wire.Msg) error {
+	if !r.admitted.Load() {
+		return errNotAdmitted
+	}
 	r.inMsgs.Add(1)
 	r.inBytes.Add(int64(len(m.Data)))
 	if string(m.Account) != server.GlobalAccount {
@@ -497,12 +561,18 @@ func (r *route) RouteMsg(m *wire.Msg) error {
 
 // Ping: always answered.
 func (r *route) Ping() error {
+	if !r.admitted.Load() {
+		return errNotAdmitted
+	}
 	r.enqueue(wire.Pong)
 	return nil
 }
 
 // Pong: the answer to our keepalive.
 func (r *route) Pong() error {
+	if !r.admitted.Load() {
+		return errNotAdmitted
+	}
 	r.mu.Lock()
 	r.pingsOut = 0
 	if !r.pingSent.IsZero() {
@@ -513,7 +583,12 @@ func (r *route) Pong() error {
 }
 
 // OK is ignored (we never ask for verbose).
-func (r *route) OK() error { return nil }
+func (r *route) OK() error {
+	if !r.admitted.Load() {
+		return errNotAdmitted
+	}
+	return nil
+}
 
 // Err: a real server that receives -ERR closes the route; so do we. For the
 // extra connection a 2.10+ peer opens for its pinned $SYS account this is

@@ -59,21 +59,20 @@ func (s *Server) reauthorize(a *AuthOptions) {
 		connected := c.flags.has(connectReceived)
 		c.mu.Unlock()
 		if !connected {
-			// No CONNECT yet: the new rules apply to its CONNECT, and with
-			// auth now required it gets the auth timeout a new client gets.
-			if a.Required() {
-				c.mu.Lock()
-				c.authed.Store(false)
-				if c.authT == nil && !c.flags.has(closed) {
-					c.authT = time.AfterFunc(a.Timeout, c.authTimerFired)
-				}
-				c.mu.Unlock()
+			// No CONNECT yet: the new rules decide what it may do until its
+			// CONNECT, and with authorization now configured it gets the
+			// auth timeout a new client gets.
+			c.mu.Lock()
+			c.admitBeforeConnect(a)
+			if a.Configured() && c.authT == nil && !c.flags.has(closed) {
+				c.authT = time.AfterFunc(a.Timeout, c.authTimerFired)
 			}
+			c.mu.Unlock()
 			continue
 		}
-		if !a.Required() && a.NoAuthUser == "" {
+		if !a.Configured() {
 			c.mu.Lock()
-			c.user, c.perms = nil, nil
+			c.setUser(nil)
 			c.mu.Unlock()
 			continue
 		}
@@ -84,11 +83,7 @@ func (s *Server) reauthorize(a *AuthOptions) {
 			continue
 		}
 		c.mu.Lock()
-		c.user = u
-		c.perms = nil
-		if u != nil && u.Permissions != nil {
-			c.perms = newPerms(u.Permissions)
-		}
+		c.setUser(u)
 		c.mu.Unlock()
 	}
 }

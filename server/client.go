@@ -111,13 +111,39 @@ func newClient(s *Server, conn net.Conn) *client {
 		c.host, c.port = addr.IP.String(), addr.Port
 	}
 	c.out.init()
-	c.prod.init(s)
+	c.prod.init(s, true)
 	opts := s.getOpts()
 	c.parser = wire.NewClientParser(c, wire.Limits{MaxControlLine: opts.MaxControlLine, MaxPayload: opts.MaxPayload})
-	if !opts.Auth.Required() {
-		c.authed.Store(true)
-	}
+	c.admitBeforeConnect(&opts.Auth)
 	return c
+}
+
+// admitBeforeConnect decides what a client may do before its CONNECT: with
+// no authorization configured, anything; with no_auth_user, what that user
+// may (its permissions apply from the first byte, as in nats-server); else
+// nothing but CONNECT. Call with c.mu held, or before c is shared.
+func (c *client) admitBeforeConnect(a *AuthOptions) {
+	switch {
+	case !a.Configured():
+		c.user, c.perms = nil, nil
+		c.authed.Store(true)
+	case a.noAuthUser() != nil:
+		c.setUser(a.noAuthUser())
+		c.authed.Store(true)
+	default:
+		c.user, c.perms = nil, nil
+		c.authed.Store(false)
+	}
+}
+
+// setUser makes u the client's user and its permissions the client's. Call
+// with c.mu held.
+func (c *client) setUser(u *User) {
+	c.user = u
+	c.perms = nil
+	if u != nil && u.Permissions != nil {
+		c.perms = newPerms(u.Permissions)
+	}
 }
 
 func (c *client) log() *zap.Logger {
@@ -129,7 +155,9 @@ func (c *client) String() string {
 	return net.JoinHostPort(c.host, strconv.Itoa(c.port)) + " - cid:" + strconv.FormatUint(c.cid, 10)
 }
 
-// armTimers starts the keepalive and, when auth is required, the auth timer.
+// armTimers starts the keepalive and, when authorization is configured, the
+// auth timer: a client must send CONNECT within the auth timeout then, even
+// one that no_auth_user lets in without credentials.
 func (c *client) armTimers(opts *Options) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -138,7 +166,7 @@ func (c *client) armTimers(opts *Options) {
 	}
 	first := min(opts.PingInterval, firstPingMax)
 	c.pingT = time.AfterFunc(first, c.pingTimerFired)
-	if opts.Auth.Required() {
+	if opts.Auth.Configured() {
 		c.authT = time.AfterFunc(opts.Auth.Timeout, c.authTimerFired)
 	}
 }
@@ -170,13 +198,48 @@ func (c *client) readLoop() {
 			c.closeConnection(ClosedClientClosed)
 			return
 		}
-		c.mu.Lock()
-		done := c.flags.has(closed)
-		c.mu.Unlock()
-		if done {
+		if !c.paceOwnReplies() {
 			return
 		}
 	}
+}
+
+// paceOwnReplies keeps what a client makes the server say to it (PONG, +OK,
+// -ERR, INFO) within max_pending, like every other byte queued for it: a
+// client that writes faster than it reads is not read from until its writer
+// has drained half of its queue (its own writes then back up into TCP), and
+// one whose queue is past max_pending anyway is cut off as a slow consumer.
+// A client that reads nothing at all is closed by the write deadline. It
+// reports whether the connection is still open.
+func (c *client) paceOwnReplies() bool {
+	maxPending := c.srv.getOpts().MaxPending
+	c.mu.Lock()
+	if c.flags.has(closed) {
+		c.mu.Unlock()
+		return false
+	}
+	pending := int64(c.out.pending())
+	var stall chan struct{}
+	if pending > maxPending/2 {
+		if c.out.stall == nil {
+			c.out.stall = make(chan struct{})
+		}
+		stall = c.out.stall
+	}
+	c.mu.Unlock()
+	if pending > maxPending {
+		c.srv.slowConsumer(c)
+		return false
+	}
+	if stall != nil {
+		t := time.NewTimer(2 * c.srv.getOpts().WriteDeadline)
+		select {
+		case <-stall:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return true
 }
 
 // refreshLimits picks up limits changed by a reload.
@@ -290,6 +353,11 @@ func (c *client) closeConnection(reason ClosedState) {
 	c.flags |= closed
 	c.reason = reason
 	c.stop = time.Now()
+	if c.out.stall != nil {
+		// Producers waiting for this client to drain need wait no more.
+		close(c.out.stall)
+		c.out.stall = nil
+	}
 	if c.pingT != nil {
 		c.pingT.Stop()
 	}
@@ -350,9 +418,10 @@ func (c *client) pingTimerFired() {
 	c.out.wake()
 }
 
+// authTimerFired closes a client that has not sent a CONNECT that passed.
 func (c *client) authTimerFired() {
 	c.mu.Lock()
-	done := c.authed.Load() || c.flags.has(closed)
+	done := c.flags.has(connectReceived) || c.flags.has(closed)
 	c.mu.Unlock()
 	if done {
 		return

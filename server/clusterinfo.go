@@ -24,6 +24,7 @@ func (s *Server) SetPeerURLs(id string, urls []string) {
 		s.peerByID = map[string][]string{}
 	}
 	s.peerByID[id] = slices.Clone(urls)
+	s.hadPeers = true
 	changed := s.recomputePeerURLs()
 	s.mu.Unlock()
 	if changed {
@@ -68,11 +69,23 @@ func (s *Server) recomputePeerURLs() bool {
 }
 
 // ConnectURLs is what clients get in connect_urls: our own URLs, then the
-// peers'. Empty while there are no peers (nats-server leaves the field out).
+// peers'. Empty until a peer was first seen (nats-server leaves the field
+// out); once peers came, our own URLs stay even after the last one left,
+// since a client ignores an INFO without connect_urls and would keep the
+// dead members in its pool (recorded from nats-server v2.15.2).
 func (s *Server) ConnectURLs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.peerURLs) == 0 {
+	return s.connectURLs()
+}
+
+// connectURLs is ConnectURLs with s.mu held.
+func (s *Server) connectURLs() []string {
+	if s.ldm {
+		// In lame duck mode clients are pointed at the other servers only.
+		return slices.Clone(s.peerURLs)
+	}
+	if len(s.peerURLs) == 0 && !s.hadPeers {
 		return nil
 	}
 	return append(s.ownClientURLs(), s.peerURLs...)

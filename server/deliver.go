@@ -63,8 +63,7 @@ func (p *producer) publish(src *client, m *wire.Msg) {
 	}
 	for i := range p.routes {
 		rt := &p.routes[i]
-		rt.route.SendMsg(m, rt.queues)
-		p.mark(rt.route)
+		p.sendToRoute(rt.route, m, rt.queues)
 		clear(rt.queues)
 		delivered++
 	}
@@ -258,7 +257,7 @@ func (p *producer) noResponders(src *client, m *wire.Msg) {
 // slowConsumer cuts off a client whose outbound queue outgrew max_pending.
 // nats-server closes such a client; its publishers never wait for it.
 func (s *Server) slowConsumer(c *client) {
-	s.stats.slowConsumers.Add(1)
+	s.CountSlowConsumer()
 	c.log().Info("Slow Consumer Detected: MaxPending exceeded", zap.Int64("max_pending", s.getOpts().MaxPending))
 	c.closeConnection(ClosedSlowConsumerPendingBytes)
 }
@@ -268,3 +267,7 @@ type subjectQueueGroup = subject.QueueGroup[*subscription]
 var crlf = []byte("\r\n")
 
 func randN(n int) int { return rand.IntN(n) }
+
+// CountSlowConsumer counts one slow consumer in /varz (a route's writer
+// reports its own).
+func (s *Server) CountSlowConsumer() { s.stats.slowConsumers.Add(1) }

@@ -40,15 +40,8 @@ func (s *Server) baseInfo() Info {
 	s.mu.Lock()
 	host, port := s.clientHostPort()
 	cluster := s.clusterNm
-	var urls []string
 	ldm := s.ldm
-	switch {
-	case ldm:
-		// In lame duck mode clients are pointed at the other servers only.
-		urls = append(urls, s.peerURLs...)
-	case len(s.peerURLs) > 0:
-		urls = append(s.ownClientURLs(), s.peerURLs...)
-	}
+	urls := s.connectURLs()
 	s.mu.Unlock()
 	return Info{
 		ID:           s.id,

@@ -150,8 +150,10 @@ func TestAsyncInfoOnPeerChange(t *testing.T) {
 	srv.RemovePeerURLs("N3")                         // unknown peer: no INFO
 	srv.RemovePeerURLs("N1")                         // N2 still has the URL: no INFO
 	srv.RemovePeerURLs("N2")
-	if in := parseInfo(t, a.ReadLine()); in.ConnectURLs != nil {
-		t.Errorf("after the peers left: %q", in.ConnectURLs)
+	// Once peers were seen, the list keeps our own URL (nats-server does):
+	// a client ignores an INFO without connect_urls.
+	if in := parseInfo(t, a.ReadLine()); !slices.Equal(in.ConnectURLs, []string{own}) {
+		t.Errorf("after the peers left: %q, want only our own", in.ConnectURLs)
 	}
 	if got := a.Flush(); len(got) != 0 {
 		t.Errorf("extra INFO: %q", testutil.Lines(got))

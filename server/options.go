@@ -70,9 +70,32 @@ type AuthOptions struct {
 	NoAuthUser string
 }
 
-// Required reports whether clients must authenticate.
+// Required reports whether clients must send credentials: INFO's
+// auth_required. With no_auth_user a client may connect without them (it
+// becomes that user), so INFO leaves auth_required out, as nats-server does.
 func (a *AuthOptions) Required() bool {
 	return a.Username != "" || a.Token != "" || (len(a.Users) > 0 && a.NoAuthUser == "")
+}
+
+// Configured reports whether any authorization is configured: then every
+// client must send CONNECT within the auth timeout, also when no_auth_user
+// lets it connect without credentials.
+func (a *AuthOptions) Configured() bool {
+	return a.Username != "" || a.Token != "" || len(a.Users) > 0
+}
+
+// noAuthUser is the user a client without credentials is authenticated as
+// (no_auth_user), or nil.
+func (a *AuthOptions) noAuthUser() *User {
+	if a.NoAuthUser == "" {
+		return nil
+	}
+	for _, u := range a.Users {
+		if u.Username == a.NoAuthUser {
+			return u
+		}
+	}
+	return nil
 }
 
 // User is one entry of authorization.users.

@@ -124,6 +124,17 @@ type producer struct {
 	// momentarily behind subscribers from being cut off).
 	stalled []*client
 
+	// Routes that are behind, with the channel each closes once it has
+	// drained. A client's reader waits for a route over max_pending until it
+	// drains (back-pressure: the publisher slows to the route's pace and
+	// nothing is lost); a route's reader only waits briefly, because
+	// readers of routes that wait on each other across servers could
+	// deadlock.
+	routeStalls []routeStall
+	// patient: this producer may wait for a route as long as it takes (a
+	// client's reader); false for a route's reader.
+	patient bool
+
 	// Per-message scratch, reused.
 	routes []routeTarget
 
@@ -137,7 +148,7 @@ type producer struct {
 
 const linearTargets = 16
 
-func (p *producer) init(s *Server) { p.srv = s }
+func (p *producer) init(s *Server, patient bool) { p.srv, p.patient = s, patient }
 
 // mark records that f has new bytes.
 func (p *producer) mark(f flusher) {
@@ -170,14 +181,40 @@ const (
 	stallPerRead   = 10 * time.Millisecond
 )
 
+// routeStall is a route that was behind when a message was queued for it.
+type routeStall struct {
+	ch   <-chan struct{}
+	over bool // its queue passed max_pending
+}
+
+// sendToRoute queues m for rt and notes whether the producer must wait for
+// it after this read.
+func (p *producer) sendToRoute(rt Route, m *wire.Msg, queues []string) {
+	stall, over := rt.SendMsg(m, queues)
+	p.mark(rt)
+	if stall == nil {
+		return
+	}
+	for i := range p.routeStalls {
+		if p.routeStalls[i].ch == stall {
+			p.routeStalls[i].over = p.routeStalls[i].over || over
+			return
+		}
+	}
+	p.routeStalls = append(p.routeStalls, routeStall{stall, over})
+}
+
 // flush wakes every marked writer, then gives subscribers that are behind a
-// moment to catch up.
+// moment to catch up, and waits for routes past max_pending to drain.
 func (p *producer) flush() {
 	for i, t := range p.targets {
 		t.FlushSignal()
 		p.targets[i] = nil
 	}
 	p.targets = p.targets[:0]
+	if len(p.routeStalls) > 0 {
+		p.waitRoutes()
+	}
 	if len(p.stalled) > 0 {
 		deadline := time.Now().Add(stallPerRead)
 		for i, c := range p.stalled {
@@ -211,4 +248,41 @@ func (p *producer) flush() {
 		st.outBytes.Add(p.outBytes)
 		p.outMsgs, p.outBytes = 0, 0
 	}
+}
+
+// waitRoutes waits for the routes that were behind during this read. Below
+// max_pending it is the clients' short stall; past it, a client's reader
+// waits until the route has drained (its writer closes the channel, or the
+// route closes when a write outlasts the write deadline), bounded by twice
+// the write deadline in case the route is wedged in a way no write reports.
+func (p *producer) waitRoutes() {
+	var bound *time.Timer
+	spent := false
+	deadline := time.Now().Add(stallPerRead)
+	for i, rs := range p.routeStalls {
+		p.routeStalls[i] = routeStall{}
+		if rs.over && p.patient && !spent {
+			if bound == nil {
+				bound = time.NewTimer(2 * p.srv.getOpts().WriteDeadline)
+			}
+			select {
+			case <-rs.ch:
+			case <-bound.C:
+				spent = true
+			}
+			continue
+		}
+		if left := time.Until(deadline); left > 0 {
+			t := time.NewTimer(min(left, stallPerClient))
+			select {
+			case <-rs.ch:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	if bound != nil {
+		bound.Stop()
+	}
+	p.routeStalls = p.routeStalls[:0]
 }

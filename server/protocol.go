@@ -40,7 +40,7 @@ func (c *client) Connect(arg []byte) error {
 		return errNoRespHeaders
 	}
 	var user *User
-	if so.Auth.Required() || so.Auth.NoAuthUser != "" {
+	if so.Auth.Configured() {
 		u, ok := authenticate(&so.Auth, &opts)
 		if !ok {
 			c.log().Info("Authorization Error", zap.String("user", opts.User))
@@ -57,11 +57,7 @@ func (c *client) Connect(arg []byte) error {
 	if opts.Protocol >= 1 && !c.flags.has(firstPongSent) {
 		c.flags |= infoAfterPong
 	}
-	c.user = user
-	c.perms = nil
-	if user != nil && user.Permissions != nil {
-		c.perms = newPerms(user.Permissions)
-	}
+	c.setUser(user)
 	if c.authT != nil {
 		c.authT.Stop()
 	}

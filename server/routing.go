@@ -9,8 +9,12 @@ import (
 type Route interface {
 	// SendMsg queues m for the peer as RMSG (or HMSG), naming queues, the
 	// queue groups the peer should serve. It must not block; m and queues
-	// are reused after return.
-	SendMsg(m *wire.Msg, queues []string)
+	// are reused after return. A route is never cut for being behind (only
+	// a write that outlasts the write deadline cuts it): when its queue is
+	// long, SendMsg returns a channel closed once the queue has drained
+	// enough (or the route closed), and over reports that the queue passed
+	// max_pending. The producer then waits on it (see producer.flush).
+	SendMsg(m *wire.Msg, queues []string) (stall <-chan struct{}, over bool)
 	// FlushSignal wakes the route's writer; called once per read batch.
 	FlushSignal()
 }
@@ -135,7 +139,7 @@ type Inbound struct {
 // NewInbound returns the delivery side for route rt.
 func (s *Server) NewInbound(rt Route) *Inbound {
 	in := &Inbound{from: rt}
-	in.p.init(s)
+	in.p.init(s, false)
 	return in
 }
 
@@ -169,8 +173,7 @@ func (in *Inbound) Deliver(m *wire.Msg) {
 	for i := range p.routes {
 		rt := &p.routes[i]
 		if len(rt.queues) > 0 {
-			rt.route.SendMsg(m, rt.queues)
-			p.mark(rt.route)
+			p.sendToRoute(rt.route, m, rt.queues)
 		}
 		clear(rt.queues)
 	}

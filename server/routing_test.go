@@ -50,10 +50,11 @@ type routedMsg struct {
 	data           string
 }
 
-func (r *fakeRoute) SendMsg(m *wire.Msg, queues []string) {
+func (r *fakeRoute) SendMsg(m *wire.Msg, queues []string) (<-chan struct{}, bool) {
 	r.mu.Lock()
 	r.msgs = append(r.msgs, routedMsg{string(m.Subject), string(m.Reply), slices.Clone(queues), m.HdrLen, string(m.Data)})
 	r.mu.Unlock()
+	return nil, false
 }
 
 func (r *fakeRoute) FlushSignal() {

@@ -41,6 +41,7 @@ type Server struct {
 	shutdown  bool
 	ldm       bool
 	peerURLs  []string            // client URLs of cluster peers, for connect_urls
+	hadPeers  bool                // a peer's URLs were ever known: connect_urls is never left out again
 	peerByID  map[string][]string // the same, per peer server id
 	clusterNm string
 

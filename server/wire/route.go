@@ -1,5 +1,7 @@
 package wire
 
+import "math"
+
 // Route ops (section 2 of the protocol notes):
 //
 //	RS+ <account> <subject> [<queue> <weight>]
@@ -27,13 +29,31 @@ func (p *Parser) routeSub(line []byte, leaf bool) error {
 	case 3:
 		return p.route.RouteSub(args[0], args[1], args[2], 1)
 	case 4:
-		w := parseSize(args[3])
-		if w < 0 {
-			return errArgs
-		}
-		return p.route.RouteSub(args[0], args[1], args[2], int32(w))
+		return p.route.RouteSub(args[0], args[1], args[2], parseWeight(args[3]))
 	}
 	return errArgs
+}
+
+// parseWeight reads a queue weight (the number of members a peer has).
+// nats-server takes any token there and keeps the route, so natsd does too:
+// a weight that is not a positive number counts as 1, and one past int32
+// as the largest int32. A weight only skews which server a queue message
+// goes to, never whether it is delivered.
+func parseWeight(b []byte) int32 {
+	n := int64(0)
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 1
+		}
+		n = n*10 + int64(c-'0')
+		if n > math.MaxInt32 {
+			return math.MaxInt32
+		}
+	}
+	if n == 0 {
+		return 1
+	}
+	return int32(n)
 }
 
 func (p *Parser) routeUnsub(line []byte, leaf bool) error {
