@@ -128,8 +128,9 @@ func TestApplyRemovesRoute(t *testing.T) {
 		defer b.cl.mu.Unlock()
 		return len(b.cl.solicits) == 0
 	})
-	if got := a.srv.ConnectURLs(); got != nil {
-		t.Errorf("A still advertises %q after the route went", got)
+	// Only its own URL: peers came and went (nats-server keeps the list).
+	if got, own := a.srv.ConnectURLs(), a.srv.OwnClientURLs(); !slices.Equal(got, own) {
+		t.Errorf("A advertises %q after the route went, want only its own %q", got, own)
 	}
 
 	// A dials B: refused.

@@ -24,11 +24,14 @@ import (
 // whole and in order, and the route must stay up the whole time.
 func TestRouteFloodKeepsRouteAndLosesNothing(t *testing.T) {
 	cpA, cpB := testutil.FreePort(t), testutil.FreePort(t)
-	conf := func(port, peer int) string {
-		return fmt.Sprintf("http: 127.0.0.1:-1\nmax_pending: 512KB\nmax_payload: 64KB\ncluster {\n  name: flood\n  listen: 127.0.0.1:%d\n  routes: [nats://127.0.0.1:%d]\n}\n", port, peer)
+	conf := func(port, peer int, maxPending string) string {
+		return fmt.Sprintf("http: 127.0.0.1:-1\nmax_pending: %s\nmax_payload: 64KB\ncluster {\n  name: flood\n  listen: 127.0.0.1:%d\n  routes: [nats://127.0.0.1:%d]\n}\n", maxPending, port, peer)
 	}
-	a := startNatsdConf(t, conf(cpA, cpB))
-	b := startNatsdConf(t, conf(cpB, cpA))
+	// A's small max_pending is the route's; B's is large so that B's
+	// subscriber (a race-instrumented nats.go under -race, slower than the
+	// route) is not itself cut off as a slow consumer.
+	a := startNatsdConf(t, conf(cpA, cpB, "512KB"))
+	b := startNatsdConf(t, conf(cpB, cpA, "512MB"))
 	waitMesh(t, 10*time.Second, &node{Proc: a}, &node{Proc: b})
 
 	sub := connect(t, b.ClientURL())
