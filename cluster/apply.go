@@ -2,11 +2,10 @@ package cluster
 
 import (
 	"crypto/subtle"
+	"github.com/natsd/natsd/server/conn"
 	"net/url"
 
 	"go.uber.org/zap"
-
-	"github.com/natsd/natsd/server"
 )
 
 // Apply switches the cluster to new options (a config reload): the name,
@@ -16,18 +15,18 @@ import (
 // gossip about their peers is ignored while they stay removed. The listener
 // address is the caller's business (Serve a new one, StopListener the old).
 func (c *Cluster) Apply(o Options) {
+	o = o.withDefaults()
+	old := *c.opts.Swap(&o)
 	c.mu.Lock()
-	old := c.opts
-	c.opts = o
 	if o.Name != "" && o.Name != c.name {
 		c.name, c.dynamic = o.Name, false
 		c.logger().Info("Cluster name updated to " + o.Name)
-		c.srv.SetClusterName(o.Name)
+		c.local.SetClusterName(o.Name)
 	}
 	c.mu.Unlock()
 
 	if o.Username != old.Username || o.Password != old.Password {
-		c.reauthorize(o)
+		c.reauthorize(&o)
 	}
 	added, removed := diffRoutes(old.Routes, o.Routes)
 	for _, u := range removed {
@@ -77,9 +76,9 @@ func (c *Cluster) removeRoute(u *url.URL) {
 	c.mu.Unlock()
 	var victims []*route
 	for _, r := range conns {
-		r.mu.Lock()
+		r.Lock()
 		mine := r.sol != nil && r.sol.key == key
-		r.mu.Unlock()
+		r.Unlock()
 		if mine {
 			victims = append(victims, r)
 		}
@@ -88,31 +87,31 @@ func (c *Cluster) removeRoute(u *url.URL) {
 		s.cancel()
 	}
 	for _, r := range victims {
-		r.mu.Lock()
+		r.Lock()
 		id := r.peer.ID
-		r.mu.Unlock()
+		r.Unlock()
 		if id != "" {
 			c.mu.Lock()
 			c.removedPeers[id] = key
 			c.mu.Unlock()
 		}
 		c.logger().Info("Removed route " + key)
-		r.close(server.ClosedRouteRemoved)
+		r.Close(conn.RouteRemoved)
 	}
 }
 
 // reauthorize closes accepted routes whose CONNECT credentials the new
 // cluster authorization refuses.
-func (c *Cluster) reauthorize(o Options) {
+func (c *Cluster) reauthorize(o *Options) {
 	c.mu.Lock()
 	var victims []*route
 	for r := range c.conns {
 		if r.solicited {
 			continue
 		}
-		r.mu.Lock()
+		r.Lock()
 		user, pass := r.user, r.pass
-		r.mu.Unlock()
+		r.Unlock()
 		if o.Username != "" && (user != o.Username || subtle.ConstantTimeCompare([]byte(pass), []byte(o.Password)) != 1) {
 			victims = append(victims, r)
 		}
@@ -120,6 +119,6 @@ func (c *Cluster) reauthorize(o Options) {
 	c.mu.Unlock()
 	for _, r := range victims {
 		r.logger().Info("Route authorization no longer valid after reload; closing", zap.String("user", r.user))
-		r.sendErrAndClose(errAuth, server.ClosedAuthRevoked)
+		r.SendErrAndClose(errAuth, conn.AuthRevoked)
 	}
 }

@@ -4,13 +4,13 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"github.com/natsd/natsd/server/conn"
 	"net"
 	"net/url"
 	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -23,11 +23,11 @@ import (
 // full mesh, propagates local interest and forwards messages one hop. It
 // implements server.Router.
 type Cluster struct {
-	srv *server.Server
-	log atomic.Pointer[zap.Logger]
+	local Local
+	log   atomic.Pointer[zap.Logger]
+	opts  atomic.Pointer[Options] // what the cluster runs with; replaced whole by Apply
 
 	mu           sync.Mutex
-	opts         Options
 	name         string
 	dynamic      bool
 	listeners    map[net.Listener]struct{}
@@ -44,14 +44,15 @@ type Cluster struct {
 	wg      sync.WaitGroup
 }
 
-// New returns a cluster for srv. Nothing runs until Serve and Start.
-func New(o Options, srv *server.Server, log *zap.Logger) *Cluster {
+// New returns a cluster for the local server. Nothing runs until Serve and
+// Start.
+func New(o Options, local Local, log *zap.Logger) *Cluster {
+	o = o.withDefaults()
 	if log == nil {
 		log = zap.NewNop()
 	}
 	c := &Cluster{
-		srv:          srv,
-		opts:         o,
+		local:        local,
 		name:         o.Name,
 		listeners:    map[net.Listener]struct{}{},
 		routes:       map[string]*route{},
@@ -62,11 +63,12 @@ func New(o Options, srv *server.Server, log *zap.Logger) *Cluster {
 		changed:      make(chan struct{}),
 	}
 	c.log.Store(log)
+	c.opts.Store(&o)
 	if c.name == "" {
 		c.name, c.dynamic = dynamicName(), true
 		log.Warn("Cluster name was dynamically generated, consider setting one")
 	}
-	srv.SetClusterName(c.name)
+	local.SetClusterName(c.name)
 	return c
 }
 
@@ -130,32 +132,23 @@ func (c *Cluster) Serve(ln net.Listener) error {
 	c.wg.Add(1)
 	c.mu.Unlock()
 	defer c.wg.Done()
-	var backoff time.Duration
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			c.mu.Lock()
-			_, still := c.listeners[ln]
-			c.mu.Unlock()
-			if !still || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			c.logger().Error("Error accepting route connection", zap.Error(err))
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
-		r := c.newRoute(conn, nil)
-		if r == nil {
-			continue
-		}
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			r.run()
-		}()
+	conn.AcceptLoop(ln, c.accept, func(err error) {
+		c.logger().Error("Error accepting route connection", zap.Error(err))
+	})
+	return nil
+}
+
+// accept runs an accepted route connection.
+func (c *Cluster) accept(nc net.Conn) {
+	r := c.newRoute(nc, nil)
+	if r == nil {
+		return
 	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		r.run()
+	}()
 }
 
 var errClosed = errors.New("cluster: closed")
@@ -170,9 +163,7 @@ func (c *Cluster) StopListener(ln net.Listener) {
 
 // Start dials every configured route.
 func (c *Cluster) Start() {
-	c.mu.Lock()
-	routes := c.opts.Routes
-	c.mu.Unlock()
+	routes := c.currentOpts().Routes
 	for _, u := range routes {
 		c.solicit(u, true)
 	}
@@ -200,7 +191,7 @@ func (c *Cluster) Shutdown() {
 	}
 	c.mu.Unlock()
 	for _, r := range conns {
-		r.close(server.ClosedServerShutdown)
+		r.Close(conn.ServerShutdown)
 	}
 	c.wg.Wait()
 }
@@ -214,8 +205,8 @@ func (c *Cluster) notifyChanged() {
 
 // myInfo is the route INFO this server sends.
 func (c *Cluster) myInfo() info {
+	o := c.currentOpts()
 	c.mu.Lock()
-	o := c.opts
 	name, dynamic, port := c.name, c.dynamic, c.port
 	c.mu.Unlock()
 	host := o.Host
@@ -229,15 +220,14 @@ func (c *Cluster) myInfo() info {
 		}
 		ip = "nats-route://" + net.JoinHostPort(host, strconv.Itoa(port)) + "/"
 	}
-	so := c.srv.Options()
 	in := info{
-		ID: c.srv.ID(), Name: c.srv.Name(), Version: server.ProtocolVersion, Proto: routeProto,
+		ID: c.local.ID(), Name: c.local.Name(), Version: server.ProtocolVersion, Proto: routeProto,
 		GoVersion: runtime.Version(), Host: host, Port: port, Headers: true,
-		AuthRequired: o.Username != "", MaxPayload: so.MaxPayload, IP: ip,
+		AuthRequired: o.Username != "", MaxPayload: o.Limits.MaxPayload, IP: ip,
 		Cluster: name, ClusterDynamic: dynamic,
 	}
 	if !o.NoAdvertise {
-		in.ConnectURLs = c.srv.OwnClientURLs()
+		in.ConnectURLs = c.local.OwnClientURLs()
 	}
 	return in
 }
@@ -257,14 +247,14 @@ func (c *Cluster) NumRoutes() int {
 }
 
 // InterestChanged sends RS+ or RS- to every route (server.Router). It runs
-// under the server's interest lock, so it only queues.
-func (c *Cluster) InterestChanged(subject, queue string, weight int32) {
+// under the account's interest lock, so it only queues.
+func (c *Cluster) InterestChanged(acc, subject, queue string, weight int32) {
 	// Iterating under c.mu is safe (nothing takes c.mu while holding a
 	// route's lock) and spares a slice per SUB.
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, r := range c.routes {
-		r.sendInterest(subject, queue, weight)
+		r.sendInterest(acc, subject, queue, weight)
 	}
 }
 
@@ -287,6 +277,6 @@ func (c *Cluster) EnterLameDuck() {
 	b, _ := json.Marshal(&in)
 	line := wire.AppendInfo(nil, b)
 	for _, r := range c.registered() {
-		r.enqueue(line)
+		r.Send(line)
 	}
 }

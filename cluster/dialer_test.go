@@ -24,7 +24,7 @@ func TestConfiguredPeerDialsBack(t *testing.T) {
 
 	a := newNode(t, Options{Name: "test"})
 	a.cl.mu.Lock()
-	a.cl.opts.Routes = []*url.URL{peerURL}
+	setRoutes(a.cl, []*url.URL{peerURL})
 	a.cl.mu.Unlock()
 	a.cl.Start()
 
@@ -59,7 +59,7 @@ func TestConfiguredPeerDialsBack(t *testing.T) {
 		t.Errorf("accepted route to the configured peer: did_solicit %v is_configured %v, want false, true", r.DidSolicit, r.IsConfigured)
 	}
 
-	o := a.cl.currentOpts()
+	o := *a.cl.currentOpts()
 	o.Routes = nil
 	a.cl.Apply(o)
 	for _, l := range p.ReadUntilClosed() {

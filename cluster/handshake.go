@@ -2,19 +2,17 @@ package cluster
 
 import (
 	"encoding/json"
+	"github.com/natsd/natsd/server/conn"
 	"net/url"
 
 	"go.uber.org/zap"
 
-	"github.com/natsd/natsd/server"
 	"github.com/natsd/natsd/server/wire"
 )
 
-func (c *Cluster) currentOpts() Options {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.opts
-}
+// currentOpts is what the cluster runs with now (lock-free: every write
+// and keepalive tick reads it).
+func (c *Cluster) currentOpts() *Options { return c.opts.Load() }
 
 // negotiateName applies nats-server's cluster name rule to a peer's name:
 // a dynamic local name gives way to a static one, or to a larger dynamic
@@ -30,27 +28,27 @@ func (c *Cluster) negotiateName(theirs string, theirsDynamic bool) (bool, string
 	}
 	c.name, c.dynamic = theirs, theirsDynamic
 	c.logger().Info("Cluster name updated to " + theirs)
-	c.srv.SetClusterName(theirs)
+	c.local.SetClusterName(theirs)
 	return true, c.name
 }
 
 // handshakeInfo handles the peer's first INFO: checks, then registration.
 func (c *Cluster) handshakeInfo(r *route, pi *peerInfo) error {
 	if pi.ID == "" {
-		return &closeErr{"", server.ClosedProtocolViolation}
+		return &closeErr{"", conn.ProtocolViolation}
 	}
-	if pi.ID == c.srv.ID() {
+	if pi.ID == c.local.ID() {
 		// We dialed ourselves (our own address is in the route list).
-		r.mu.Lock()
+		r.Lock()
 		r.self = true
-		r.mu.Unlock()
+		r.Unlock()
 		r.logger().Debug("Detected route to self, ignoring")
-		return &closeErr{"", server.ClosedProtocolViolation}
+		return &closeErr{"", conn.ProtocolViolation}
 	}
 	if r.solicited {
 		if ok, ours := c.negotiateName(pi.Cluster, pi.ClusterDynamic); !ok {
 			r.logger().Error("Route cluster name mismatch", zap.String("theirs", pi.Cluster), zap.String("ours", ours))
-			return &closeErr{"", server.ClosedProtocolViolation}
+			return &closeErr{"", conn.ProtocolViolation}
 		}
 	}
 	c.mu.Lock()
@@ -60,17 +58,17 @@ func (c *Cluster) handshakeInfo(r *route, pi *peerInfo) error {
 		// A reload removed our route to this peer: it stays closed, also
 		// when the peer dials us because gossip told it about us.
 		r.logger().Info("Refusing route from a peer whose route was removed by a reload", zap.String("peer", pi.ID))
-		return &closeErr{"", server.ClosedRouteRemoved}
+		return &closeErr{"", conn.RouteRemoved}
 	}
-	if pi.Name != "" && pi.Name == c.srv.Name() {
+	if pi.Name != "" && pi.Name == c.local.Name() {
 		r.logger().Error("Remote server has a duplicate name: " + pi.Name)
-		return &closeErr{"", server.ClosedProtocolViolation}
+		return &closeErr{"", conn.ProtocolViolation}
 	}
-	r.mu.Lock()
+	r.Lock()
 	r.peer = *pi
-	r.mu.Unlock()
+	r.Unlock()
 	if !c.register(r) {
-		return &closeErr{"", server.ClosedDuplicateRoute}
+		return &closeErr{"", conn.DuplicateRoute}
 	}
 	return nil
 }
@@ -78,7 +76,7 @@ func (c *Cluster) handshakeInfo(r *route, pi *peerInfo) error {
 // dialer is the server id that dialed r.
 func (c *Cluster) dialer(r *route) string {
 	if r.solicited {
-		return c.srv.ID()
+		return c.local.ID()
 	}
 	return r.peer.ID
 }
@@ -107,41 +105,41 @@ func (c *Cluster) register(r *route) bool {
 	}
 	c.routes[id] = r
 	c.notifyChanged()
-	noAdvertise := c.opts.NoAdvertise
+	noAdvertise := c.currentOpts().NoAdvertise
 	c.mu.Unlock()
 	if loser != nil {
 		c.inherit(r, loser)
-		loser.close(server.ClosedDuplicateRoute)
+		loser.Close(conn.DuplicateRoute)
 	}
 	if r.dialer() == nil {
 		c.adoptDialer(r, id)
 	}
-	r.mu.Lock()
+	r.Lock()
 	r.registered = true
-	r.mu.Unlock()
+	r.Unlock()
 	r.logger().Info("Registering remote route \"" + id + "\"")
 	if sol := r.dialer(); sol != nil {
 		sol.setPeer(id)
 	}
 
 	if !noAdvertise {
-		c.srv.SetPeerURLs(id, r.peer.ConnectURLs)
+		c.local.SetPeerURLs(id, r.peer.ConnectURLs)
 	}
 	// Our interest, as one burst of RS+; then the route takes updates.
 	var burst []byte
-	c.srv.LocalInterest(func(subject, queue string, weight int32) {
-		burst = wire.AppendRouteSub(burst, server.GlobalAccount, subject, queue, weight)
+	c.local.LocalInterest(func(acc, subject, queue string, weight int32) {
+		burst = wire.AppendRouteSub(burst, acc, subject, queue, weight)
 	}, func() {
-		r.mu.Lock()
-		if !r.closed {
-			r.out.Write(burst)
+		r.Lock()
+		if !r.IsClosedLocked() {
+			r.Queue().Write(burst)
 			r.ready = true
 		}
-		r.mu.Unlock()
+		r.Unlock()
 	})
-	r.FlushSignal()
+	r.Wake()
 	r.logger().Debug("Sent local subscriptions to route")
-	r.armPing()
+	r.ArmKeepalive(firstRoutePing)
 	c.forwardGossip(r)
 	return true
 }
@@ -154,12 +152,12 @@ func (c *Cluster) inherit(survivor, dup *route) {
 	if sol == nil {
 		return
 	}
-	survivor.mu.Lock()
+	survivor.Lock()
 	if survivor.sol == nil {
 		survivor.sol = sol
 	}
 	id := survivor.peer.ID
-	survivor.mu.Unlock()
+	survivor.Unlock()
 	sol.setPeer(id)
 }
 
@@ -181,11 +179,11 @@ func (c *Cluster) adoptDialer(r *route, id string) {
 	if sol == nil {
 		return
 	}
-	r.mu.Lock()
+	r.Lock()
 	if r.sol == nil {
 		r.sol = sol
 	}
-	r.mu.Unlock()
+	r.Unlock()
 }
 
 // forwardGossip tells every other peer about r's peer, with the address to
@@ -195,7 +193,7 @@ func (c *Cluster) forwardGossip(r *route) {
 	newInfo := r.gossipInfo()
 	for _, o := range c.registered() {
 		if o != r {
-			o.enqueue(newInfo)
+			o.Send(newInfo)
 		}
 	}
 }
@@ -203,9 +201,9 @@ func (c *Cluster) forwardGossip(r *route) {
 // gossipInfo is the peer's INFO as forwarded to others: with "ip" set and no
 // trailing space (as nats-server forwards it).
 func (r *route) gossipInfo() []byte {
-	r.mu.Lock()
+	r.Lock()
 	pi := r.peer
-	r.mu.Unlock()
+	r.Unlock()
 	in := info{
 		ID: pi.ID, Name: pi.Name, Version: pi.Version, Proto: routeProto, GoVersion: pi.GoVersion,
 		Host: pi.Host, Port: pi.Port, Headers: pi.Headers, AuthRequired: pi.AuthRequired,
@@ -219,13 +217,14 @@ func (r *route) gossipInfo() []byte {
 // gossiped handles an INFO about another server: dial it unless it is us,
 // already connected, already being dialed, or removed by a reload.
 func (c *Cluster) gossiped(pi *peerInfo) {
-	if pi.ID == "" || pi.ID == c.srv.ID() || pi.IP == "" && pi.Port == 0 {
+	if pi.ID == "" || pi.ID == c.local.ID() || pi.IP == "" && pi.Port == 0 {
 		return
 	}
 	u, err := url.Parse(pi.IP)
 	if err != nil || u.Host == "" {
 		return
 	}
+	o := c.currentOpts()
 	c.mu.Lock()
 	if c.closing || c.routes[pi.ID] != nil || c.removed[routeKey(u)] || c.removedPeers[pi.ID] != "" {
 		c.mu.Unlock()
@@ -237,7 +236,6 @@ func (c *Cluster) gossiped(pi *peerInfo) {
 			return
 		}
 	}
-	o := c.opts
 	c.mu.Unlock()
 	if pi.AuthRequired && o.Username != "" {
 		u.User = url.UserPassword(o.Username, o.Password)

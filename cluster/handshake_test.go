@@ -231,7 +231,7 @@ func TestRouteAuthTimeout(t *testing.T) {
 func TestSelfRoute(t *testing.T) {
 	a := newNode(t, Options{Name: "test"})
 	a.cl.mu.Lock()
-	a.cl.opts.Routes = []*url.URL{a.url()}
+	setRoutes(a.cl, []*url.URL{a.url()})
 	a.cl.mu.Unlock()
 	a.cl.Start()
 	waitFor(t, ioTimeout, "the dialer to give up", func() bool {

@@ -193,3 +193,10 @@ func peerInfo29(id, cluster string, port int) string {
 		strconv.Itoa(port) + `,"headers":true,"max_payload":1048576,"nonce":"abc","cluster":"` + cluster + `","connect_urls":["127.0.0.1:` +
 		strconv.Itoa(port+1) + `"],"lnoc":true} ` + "\r\n"
 }
+
+// setRoutes replaces the configured routes of a cluster not yet started.
+func setRoutes(cl *Cluster, routes []*url.URL) {
+	o := *cl.currentOpts()
+	o.Routes = routes
+	cl.opts.Store(&o)
+}

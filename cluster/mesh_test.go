@@ -18,10 +18,10 @@ func TestDuplicateRoutesResolve(t *testing.T) {
 		a := newNode(t, Options{Name: "test"})
 		b := newNode(t, Options{Name: "test"})
 		a.cl.mu.Lock()
-		a.cl.opts.Routes = []*url.URL{b.url()}
+		setRoutes(a.cl, []*url.URL{b.url()})
 		a.cl.mu.Unlock()
 		b.cl.mu.Lock()
-		b.cl.opts.Routes = []*url.URL{a.url()}
+		setRoutes(b.cl, []*url.URL{a.url()})
 		b.cl.mu.Unlock()
 		start := make(chan struct{})
 		done := make(chan struct{})
@@ -118,7 +118,7 @@ func TestApplyRemovesRoute(t *testing.T) {
 	waitRoutes(t, a, 1)
 	waitRoutes(t, b, 1)
 
-	o := b.cl.currentOpts()
+	o := *b.cl.currentOpts()
 	o.Routes = nil
 	b.cl.Apply(o)
 	waitRoutes(t, a, 0)
@@ -134,7 +134,7 @@ func TestApplyRemovesRoute(t *testing.T) {
 	}
 
 	// A dials B: refused.
-	ao := a.cl.currentOpts()
+	ao := *a.cl.currentOpts()
 	ao.Routes = []*url.URL{b.url()}
 	a.cl.Apply(ao)
 	stays(t, 1200*time.Millisecond, "no route after B removed it", func() bool {
@@ -157,7 +157,7 @@ func TestApplyReplacesRoute(t *testing.T) {
 	b := startNode(t, Options{Name: "test"}, a)
 	waitRoutes(t, a, 1)
 
-	o := b.cl.currentOpts()
+	o := *b.cl.currentOpts()
 	o.Routes = []*url.URL{c.url()}
 	b.cl.Apply(o)
 	waitFor(t, 5*time.Second, "B routed to C only", func() bool {
@@ -165,7 +165,7 @@ func TestApplyReplacesRoute(t *testing.T) {
 		return len(ids) == 1 && ids[c.srv.ID()] && a.cl.NumRoutes() == 0
 	})
 
-	ao := a.cl.currentOpts()
+	ao := *a.cl.currentOpts()
 	ao.Routes = []*url.URL{b.url()}
 	a.cl.Apply(ao)
 	stays(t, 300*time.Millisecond, "A refused by B", func() bool { return !b.peerIDs()[a.srv.ID()] })
@@ -175,7 +175,7 @@ func TestApplyReplacesRoute(t *testing.T) {
 func TestApplyAddsRoute(t *testing.T) {
 	a := startNode(t, Options{Name: "test"})
 	b := startNode(t, Options{Name: "test"})
-	o := b.cl.currentOpts()
+	o := *b.cl.currentOpts()
 	o.Routes = []*url.URL{a.url()}
 	start := time.Now()
 	b.cl.Apply(o)
@@ -197,7 +197,7 @@ func TestApplyRouteAuthorization(t *testing.T) {
 	a := startNode(t, Options{Name: "test", Username: "ru", Password: "rp"})
 	b := startNode(t, Options{Name: "test", Username: "ru", Password: "rp"}, a)
 	waitRoutes(t, a, 1)
-	ao := a.cl.currentOpts()
+	ao := *a.cl.currentOpts()
 	ao.Password = "new"
 	a.cl.Apply(ao)
 	waitRoutes(t, a, 0)

@@ -45,19 +45,22 @@ type RouteInfo struct {
 func (c *Cluster) Routez(subs bool) *Routez {
 	rs := c.registered()
 	now := time.Now()
-	rz := &Routez{ID: c.srv.ID(), Name: c.srv.Name(), Now: now.UTC(), Routes: []*RouteInfo{}}
+	rz := &Routez{ID: c.local.ID(), Name: c.local.Name(), Now: now.UTC(), Routes: []*RouteInfo{}}
 	for _, r := range rs {
 		last := time.Unix(0, r.lastRead.Load())
-		r.mu.Lock()
+		start := r.Start()
+		inMsgs, inBytes := r.In()
+		r.Lock()
+		outMsgs, outBytes := r.OutLocked()
 		ri := &RouteInfo{
 			Rid: r.rid, RemoteID: r.peer.ID, RemoteName: r.peer.Name, DidSolicit: r.solicited,
-			IsConfigured: r.sol != nil && r.sol.explicit.Load(), IP: r.ip, Port: r.port, Start: r.start,
-			LastActivity: last, Uptime: server.FormatDuration(now.Sub(r.start)), Idle: server.FormatDuration(now.Sub(last)),
-			Pending: r.out.Pending(), InMsgs: r.inMsgs.Load(), OutMsgs: r.outMsgs, InBytes: r.inBytes.Load(), OutBytes: r.outBytes,
+			IsConfigured: r.sol != nil && r.sol.explicit.Load(), IP: r.Host(), Port: r.Port(), Start: start,
+			LastActivity: last, Uptime: server.FormatDuration(now.Sub(start)), Idle: server.FormatDuration(now.Sub(last)),
+			Pending: r.PendingLocked(), InMsgs: inMsgs, OutMsgs: outMsgs, InBytes: inBytes, OutBytes: outBytes,
 			NumSubs: uint32(len(r.remote)), Compression: "not supported",
 		}
-		if r.rtt > 0 {
-			ri.RTT = r.rtt.String()
+		if rtt := r.RTTLocked(); rtt > 0 {
+			ri.RTT = rtt.String()
 		}
 		if subs {
 			for k := range r.remote {
@@ -65,7 +68,7 @@ func (c *Cluster) Routez(subs bool) *Routez {
 			}
 			slices.Sort(ri.Subs)
 		}
-		r.mu.Unlock()
+		r.Unlock()
 		rz.Routes = append(rz.Routes, ri)
 	}
 	slices.SortFunc(rz.Routes, func(a, b *RouteInfo) int { return cmp.Compare(a.Rid, b.Rid) })
@@ -75,8 +78,8 @@ func (c *Cluster) Routez(subs bool) *Routez {
 
 // VarzCluster fills /varz "cluster", "routes" and "remotes".
 func (c *Cluster) VarzCluster(v *server.Varz) {
+	o := c.currentOpts()
 	c.mu.Lock()
-	o := c.opts
 	v.Cluster = server.ClusterOptsVarz{
 		Name: c.name, Host: o.Host, Port: c.port, AuthTimeout: o.AuthTimeout.Seconds(), TLSTimeout: 2,
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"github.com/natsd/natsd/server"
 	"net/url"
 	"time"
 )
@@ -18,8 +19,37 @@ type Options struct {
 	Username       string
 	Password       string
 	AuthTimeout    time.Duration
-	PingInterval   time.Duration
-	PingMax        int
+	PingInterval   time.Duration // the daemon fills in the top-level ping_interval when unset
+	PingMax        int           // likewise ping_max
+	Limits         Limits        // the top-level limits, filled in by the daemon
+}
+
+// withDefaults fills what was left unset with nats-server's defaults (the
+// daemon sets them all; tests and embedders may not).
+func (o Options) withDefaults() Options {
+	l := &o.Limits
+	if l.MaxPayload == 0 {
+		l.MaxPayload = server.DefaultMaxPayload
+	}
+	if l.MaxControlLine == 0 {
+		l.MaxControlLine = server.DefaultMaxControlLine
+	}
+	if l.MaxPending == 0 {
+		l.MaxPending = server.DefaultMaxPending
+	}
+	if l.WriteDeadline == 0 {
+		l.WriteDeadline = server.DefaultWriteDeadline
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = server.DefaultPingInterval
+	}
+	if o.PingMax == 0 {
+		o.PingMax = server.DefaultPingMax
+	}
+	if o.AuthTimeout == 0 {
+		o.AuthTimeout = server.DefaultAuthTimeout
+	}
+	return o
 }
 
 // Enabled reports whether a cluster listener is configured.

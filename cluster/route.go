@@ -3,55 +3,48 @@ package cluster
 import (
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/natsd/natsd/server"
-	"github.com/natsd/natsd/server/outbuf"
+	"github.com/natsd/natsd/server/conn"
 	"github.com/natsd/natsd/server/wire"
 )
 
-// Route keepalive: the first PING a second after the route is up, then every
-// ping_interval capped at 30 s (as nats-server 2.10+ does for routes).
 var crlf = []byte("\r\n")
 
+// Route keepalive: the first PING a second after the route is up, then every
+// ping_interval capped at 30 s (as nats-server 2.10+ does for routes).
 const (
-	firstRoutePing  = time.Second
-	maxRoutePing    = 30 * time.Second
-	routeReadBuffer = 32 * 1024
+	firstRoutePing = time.Second
+	maxRoutePing   = 30 * time.Second
 	// Route control lines carry long queue lists: 16 × the client limit,
 	// at least 64 KiB, as nats-server 2.14 allows.
 	minRouteControlLine = 64 * 1024
 )
 
-// route is one route connection, dialed (solicited) or accepted.
+// routeReads: a route reads in 32 KiB bites, busy or not (there are few).
+var routeReads = conn.ReadSizing{Start: 32 * 1024, Min: 32 * 1024, Max: 32 * 1024}
+
+// route is one route connection, dialed (solicited) or accepted: the
+// connection core plus the route protocol, the peer's interest and the
+// handshake state.
 type route struct {
+	conn.Conn // socket, queue, writer, timers; its lock guards the fields below too
+
 	cl        *Cluster
 	rid       uint64
-	nc        net.Conn
-	ip        string
-	port      int
 	solicited bool
-	sol       *solicitor // the dialer, for a solicited route
-	start     time.Time
 	parser    *wire.Parser
-	in        *server.Inbound
+	link      *server.RouteLink // the server's side: the peer's interest and messages
 
-	mu         sync.Mutex
-	out        outbuf.Queue
-	scratch    net.Buffers // the writer's, for writev
-	signal     chan struct{}
-	stall      chan struct{} // made when the queue passes max_pending/2; closed when it drains or the route closes
-	closed     bool
-	reason     server.ClosedState
+	// Guarded by the connection's lock.
+	sol        *solicitor // the dialer, for a solicited route (or one taken over)
 	gotConnect bool
 	registered bool
 	ready      bool // interest burst sent; takes RS+/RS- updates
@@ -60,54 +53,42 @@ type route struct {
 	remoteID   string // from CONNECT "name", before INFO
 	user, pass string // the peer's CONNECT credentials (accepted routes)
 	remote     map[subKey]*server.RemoteSub
-	pingsOut   int
-	pingSent   time.Time
-	rtt        time.Duration
-	pingT      *time.Timer
-	authT      *time.Timer
 
-	outMsgs, outBytes int64 // under mu, with the queue they count
-
-	// Read-side counts and activity: written by the read goroutine only, so
-	// a routed message takes no lock that publishers to this route contend on.
-	inMsgs, inBytes atomic.Int64
-	lastRead        atomic.Int64 // unix nanoseconds
+	// Written by the read goroutine only: a routed message takes no lock
+	// that publishers to this route contend on.
+	lastRead atomic.Int64 // unix nanoseconds
 
 	// admitted: the route may speak the route protocol. A route we dialed
 	// is admitted from the start; one we accepted only once its CONNECT
 	// passed (name, cluster and credentials). Until then every other op is
 	// an Authorization Violation, as in nats-server: nothing reaches the
-	// subject trie or local subscribers from an unauthenticated socket.
+	// subject index or local subscribers from an unauthenticated socket.
 	admitted atomic.Bool
 }
 
-type subKey struct{ subject, queue string }
+type subKey struct{ account, subject, queue string }
 
 // newRoute wraps a connection; sol is the dialer for a solicited route, nil
 // for an accepted one. It returns nil when the cluster is shutting down.
-func (c *Cluster) newRoute(conn net.Conn, sol *solicitor) *route {
+func (c *Cluster) newRoute(nc net.Conn, sol *solicitor) *route {
 	r := &route{
 		cl:        c,
 		rid:       c.nextRID.Add(1),
-		nc:        conn,
 		solicited: sol != nil,
 		sol:       sol,
-		start:     time.Now(),
-		signal:    make(chan struct{}, 1),
 		remote:    map[subKey]*server.RemoteSub{},
 	}
-	r.lastRead.Store(r.start.UnixNano())
+	r.Init(nc, r)
+	r.lastRead.Store(r.Start().UnixNano())
 	r.admitted.Store(sol != nil)
-	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
-		r.ip, r.port = a.IP.String(), a.Port
-	}
-	mcl := max(16*c.srv.Options().MaxControlLine, minRouteControlLine)
+	o := c.currentOpts()
+	mcl := max(16*o.Limits.MaxControlLine, minRouteControlLine)
 	r.parser = wire.NewRouteParser(r, wire.Limits{MaxControlLine: mcl})
-	r.in = c.srv.NewInbound(r)
+	r.link = c.local.NewRouteLink(r)
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
-		_ = conn.Close()
+		_ = nc.Close()
 		return nil
 	}
 	c.conns[r] = struct{}{}
@@ -118,280 +99,43 @@ func (c *Cluster) newRoute(conn net.Conn, sol *solicitor) *route {
 // dialer returns the solicitor that dials r's peer (its own, or one it took
 // over from a duplicate), or nil.
 func (r *route) dialer() *solicitor {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.Lock()
+	defer r.Unlock()
 	return r.sol
 }
 
 func (r *route) logger() *zap.Logger {
-	return r.cl.logger().With(zap.String("client", net.JoinHostPort(r.ip, strconv.Itoa(r.port))+" - rid:"+strconv.FormatUint(r.rid, 10)))
+	return r.cl.logger().With(zap.String("client", r.HostPort()+" - rid:"+strconv.FormatUint(r.rid, 10)))
 }
 
-// run performs the handshake's first step and serves the connection until
-// it closes. It returns when the route is closed.
-func (r *route) run() {
-	c := r.cl
-	r.logger().Info("Route connection created")
-	if r.solicited {
-		// As the dialing side: CONNECT first (2.14+ refuse anything else),
-		// then our INFO (the 2.9 order; 2.10+ peers wait for our INFO).
-		r.sendConnect()
-	} else {
-		o := c.currentOpts()
-		r.mu.Lock()
-		r.authT = time.AfterFunc(o.AuthTimeout, func() {
-			r.mu.Lock()
-			ok := r.gotConnect
-			r.mu.Unlock()
-			if !ok {
-				r.logger().Debug("Route authentication timeout")
-				r.sendErrAndClose(errAuth, server.ClosedAuthTimeout)
-			}
-		})
-		r.mu.Unlock()
-	}
-	r.sendInfo()
-	done := make(chan struct{})
-	go func() { r.writeLoop(); close(done) }()
-	r.readLoop()
-	<-done
+// --- conn.Owner ---
+
+// Limits are the cluster's (the daemon gives routes the top-level ones).
+func (r *route) Limits() conn.Limits {
+	l := r.cl.currentOpts().Limits
+	return conn.Limits{MaxPending: l.MaxPending, WriteDeadline: l.WriteDeadline}
 }
 
-func (r *route) sendConnect() {
-	c := r.cl
-	o := c.currentOpts()
-	c.mu.Lock()
-	name, dynamic := c.name, c.dynamic
-	c.mu.Unlock()
-	cm := connectMsg{Echo: true, Headers: true, Name: c.srv.ID(), Cluster: name, ClusterDynamic: dynamic}
-	if r.sol != nil && r.sol.url.User != nil {
-		cm.User = r.sol.url.User.Username()
-		cm.Pass, _ = r.sol.url.User.Password()
-	} else if o.Username != "" {
-		cm.User, cm.Pass = o.Username, o.Password
-	}
-	b, _ := json.Marshal(&cm)
-	r.enqueue(append(append([]byte("CONNECT "), b...), '\r', '\n'))
+// Keepalive: a PING every ping_interval (at most 30 s), whatever the
+// traffic, and no -ERR before closing a stale route.
+func (r *route) Keepalive() conn.Keepalive {
+	o := r.cl.currentOpts()
+	return conn.Keepalive{Interval: min(o.PingInterval, maxRoutePing), Max: o.PingMax}
 }
 
-func (r *route) sendInfo() {
-	in := r.cl.myInfo()
-	b, _ := json.Marshal(&in)
-	r.enqueue(wire.AppendInfo(nil, b))
-}
-
-// enqueue queues raw protocol bytes and wakes the writer.
-func (r *route) enqueue(b []byte) {
-	r.mu.Lock()
-	if !r.closed {
-		r.out.Write(b)
-	}
-	r.mu.Unlock()
-	r.FlushSignal()
-}
-
-// FlushSignal wakes the writer (server.Route).
-func (r *route) FlushSignal() {
-	select {
-	case r.signal <- struct{}{}:
-	default:
-	}
-}
-
-// SendMsg queues a message for the peer (server.Route): RMSG, or HMSG with
-// headers, in account $G, naming the queue groups the peer should serve. A
-// route is not cut for a long queue: past half of max_pending it hands the
-// producer a stall channel to wait on (back-pressure), and only a write that
-// outlasts the write deadline ends it.
-func (r *route) SendMsg(m *wire.Msg, queues []string) (<-chan struct{}, bool) {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil, false
-	}
-	n := len(m.Subject) + len(m.Reply) + len(m.HdrField) + len(m.SizeField) + 32
-	for _, q := range queues {
-		n += len(q) + 1
-	}
-	r.out.Commit(wire.AppendRouteMsg(r.out.Tail(n), server.GlobalAccount, m.Subject, m.Reply, queues, m.HdrField, m.SizeField))
-	r.out.Write(m.Data)
-	r.out.Write(crlf)
-	r.outMsgs++
-	r.outBytes += int64(len(m.Data))
-	maxPending := r.cl.srv.Options().MaxPending
-	pending := int64(r.out.Pending())
-	var stall chan struct{}
-	if pending > maxPending/2 {
-		if r.stall == nil {
-			r.stall = make(chan struct{})
-		}
-		stall = r.stall
-	}
-	r.mu.Unlock()
-	if stall == nil {
-		return nil, false
-	}
-	return stall, pending > maxPending
-}
-
-// releaseStall wakes producers waiting for the queue to drain. Call with
-// r.mu held.
-func (r *route) releaseStall() {
-	if r.stall != nil {
-		close(r.stall)
-		r.stall = nil
-	}
-}
-
-// sendInterest sends RS+ (weight > 0) or RS- for local interest.
-func (r *route) sendInterest(subject, queue string, weight int32) {
-	r.mu.Lock()
-	if r.closed || !r.ready {
-		r.mu.Unlock()
-		return
-	}
-	if weight > 0 {
-		r.out.Commit(wire.AppendRouteSub(r.out.Tail(len(subject)+len(queue)+32), server.GlobalAccount, subject, queue, weight))
-	} else {
-		r.out.Commit(wire.AppendRouteUnsub(r.out.Tail(len(subject)+len(queue)+32), server.GlobalAccount, subject, queue))
-	}
-	r.mu.Unlock()
-	r.FlushSignal()
-}
-
-func (r *route) readLoop() {
-	buf := make([]byte, routeReadBuffer)
-	for {
-		n, err := r.nc.Read(buf)
-		if n > 0 {
-			r.lastRead.Store(time.Now().UnixNano())
-			perr := r.parser.Parse(buf[:n])
-			r.in.Flush()
-			if perr != nil {
-				r.protocolError(perr)
-				return
-			}
-		}
-		if err != nil {
-			r.close(server.ClosedClientClosed)
-			return
-		}
-		r.mu.Lock()
-		closed := r.closed
-		r.mu.Unlock()
-		if closed {
-			return
-		}
-	}
-}
-
-func (r *route) protocolError(err error) {
-	if ce, ok := err.(*closeErr); ok {
-		if ce.text != "" {
-			r.sendErrAndClose(ce.text, ce.reason)
-		} else {
-			r.close(ce.reason)
-		}
-		return
-	}
-	// Malformed route input: nats-server closes the route without -ERR.
-	r.logger().Error("Route parser error", zap.Error(err))
-	r.close(server.ClosedParseError)
-}
-
-// errNotAdmitted answers any op but CONNECT on an accepted route before its
-// CONNECT passed (nats-server 2.14+: "Authorization Violation", then close).
-var errNotAdmitted = &closeErr{errAuth, server.ClosedAuthViolation}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
-}
-
-type closeErr struct {
-	text   string
-	reason server.ClosedState
-}
-
-func (e *closeErr) Error() string { return e.reason.String() }
-
-func (r *route) writeLoop() {
-	defer func() {
-		_ = r.nc.Close()
-		r.mu.Lock()
-		r.out.Reset()
-		r.mu.Unlock()
-	}()
-	for range r.signal {
-		for {
-			r.mu.Lock()
-			if r.out.Queued() == 0 {
-				closed := r.closed
-				r.mu.Unlock()
-				if closed {
-					return
-				}
-				break
-			}
-			bufs := r.out.Take()
-			closed := r.closed
-			r.mu.Unlock()
-			so := r.cl.srv.Options()
-			_ = r.nc.SetWriteDeadline(time.Now().Add(so.WriteDeadline))
-			_, err := outbuf.WriteTo(r.nc, bufs, &r.scratch)
-			r.mu.Lock()
-			r.out.Done(bufs)
-			if r.stall != nil && int64(r.out.Pending()) < so.MaxPending/2 {
-				r.releaseStall()
-			}
-			r.mu.Unlock()
-			if err != nil {
-				if !closed {
-					if isTimeout(err) {
-						// Truly stuck: the peer took nothing for a whole
-						// write deadline.
-						r.logger().Warn("Slow Consumer Detected: WriteDeadline exceeded on route", zap.Duration("write_deadline", so.WriteDeadline))
-						r.cl.srv.CountSlowConsumer()
-						r.close(server.ClosedSlowConsumerWriteDeadline)
-					} else {
-						r.close(server.ClosedWriteError)
-					}
-				}
-				return
-			}
-		}
-	}
-}
-
-func (r *route) sendErrAndClose(text string, reason server.ClosedState) {
-	r.enqueue(wire.AppendErr(nil, text))
-	r.close(reason)
-}
-
-// close ends the route: its remote interest goes, its peer's client URLs go
-// when it was the last route to that peer, and waiters are told.
-func (r *route) close(reason server.ClosedState) {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return
-	}
-	r.closed, r.reason = true, reason
-	r.releaseStall()
-	if r.pingT != nil {
-		r.pingT.Stop()
-	}
-	if r.authT != nil {
-		r.authT.Stop()
-	}
+// Closed: the route's remote interest goes, its peer's client URLs go when
+// it was the last route to that peer, and waiters are told.
+func (r *route) Closed(reason conn.Reason) {
+	r.Lock()
 	remote := r.remote
 	r.remote = nil
 	registered, id := r.registered, r.peer.ID
-	r.mu.Unlock()
+	pending := r.PendingLocked()
+	r.Unlock()
 
 	c := r.cl
 	for _, rs := range remote {
-		c.srv.RemoveRemoteSub(rs)
+		r.link.RemoveInterest(rs)
 	}
 	c.mu.Lock()
 	delete(c.conns, r)
@@ -403,11 +147,15 @@ func (r *route) close(reason server.ClosedState) {
 	}
 	c.mu.Unlock()
 	if last {
-		c.srv.RemovePeerURLs(id)
+		c.local.RemovePeerURLs(id)
 	}
-	r.FlushSignal() // the writer writes what is queued (an -ERR) and closes
-	if reason == server.ClosedSlowConsumerWriteDeadline || reason == server.ClosedServerShutdown {
-		_ = r.nc.Close()
+	switch reason {
+	case conn.ServerShutdown:
+		r.CloseSocket()
+	case conn.SlowConsumerWriteDeadline:
+		// Truly stuck: the peer took nothing for a whole write deadline.
+		c.local.CountSlowConsumer()
+		r.logger().Warn("Slow Consumer Detected: WriteDeadline exceeded on route", zap.Duration("write_deadline", c.currentOpts().Limits.WriteDeadline), zap.Int("pending", pending))
 	}
 	if registered {
 		r.logger().Info("Route connection closed", zap.String("reason", reason.String()))
@@ -419,19 +167,145 @@ func (r *route) close(reason server.ClosedState) {
 	}
 }
 
+// --- the connection's life ---
+
+// run performs the handshake's first step and serves the connection until
+// it closes. It returns when the route is closed.
+func (r *route) run() {
+	c := r.cl
+	r.logger().Info("Route connection created")
+	if r.solicited {
+		// As the dialing side: CONNECT first (2.14+ refuse anything else),
+		// then our INFO (the 2.9 order; 2.10+ peers wait for our INFO).
+		r.sendConnect()
+	} else {
+		r.Lock()
+		r.ArmAuthTimerLocked(c.currentOpts().AuthTimeout, errAuth, r.admitted.Load)
+		r.Unlock()
+	}
+	r.sendInfo()
+	done := make(chan struct{})
+	go func() { r.WriteLoop(); close(done) }()
+	r.ReadLoop(routeReads, r.read, r.protocolError)
+	<-done
+}
+
+// read parses one read's worth of route protocol and delivers it.
+func (r *route) read(b []byte) error {
+	r.lastRead.Store(time.Now().UnixNano())
+	err := r.parser.Parse(b)
+	r.link.Flush()
+	return err
+}
+
+func (r *route) sendConnect() {
+	c := r.cl
+	o := c.currentOpts()
+	c.mu.Lock()
+	name, dynamic := c.name, c.dynamic
+	c.mu.Unlock()
+	cm := connectMsg{Echo: true, Headers: true, Name: c.local.ID(), Cluster: name, ClusterDynamic: dynamic}
+	if r.sol != nil && r.sol.url.User != nil {
+		cm.User = r.sol.url.User.Username()
+		cm.Pass, _ = r.sol.url.User.Password()
+	} else if o.Username != "" {
+		cm.User, cm.Pass = o.Username, o.Password
+	}
+	b, _ := json.Marshal(&cm)
+	r.Send(append(append([]byte("CONNECT "), b...), '\r', '\n'))
+}
+
+func (r *route) sendInfo() {
+	in := r.cl.myInfo()
+	b, _ := json.Marshal(&in)
+	r.Send(wire.AppendInfo(nil, b))
+}
+
+// SendMsg queues a message for the peer (server.Route): RMSG, or HMSG with
+// headers, in account acc, naming the queue groups the peer should serve. A
+// route is not cut for a long queue: past half of max_pending it hands the
+// producer a stall channel to wait on (back-pressure), and only a write that
+// outlasts the write deadline ends it.
+func (r *route) SendMsg(acc string, m *wire.Msg, queues []string) (<-chan struct{}, bool) {
+	maxPending := r.cl.currentOpts().Limits.MaxPending
+	r.Lock()
+	if r.IsClosedLocked() {
+		r.Unlock()
+		return nil, false
+	}
+	n := len(acc) + len(m.Subject) + len(m.Reply) + len(m.HdrField) + len(m.SizeField) + 32
+	for _, q := range queues {
+		n += len(q) + 1
+	}
+	q := r.Queue()
+	q.Commit(wire.AppendRouteMsg(q.Tail(n), acc, m.Subject, m.Reply, queues, m.HdrField, m.SizeField))
+	q.Write(m.Data)
+	q.Write(crlf)
+	r.CountOutLocked(1, int64(len(m.Data)))
+	pending := int64(r.PendingLocked())
+	stall := r.StallLocked(maxPending)
+	r.Unlock()
+	if stall == nil {
+		return nil, false
+	}
+	return stall, pending > maxPending
+}
+
+// sendInterest sends RS+ (weight > 0) or RS- for local interest.
+func (r *route) sendInterest(acc, subject, queue string, weight int32) {
+	r.Lock()
+	if r.IsClosedLocked() || !r.ready {
+		r.Unlock()
+		return
+	}
+	q := r.Queue()
+	if weight > 0 {
+		q.Commit(wire.AppendRouteSub(q.Tail(len(acc)+len(subject)+len(queue)+32), acc, subject, queue, weight))
+	} else {
+		q.Commit(wire.AppendRouteUnsub(q.Tail(len(acc)+len(subject)+len(queue)+32), acc, subject, queue))
+	}
+	r.Unlock()
+	r.Wake()
+}
+
+func (r *route) protocolError(err error) {
+	if ce, ok := err.(*closeErr); ok {
+		if ce.text != "" {
+			r.SendErrAndClose(ce.text, ce.reason)
+		} else {
+			r.Close(ce.reason)
+		}
+		return
+	}
+	// Malformed route input: nats-server closes the route without -ERR.
+	r.logger().Error("Route parser error", zap.Error(err))
+	r.Close(conn.ParseError)
+}
+
+// errNotAdmitted answers any op but CONNECT on an accepted route before its
+// CONNECT passed (nats-server 2.14+: "Authorization Violation", then close).
+var errNotAdmitted = &closeErr{errAuth, conn.AuthViolation}
+
+type closeErr struct {
+	text   string
+	reason conn.Reason
+}
+
+func (e *closeErr) Error() string { return e.reason.String() }
+
 // --- wire.RouteHandler ---
 
 // Connect: the dialing peer's CONNECT (accepting side only).
 func (r *route) Connect(arg []byte) error {
 	var cm connectMsg
 	if err := json.Unmarshal(arg, &cm); err != nil {
-		return &closeErr{"", server.ClosedProtocolViolation}
+		return &closeErr{"", conn.ProtocolViolation}
 	}
 	if cm.Lang != "" {
-		return &closeErr{errClientPort, server.ClosedProtocolViolation}
+		return &closeErr{errClientPort, conn.ProtocolViolation}
 	}
 	if cm.Gateway != "" {
-		return &closeErr{"", server.ClosedProtocolViolation}
+		return &closeErr{"", conn.ProtocolViolation}
 	}
 	if r.solicited {
 		return nil // a CONNECT on a route we dialed: ignore
@@ -441,28 +315,26 @@ func (r *route) Connect(arg []byte) error {
 	if o.Username != "" {
 		if cm.User != o.Username || subtle.ConstantTimeCompare([]byte(cm.Pass), []byte(o.Password)) != 1 {
 			r.logger().Error("Route authorization error")
-			return &closeErr{errAuth, server.ClosedAuthViolation}
+			return &closeErr{errAuth, conn.AuthViolation}
 		}
 	}
 	if ok, ours := c.negotiateName(cm.Cluster, cm.ClusterDynamic); !ok {
 		r.logger().Error("Rejecting route: cluster name mismatch", zap.String("theirs", cm.Cluster), zap.String("ours", ours))
-		return &closeErr{errClusterName(cm.Cluster, ours), server.ClosedProtocolViolation}
+		return &closeErr{errClusterName(cm.Cluster, ours), conn.ProtocolViolation}
 	}
-	if cm.Name == c.srv.ID() {
-		r.mu.Lock()
+	if cm.Name == c.local.ID() {
+		r.Lock()
 		r.self = true
-		r.mu.Unlock()
-		return &closeErr{"", server.ClosedProtocolViolation}
+		r.Unlock()
+		return &closeErr{"", conn.ProtocolViolation}
 	}
 	r.admitted.Store(true)
-	r.mu.Lock()
+	r.Lock()
 	r.gotConnect = true
 	r.remoteID = cm.Name
 	r.user, r.pass = cm.User, cm.Pass
-	if r.authT != nil {
-		r.authT.Stop()
-	}
-	r.mu.Unlock()
+	r.StopAuthTimerLocked()
+	r.Unlock()
 	return nil
 }
 
@@ -474,11 +346,11 @@ func (r *route) Info(arg []byte) error {
 	}
 	var pi peerInfo
 	if err := json.Unmarshal(arg, &pi); err != nil {
-		return &closeErr{"", server.ClosedProtocolViolation}
+		return &closeErr{"", conn.ProtocolViolation}
 	}
-	r.mu.Lock()
+	r.Lock()
 	registered, peerID := r.registered, r.peer.ID
-	r.mu.Unlock()
+	r.Unlock()
 	c := r.cl
 	if !registered {
 		return c.handshakeInfo(r, &pi)
@@ -486,7 +358,7 @@ func (r *route) Info(arg []byte) error {
 	if pi.ID == peerID {
 		if pi.LameDuckMode {
 			r.logger().Info("Peer entered lame duck mode", zap.String("peer", pi.ID))
-			c.srv.RemovePeerURLs(pi.ID)
+			c.local.RemovePeerURLs(pi.ID)
 		}
 		return nil
 	}
@@ -494,35 +366,36 @@ func (r *route) Info(arg []byte) error {
 	return nil
 }
 
-// RouteSub: RS+ (remote interest).
+// RouteSub: RS+ (remote interest). Interest in an account this server does
+// not have ($SYS from a nats-server peer, say) is ignored.
 func (r *route) RouteSub(account, subject, queue []byte, weight int32) error {
 	if !r.admitted.Load() {
 		return errNotAdmitted
 	}
-	if string(account) != server.GlobalAccount {
-		return nil // natsd serves $G only; $SYS and others are dropped quietly
-	}
-	k := subKey{string(subject), string(queue)}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
+	k := subKey{string(account), string(subject), string(queue)}
+	r.Lock()
+	defer r.Unlock()
+	if r.IsClosedLocked() {
 		return nil
 	}
 	if rs := r.remote[k]; rs != nil {
 		if k.queue != "" {
-			r.cl.srv.SetRemoteWeight(rs, weight)
+			r.link.SetWeight(rs, weight)
 		}
 		return nil
 	}
-	rs, err := r.cl.srv.AddRemoteSub(r, k.subject, k.queue, weight)
+	rs, err := r.link.AddInterest(k.account, k.subject, k.queue, weight)
 	if err != nil {
 		// As nats-server: the peer is told, and the route stays.
 		r.logger().Error("Could not insert remote subscription", zap.String("subject", k.subject), zap.Error(err))
-		r.out.Commit(wire.AppendErr(r.out.Tail(len(errInvalidSub)+10), errInvalidSub))
-		r.FlushSignal()
+		q := r.Queue()
+		q.Commit(wire.AppendErr(q.Tail(len(errInvalidSub)+10), errInvalidSub))
+		r.Wake()
 		return nil
 	}
-	r.remote[k] = rs
+	if rs != nil {
+		r.remote[k] = rs
+	}
 	return nil
 }
 
@@ -531,16 +404,13 @@ func (r *route) RouteUnsub(account, subject, queue []byte) error {
 	if !r.admitted.Load() {
 		return errNotAdmitted
 	}
-	if string(account) != server.GlobalAccount {
-		return nil
-	}
-	k := subKey{string(subject), string(queue)}
-	r.mu.Lock()
+	k := subKey{string(account), string(subject), string(queue)}
+	r.Lock()
 	rs := r.remote[k]
 	delete(r.remote, k)
-	r.mu.Unlock()
+	r.Unlock()
 	if rs != nil {
-		r.cl.srv.RemoveRemoteSub(rs)
+		r.link.RemoveInterest(rs)
 	}
 	return nil
 }
@@ -550,12 +420,8 @@ func (r *route) RouteMsg(m *wire.Msg) error {
 	if !r.admitted.Load() {
 		return errNotAdmitted
 	}
-	r.inMsgs.Add(1)
-	r.inBytes.Add(int64(len(m.Data)))
-	if string(m.Account) != server.GlobalAccount {
-		return nil
-	}
-	r.in.Deliver(m)
+	r.CountIn(1, int64(len(m.Data)))
+	r.link.Deliver(m)
 	return nil
 }
 
@@ -564,7 +430,7 @@ func (r *route) Ping() error {
 	if !r.admitted.Load() {
 		return errNotAdmitted
 	}
-	r.enqueue(wire.Pong)
+	r.Send(wire.Pong)
 	return nil
 }
 
@@ -573,12 +439,7 @@ func (r *route) Pong() error {
 	if !r.admitted.Load() {
 		return errNotAdmitted
 	}
-	r.mu.Lock()
-	r.pingsOut = 0
-	if !r.pingSent.IsZero() {
-		r.rtt = time.Since(r.pingSent)
-	}
-	r.mu.Unlock()
+	r.Conn.Pong()
 	return nil
 }
 
@@ -595,48 +456,7 @@ func (r *route) OK() error {
 // the expected end, and it was never registered.
 func (r *route) Err(arg []byte) error {
 	r.logger().Debug("Received -ERR on route", zap.ByteString("error", arg))
-	return &closeErr{"", server.ClosedProtocolViolation}
-}
-
-// pingTimer sends keepalive PINGs and closes a stale route.
-func (r *route) armPing() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return
-	}
-	r.pingT = time.AfterFunc(firstRoutePing, r.pingFired)
-}
-
-func (r *route) pingFired() {
-	o := r.cl.currentOpts()
-	so := r.cl.srv.Options()
-	interval := o.PingInterval
-	if interval == 0 {
-		interval = so.PingInterval
-	}
-	interval = min(interval, maxRoutePing)
-	pingMax := o.PingMax
-	if pingMax == 0 {
-		pingMax = so.PingMax
-	}
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return
-	}
-	if r.pingsOut+1 > pingMax {
-		r.mu.Unlock()
-		r.logger().Info("Stale route connection - closing")
-		r.close(server.ClosedStaleConnection)
-		return
-	}
-	r.pingsOut++
-	r.pingSent = time.Now()
-	r.out.Write(wire.Ping)
-	r.pingT.Reset(interval)
-	r.mu.Unlock()
-	r.FlushSignal()
+	return &closeErr{"", conn.ProtocolViolation}
 }
 
 // peerRouteURL is where peer can be dialed: its advertised ip, else the
@@ -647,6 +467,6 @@ func (r *route) peerRouteURL(pi *peerInfo) *url.URL {
 			return u
 		}
 	}
-	host := r.ip
+	host := r.Host()
 	return &url.URL{Scheme: "nats-route", Host: net.JoinHostPort(host, strconv.Itoa(pi.Port)), Path: "/"}
 }

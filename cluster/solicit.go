@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"github.com/natsd/natsd/server/conn"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -9,8 +10,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/natsd/natsd/server"
 )
 
 // Dialing routes.
@@ -123,7 +122,7 @@ func (s *solicitor) loop() {
 			}
 		}
 		c.logger().Debug("Trying to connect to route on " + s.url.Host)
-		conn, err := net.DialTimeout("tcp", s.url.Host, dialTimeout)
+		nc, err := net.DialTimeout("tcp", s.url.Host, dialTimeout)
 		if err != nil {
 			attempts++
 			c.logger().Debug("Error trying to connect to route", zap.String("url", s.key), zap.Error(err))
@@ -135,21 +134,22 @@ func (s *solicitor) loop() {
 			}
 			continue
 		}
-		r := c.newRoute(conn, s)
+		r := c.newRoute(nc, s)
 		if r == nil {
 			return
 		}
 		r.run()
-		r.mu.Lock()
-		self, registered, reason := r.self, r.registered, r.reason
-		r.mu.Unlock()
+		r.Lock()
+		self, registered := r.self, r.registered
+		reason, _ := r.ClosedAtLocked()
+		r.Unlock()
 		if self {
 			return // our own address: never again
 		}
 		if registered {
 			attempts, delay = 0, reconnectDelay
 		}
-		if reason == server.ClosedDuplicateRoute {
+		if reason == conn.DuplicateRoute {
 			continue // the other connection to that peer stays: wait on it
 		}
 		if !s.explicit.Load() {

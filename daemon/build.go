@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"github.com/natsd/natsd/cluster"
 	"net"
 	"strconv"
 	"strings"
@@ -51,6 +52,9 @@ func Build(doc *confparse.Document, flags *Flags) (*Options, *Diagnostics) {
 	}
 	if o.Cluster.AuthTimeout == 0 {
 		o.Cluster.AuthTimeout = defaultRouteAuthTimeout
+	}
+	if o.Cluster.Enabled() {
+		routeLimits(o)
 	}
 	o.pos = b.pos
 	b.diag.Errors.Sort()
@@ -454,5 +458,19 @@ func (b *builder) validate(o *Options) {
 	}
 	if co.Port < -1 || co.Port > 65535 {
 		b.errorf(b.at("cluster.port"), "cluster.port", "must be 1-65535 (or -1 for a random port), found %d", co.Port)
+	}
+}
+
+// routeLimits gives routes the top-level limits and, where the cluster block
+// sets none, the top-level keepalive, as nats-server does: the cluster
+// package never reads the server's options.
+func routeLimits(o *Options) {
+	so := &o.Server
+	o.Cluster.Limits = cluster.Limits{MaxPayload: so.MaxPayload, MaxControlLine: so.MaxControlLine, MaxPending: so.MaxPending, WriteDeadline: so.WriteDeadline}
+	if o.Cluster.PingInterval == 0 {
+		o.Cluster.PingInterval = so.PingInterval
+	}
+	if o.Cluster.PingMax == 0 {
+		o.Cluster.PingMax = so.PingMax
 	}
 }

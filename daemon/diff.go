@@ -86,6 +86,9 @@ var rules = []rule{
 	{"cluster.authorization.timeout", "Cluster.AuthTimeout", false, secCluster, func(o *Options) any { return o.Cluster.AuthTimeout }},
 	{"cluster.ping_interval", "Cluster.PingInterval", false, secCluster, func(o *Options) any { return o.Cluster.PingInterval }},
 	{"cluster.ping_max", "Cluster.PingMax", false, secCluster, func(o *Options) any { return o.Cluster.PingMax }},
+	// Derived from max_payload, max_control_line, max_pending and
+	// write_deadline (routeLimits): those lines report the change.
+	{"cluster limits", "Cluster.Limits", false, secCluster, func(o *Options) any { return o.Cluster.Limits }},
 	// Monitoring.
 	{"http.host", "Monitor.Host", false, secMonitor, func(o *Options) any { return o.Monitor.Host }},
 	{"http.port", "Monitor.Port", false, secMonitor, func(o *Options) any { return o.Monitor.Port }},
@@ -119,6 +122,9 @@ func routeList(us []*url.URL) string {
 func Diff(old, cur *Options) []Change {
 	var out []Change
 	for _, r := range rules {
+		if r.field == "Cluster.Limits" {
+			continue // derived: reported by the top-level options it comes from
+		}
 		a, b := r.get(old), r.get(cur)
 		if reflect.DeepEqual(a, b) {
 			continue

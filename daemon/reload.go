@@ -300,7 +300,8 @@ func (d *Daemon) applyCluster(cur, next *Options, changes []Change, routeLn net.
 			cl.StopListener(old)
 			d.log.Info("Listening for route connections on " + hostPort(next.Cluster.Host, routeLn))
 		}
-		if has(changes, secCluster) {
+		if has(changes, secCluster) || has(changes, secServer) {
+			// Server limits are the routes' too (routeLimits).
 			cl.Apply(next.Cluster)
 		}
 	}

@@ -1,9 +1,9 @@
 package server
 
 import (
+	"github.com/natsd/natsd/server/conn"
 	"reflect"
 	"slices"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -54,37 +54,37 @@ func (s *Server) snapshotClients() []*client {
 // authorization.
 func (s *Server) reauthorize(a *AuthOptions) {
 	for _, c := range s.snapshotClients() {
-		c.mu.Lock()
+		c.Lock()
 		co := c.opts
 		connected := c.flags.has(connectReceived)
-		c.mu.Unlock()
+		c.Unlock()
 		if !connected {
 			// No CONNECT yet: the new rules decide what it may do until its
 			// CONNECT, and with authorization now configured it gets the
 			// auth timeout a new client gets.
-			c.mu.Lock()
+			c.Lock()
 			c.admitBeforeConnect(a)
-			if a.Configured() && c.authT == nil && !c.flags.has(closed) {
-				c.authT = time.AfterFunc(a.Timeout, c.authTimerFired)
+			if a.Configured() {
+				c.ArmAuthTimerLocked(a.Timeout, wire.ErrAuthTimeout, c.connected)
 			}
-			c.mu.Unlock()
+			c.Unlock()
 			continue
 		}
 		if !a.Configured() {
-			c.mu.Lock()
+			c.Lock()
 			c.setUser(nil)
-			c.mu.Unlock()
+			c.Unlock()
 			continue
 		}
 		u, ok := authenticate(a, &co)
 		if !ok {
 			c.log().Info("Authorization no longer valid after reload; closing")
-			c.sendErrAndClose(wire.ErrAuthorization, ClosedAuthRevoked)
+			c.SendErrAndClose(wire.ErrAuthorization, conn.AuthRevoked)
 			continue
 		}
-		c.mu.Lock()
+		c.Lock()
 		c.setUser(u)
-		c.mu.Unlock()
+		c.Unlock()
 	}
 }
 
@@ -99,6 +99,6 @@ func (s *Server) enforceMaxConnections(max int) {
 	}
 	for _, c := range cs[max:] {
 		c.log().Info("Maximum connections exceeded after reload; closing", zap.Int("max_connections", max))
-		c.sendErrAndClose(wire.ErrMaxConnections, ClosedMaxConnections)
+		c.SendErrAndClose(wire.ErrMaxConnections, conn.MaxConnectionsExceeded)
 	}
 }

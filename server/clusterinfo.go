@@ -96,19 +96,14 @@ func (s *Server) connectURLs() []string {
 // replaces its server list with each INFO, so it is never a delta.
 func (s *Server) sendAsyncInfo() {
 	for _, c := range s.snapshotClients() {
-		c.mu.Lock()
-		eligible := c.opts.Protocol >= 1 && c.flags.has(firstPongSent) && !c.flags.has(closed)
-		c.mu.Unlock()
+		c.Lock()
+		eligible := c.opts.Protocol >= 1 && c.flags.has(firstPongSent) && !c.IsClosedLocked()
+		c.Unlock()
 		if !eligible {
 			continue
 		}
 		info := s.clientInfo(c, false)
-		c.mu.Lock()
-		if !c.flags.has(closed) {
-			c.out.write(info)
-		}
-		c.mu.Unlock()
-		c.out.wake()
+		c.Send(info)
 	}
 }
 

@@ -2,29 +2,53 @@ package server
 
 import (
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"sync/atomic"
 
 	"go.uber.org/zap"
 
+	"github.com/natsd/natsd/server/conn"
 	"github.com/natsd/natsd/server/subject"
 	"github.com/natsd/natsd/server/wire"
 )
 
-// subscription is one entry of the subject trie: a local client's SUB, or a
-// route peer's interest (RS+).
+// subscriber is the end of a subscription: a client connection, a route
+// peer's interest (RouteLink), or a Go function inside the server
+// (internalSub). Delivery asks it what to do, so a new kind of subscriber
+// cannot be misrouted by a branch that forgot it: it does not compile
+// until it says how it takes a message and whether it is remote.
+type subscriber interface {
+	// deliver hands m to the subscriber for sub; it reports whether m was
+	// taken (a closed client, one past its auto-unsubscribe limit or a
+	// slow consumer did not take it). It runs on the publisher's goroutine
+	// and must not block.
+	deliver(p *producer, sub *subscription, m *wire.Msg) bool
+	// remote reports interest of another server: a routed message never
+	// goes back out to one (the one-hop rule), and its queue weight is its
+	// member count there.
+	remote() bool
+}
+
+// subscription is one entry of an account's subject index.
 type subscription struct {
-	client  *client // local subscriber; nil for remote interest
-	route   Route   // remote interest; nil for a local subscriber
+	to      subscriber
+	acc     *Account
 	subject string
 	queue   string
-	sid     []byte
+	sid     []byte       // a client's subscription id
 	weight  atomic.Int32 // remote queue interest: members on that server (RS+ replaces it)
 
-	// Guarded by client.mu.
+	// Guarded by the client's lock.
 	delivered int64
 	max       int64 // auto-unsubscribe after this many (0: none)
+}
+
+// queueWeight is how many members sub stands for in its queue group.
+func (sub *subscription) queueWeight() int {
+	if sub.to.remote() {
+		return int(max(sub.weight.Load(), 1))
+	}
+	return 1
 }
 
 // routeTarget gathers, for one message, what goes to one route: whether it
@@ -34,56 +58,59 @@ type routeTarget struct {
 	queues []string
 }
 
-// publish delivers a message from local client src: to every matching local
-// subscriber, to one member of each matching queue group (local or remote,
-// weighted), and in one RMSG to each route with interest.
-func (p *producer) publish(src *client, m *wire.Msg) {
-	r := p.srv.sl.Match(m.Subject)
-	echo := src.opts.Echo // read without the lock: only the read goroutine writes opts
+// publish delivers a message published in account a by src (nil for the
+// server itself): to every matching local subscriber, to one member of each
+// matching queue group (local or remote, weighted), and in one RMSG to each
+// route with interest.
+func (p *producer) publish(a *Account, src *client, m *wire.Msg) {
+	r := a.sl.Match(m.Subject)
+	var self subscriber
+	echo := true
+	if src != nil {
+		self = src
+		echo = src.opts.Echo // read without the lock: only the read goroutine writes opts
+	}
 	delivered := 0
 	p.routes = p.routes[:0]
 
 	for _, sub := range r.Plain {
-		if sub.client == nil {
-			p.addRoute(sub.route, "")
+		if !echo && sub.to == self {
 			continue
 		}
-		if sub.client == src && !echo {
-			continue
-		}
-		if p.deliverTo(sub, m) {
+		if sub.to.deliver(p, sub, m) {
 			delivered++
 		}
 	}
+	var noEcho subscriber
+	if !echo {
+		noEcho = self
+	}
 	for i := range r.Queues {
-		qg := &r.Queues[i]
-		if p.pickQueueMember(qg, src, echo, m, nil) {
+		if p.pickQueueMember(&r.Queues[i], noEcho, m, nil) {
 			delivered++
 		}
 	}
 	for i := range p.routes {
 		rt := &p.routes[i]
-		p.sendToRoute(rt.route, m, rt.queues)
+		p.sendToRoute(a, rt.route, m, rt.queues)
 		clear(rt.queues)
-		delivered++
 	}
-	if delivered == 0 && len(m.Reply) > 0 && src.opts.NoResponders {
-		p.noResponders(src, m)
+	if delivered == 0 && len(m.Reply) > 0 && src != nil && src.opts.NoResponders {
+		p.noResponders(a, src, m)
 	}
 }
 
 // pickQueueMember chooses one member of a queue group, uniformly with each
-// remote member weighted by its server's member count, and delivers to it
-// (locally, or by naming the group in that route's RMSG). from is the route a
-// routed message came in on (never sent back there), nil for local.
-func (p *producer) pickQueueMember(qg *subject.QueueGroup[*subscription], src *client, echo bool, m *wire.Msg, from Route) bool {
+// remote member weighted by its server's member count, and delivers to it.
+// noEcho is a publisher whose own members are skipped (nil: none); from is
+// the route a routed message came in on (never sent back there), nil for
+// local.
+func (p *producer) pickQueueMember(qg *subject.QueueGroup[*subscription], noEcho subscriber, m *wire.Msg, from subscriber) bool {
 	members := qg.Members
 	total := 0
 	for _, s := range members {
-		if s.client != nil {
-			total++
-		} else if s.route != from {
-			total += int(max(s.weight.Load(), 1))
+		if from == nil || s.to != from {
+			total += s.queueWeight()
 		}
 	}
 	if total == 0 {
@@ -95,29 +122,51 @@ func (p *producer) pickQueueMember(qg *subject.QueueGroup[*subscription], src *c
 	for range 2 {
 		acc := 0
 		for _, s := range members {
-			w := 1
-			if s.client == nil {
-				if s.route == from {
-					continue
-				}
-				w = int(max(s.weight.Load(), 1))
+			if from != nil && s.to == from {
+				continue
 			}
-			acc += w
+			acc += s.queueWeight()
 			if acc <= start {
 				continue
 			}
-			if s.client == nil {
-				p.addRoute(s.route, qg.Name)
-				return true
-			}
-			if s.client == src && !echo {
+			if noEcho != nil && s.to == noEcho {
 				continue
 			}
-			if p.deliverTo(s, m) {
+			if s.to.deliver(p, s, m) {
 				return true
 			}
 		}
 		start = 0
+	}
+	return false
+}
+
+// pickLocal delivers to one local member of a queue group, if it has one.
+func (p *producer) pickLocal(qg *subjectQueueGroup, m *wire.Msg) bool {
+	n := 0
+	for _, s := range qg.Members {
+		if !s.to.remote() {
+			n++
+		}
+	}
+	if n == 0 {
+		return false
+	}
+	pick := rand.IntN(n)
+	for range 2 {
+		for _, s := range qg.Members {
+			if s.to.remote() {
+				continue
+			}
+			if pick > 0 {
+				pick--
+				continue
+			}
+			if s.to.deliver(p, s, m) {
+				return true
+			}
+		}
+		pick = 0
 	}
 	return false
 }
@@ -149,21 +198,20 @@ func (p *producer) addRoute(rt Route, queue string) {
 	}
 }
 
-// deliverTo queues m for a local subscriber. It reports whether the message
-// was queued.
-func (p *producer) deliverTo(sub *subscription, m *wire.Msg) bool {
-	tc := sub.client
-	tc.mu.Lock()
-	if tc.flags.has(closed) || tc.subs == nil {
-		tc.mu.Unlock()
+// deliver queues m for one of the client's subscriptions (subscriber). It
+// reports whether the message was queued.
+func (tc *client) deliver(p *producer, sub *subscription, m *wire.Msg) bool {
+	tc.Lock()
+	if tc.IsClosedLocked() || tc.subs == nil {
+		tc.Unlock()
 		return false
 	}
 	if sub.max > 0 && sub.delivered >= sub.max {
-		tc.mu.Unlock()
+		tc.Unlock()
 		return false
 	}
 	if tc.perms != nil && !tc.perms.deliverable(sub, m.Subject) {
-		tc.mu.Unlock()
+		tc.Unlock()
 		return false
 	}
 	o := tc.srv.getOpts()
@@ -172,13 +220,13 @@ func (p *producer) deliverTo(sub *subscription, m *wire.Msg) bool {
 	if m.HdrLen > 0 && !headers {
 		size -= m.HdrLen
 	}
-	if int64(tc.out.pending()+size+len(m.Subject)+len(m.Reply)+64) > o.MaxPending {
-		tc.mu.Unlock()
+	if int64(tc.PendingLocked()+size+len(m.Subject)+len(m.Reply)+64) > o.MaxPending {
+		tc.Unlock()
 		p.srv.slowConsumer(tc)
 		return false
 	}
 	sub.delivered++
-	q := &tc.out.q
+	q := tc.Queue()
 	line := q.Tail(len(m.Subject) + len(sub.sid) + len(m.Reply) + 48)
 	switch {
 	case headers:
@@ -193,8 +241,7 @@ func (p *producer) deliverTo(sub *subscription, m *wire.Msg) bool {
 		q.Write(m.Data)
 	}
 	q.Write(crlf)
-	tc.outMsgs++
-	tc.outBytes += int64(size)
+	tc.CountOutLocked(1, int64(size))
 	if len(m.Reply) > 0 && tc.perms != nil && tc.perms.resp != nil {
 		tc.grantReply(m.Reply)
 	}
@@ -202,13 +249,10 @@ func (p *producer) deliverTo(sub *subscription, m *wire.Msg) bool {
 	if unsub {
 		delete(tc.subs, string(sub.sid))
 	}
-	behind := int64(tc.out.pending()) > o.MaxPending/2
-	if behind && tc.out.stall == nil {
-		tc.out.stall = make(chan struct{})
-	}
-	tc.mu.Unlock()
-	if behind && !slices.Contains(p.stalled, tc) {
-		p.stalled = append(p.stalled, tc)
+	stall := tc.StallLocked(o.MaxPending)
+	tc.Unlock()
+	if stall != nil {
+		p.addStall(stall, false)
 	}
 	p.outMsgs++
 	p.outBytes += int64(size)
@@ -216,11 +260,14 @@ func (p *producer) deliverTo(sub *subscription, m *wire.Msg) bool {
 		tc.trace("->>", "MSG", joinArgs(m.Subject, sub.sid, m.Reply, m.SizeField))
 	}
 	if unsub {
-		tc.srv.removeLocalSub(sub)
+		tc.acc.removeLocalSub(sub)
 	}
 	p.mark(tc)
 	return true
 }
+
+// remote: a client is local (subscriber).
+func (tc *client) remote() bool { return false }
 
 // appendMsgLine is AppendMsg with a computed size.
 func appendMsgLine(b, subject, sid, reply []byte, size int) []byte {
@@ -230,10 +277,10 @@ func appendMsgLine(b, subject, sid, reply []byte, size int) []byte {
 
 // noResponders sends the 503 status to the publisher's own subscription on
 // the reply subject, in 2.12+'s form (with a Nats-Subject header).
-func (p *producer) noResponders(src *client, m *wire.Msg) {
-	r := p.srv.sl.Match(m.Reply)
+func (p *producer) noResponders(a *Account, src *client, m *wire.Msg) {
+	r := a.sl.Match(m.Reply)
 	for _, sub := range r.Plain {
-		if sub.client != src {
+		if sub.to != subscriber(src) {
 			continue
 		}
 		hdr := make([]byte, 0, 48+len(m.Subject))
@@ -241,14 +288,14 @@ func (p *producer) noResponders(src *client, m *wire.Msg) {
 		hdr = append(hdr, m.Subject...)
 		hdr = append(hdr, "\r\n\r\n"...)
 		n := strconv.AppendInt(nil, int64(len(hdr)), 10)
-		src.mu.Lock()
-		if !src.flags.has(closed) {
-			q := &src.out.q
+		src.Lock()
+		if !src.IsClosedLocked() {
+			q := src.Queue()
 			q.Commit(wire.AppendHMsg(q.Tail(len(m.Reply)+len(sub.sid)+48), m.Reply, sub.sid, nil, n, n))
 			q.Write(hdr)
 			q.Write(crlf)
 		}
-		src.mu.Unlock()
+		src.Unlock()
 		p.mark(src)
 		return
 	}
@@ -259,15 +306,13 @@ func (p *producer) noResponders(src *client, m *wire.Msg) {
 func (s *Server) slowConsumer(c *client) {
 	s.CountSlowConsumer()
 	c.log().Info("Slow Consumer Detected: MaxPending exceeded", zap.Int64("max_pending", s.getOpts().MaxPending))
-	c.closeConnection(ClosedSlowConsumerPendingBytes)
+	c.Close(conn.SlowConsumerPendingBytes)
 }
-
-type subjectQueueGroup = subject.QueueGroup[*subscription]
-
-var crlf = []byte("\r\n")
-
-func randN(n int) int { return rand.IntN(n) }
 
 // CountSlowConsumer counts one slow consumer in /varz (a route's writer
 // reports its own).
 func (s *Server) CountSlowConsumer() { s.stats.slowConsumers.Add(1) }
+
+type subjectQueueGroup = subject.QueueGroup[*subscription]
+
+var crlf = []byte("\r\n")

@@ -62,27 +62,18 @@ func (s *Server) baseInfo() Info {
 }
 
 // clientInfo is the INFO line for c; with connectInfo, the one 2.12+ send
-// after the first PONG. Call with c.mu held or not: it reads only immutable
+// after the first PONG. Call with the client's lock held or not: it reads only immutable
 // client fields.
 func (s *Server) clientInfo(c *client, connectInfo bool) []byte {
 	info := s.baseInfo()
 	info.ClientID = c.cid
-	info.ClientIP = c.host
+	info.ClientIP = c.Host()
 	if connectInfo {
 		info.ConnectInfo = true
-		info.RemoteAccount = GlobalAccount
+		info.RemoteAccount = c.acc.Name
 	}
 	b, _ := json.Marshal(&info)
 	return wire.AppendInfo(nil, b)
-}
-
-// sendInfo queues the greeting INFO.
-func (c *client) sendInfo() {
-	info := c.srv.clientInfo(c, false)
-	c.mu.Lock()
-	c.out.write(info)
-	c.mu.Unlock()
-	c.out.wake()
 }
 
 // clientHostPort is the host and port announced to clients: the advertise

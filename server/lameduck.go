@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/natsd/natsd/server/conn"
 	"time"
 )
 
@@ -32,7 +33,7 @@ func (s *Server) LameDuck(ctx context.Context) {
 	}
 	step := (o.LameDuckDuration - o.LameDuckGracePeriod) / time.Duration(len(clients))
 	for i, c := range clients {
-		c.closeConnection(ClosedLameDuck)
+		c.Close(conn.LameDuck)
 		if i < len(clients)-1 && !sleepCtx(ctx, step) {
 			return
 		}

@@ -39,7 +39,7 @@ func TestLameDuck(t *testing.T) {
 		t.Fatalf("got %q, want PONG", line)
 	}
 	in := parseInfo(t, a.ReadLine())
-	if !in.ConnectInfo || in.RemoteAccount != GlobalAccount || in.LameDuckMode || !slices.Equal(in.ConnectURLs, []string{own, peer}) {
+	if !in.ConnectInfo || in.RemoteAccount != GlobalAccountName || in.LameDuckMode || !slices.Equal(in.ConnectURLs, []string{own, peer}) {
 		t.Fatalf("connect_info INFO = %+v", in)
 	}
 	// b: protocol 0: never gets async INFO.

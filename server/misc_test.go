@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/natsd/natsd/server/conn"
 	"testing"
 	"time"
 
@@ -80,33 +81,33 @@ func TestValidConnzSort(t *testing.T) {
 }
 
 func TestClosedStateString(t *testing.T) {
-	tests := map[ClosedState]string{
-		ClosedClientClosed:             "Client Closed",
-		ClosedAuthViolation:            "Authentication Failure",
-		ClosedSlowConsumerPendingBytes: "Slow Consumer (Pending Bytes)",
-		ClosedParseError:               "Parse Error",
-		ClosedMaxPayload:               "Maximum Message Payload Exceeded",
-		ClosedMaxConnections:           "Maximum Connections Exceeded",
-		ClosedLameDuck:                 "Lame Duck Mode",
-		ClosedDuplicateRoute:           "Duplicate Route",
-		ClosedState(0):                 "Unknown State",
-		ClosedState(200):               "Unknown State",
+	tests := map[conn.Reason]string{
+		conn.ClientClosed:             "Client Closed",
+		conn.AuthViolation:            "Authentication Failure",
+		conn.SlowConsumerPendingBytes: "Slow Consumer (Pending Bytes)",
+		conn.ParseError:               "Parse Error",
+		conn.MaxPayloadExceeded:       "Maximum Message Payload Exceeded",
+		conn.MaxConnectionsExceeded:   "Maximum Connections Exceeded",
+		conn.LameDuck:                 "Lame Duck Mode",
+		conn.DuplicateRoute:           "Duplicate Route",
+		conn.Reason(0):                "Unknown State",
+		conn.Reason(200):              "Unknown State",
 	}
 	for s, want := range tests {
 		if got := s.String(); got != want {
-			t.Errorf("ClosedState(%d) = %q, want %q", s, got, want)
+			t.Errorf("conn.Reason(%d) = %q, want %q", s, got, want)
 		}
 	}
-	kinds := map[wire.ErrKind]ClosedState{
-		wire.MaxPayload:          ClosedMaxPayload,
-		wire.MaxControlLine:      ClosedMaxControlLine,
-		wire.UnknownOp:           ClosedParseError,
-		wire.BadArgs:             ClosedProtocolViolation,
-		wire.HeadersNotSupported: ClosedProtocolViolation,
+	kinds := map[wire.ErrKind]conn.Reason{
+		wire.MaxPayload:          conn.MaxPayloadExceeded,
+		wire.MaxControlLine:      conn.MaxControlLineExceeded,
+		wire.UnknownOp:           conn.ParseError,
+		wire.BadArgs:             conn.ProtocolViolation,
+		wire.HeadersNotSupported: conn.ProtocolViolation,
 	}
 	for k, want := range kinds {
-		if got := ClosedProtocolError(k); got != want {
-			t.Errorf("ClosedProtocolError(%d) = %v, want %v", k, got, want)
+		if got := conn.ForParseError(k); got != want {
+			t.Errorf("conn.ForParseError(%d) = %v, want %v", k, got, want)
 		}
 	}
 }

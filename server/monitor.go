@@ -59,55 +59,56 @@ type SubDetail struct {
 
 // connInfo snapshots c for /connz.
 func (c *client) connInfo() *ConnInfo {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.Lock()
+	defer c.Unlock()
 	return c.connInfoLocked()
 }
 
-// connInfoLocked is connInfo with c.mu held (closeConnection takes it before
-// the subscriptions go, so that a closed connection still lists them).
+// connInfoLocked is connInfo with the client's lock held (Closed takes it
+// before the subscriptions go, so that a closed connection still lists
+// them).
 func (c *client) connInfoLocked() *ConnInfo {
 	now := time.Now()
-	last := c.last
-	if last.IsZero() {
-		last = c.start
-	}
+	last := c.LastActivityLocked()
+	start := c.Start()
+	inMsgs, inBytes := c.In()
+	outMsgs, outBytes := c.OutLocked()
 	ci := &ConnInfo{
 		Cid:          c.cid,
 		Kind:         "Client",
 		Type:         "nats",
-		IP:           c.host,
-		Port:         c.port,
-		Start:        c.start,
+		IP:           c.Host(),
+		Port:         c.Port(),
+		Start:        start,
 		LastActivity: last,
-		Uptime:       FormatDuration(now.Sub(c.start)),
+		Uptime:       FormatDuration(now.Sub(start)),
 		Idle:         FormatDuration(now.Sub(last)),
-		Pending:      c.out.pending(),
-		InMsgs:       c.inMsgs.Load(),
-		OutMsgs:      c.outMsgs,
-		InBytes:      c.inBytes.Load(),
-		OutBytes:     c.outBytes,
+		Pending:      c.PendingLocked(),
+		InMsgs:       inMsgs,
+		OutMsgs:      outMsgs,
+		InBytes:      inBytes,
+		OutBytes:     outBytes,
 		NumSubs:      uint32(len(c.subs)),
 		Name:         c.opts.Name,
 		Lang:         c.opts.Lang,
 		Version:      c.opts.Version,
-		Account:      GlobalAccount,
+		Account:      c.acc.Name,
 		activity:     last,
 	}
-	if c.rtt > 0 {
-		ci.RTT = c.rtt.String()
-		ci.rtt = c.rtt
+	if rtt := c.RTTLocked(); rtt > 0 {
+		ci.RTT = rtt.String()
+		ci.rtt = rtt
 	}
 	if c.user != nil {
 		ci.userAll = c.user.Username
 	} else if c.opts.User != "" && c.authed.Load() {
 		ci.userAll = c.opts.User
 	}
-	if c.flags.has(closed) {
-		stop := c.stop
+	if c.IsClosedLocked() {
+		reason, stop := c.ClosedAtLocked()
 		ci.Stop = &stop
-		ci.Reason = c.reason.String()
-		ci.Uptime = FormatDuration(stop.Sub(c.start))
+		ci.Reason = reason.String()
+		ci.Uptime = FormatDuration(stop.Sub(start))
 	}
 	for _, sub := range c.subs {
 		ci.subsAll = append(ci.subsAll, sub.detail(c.cid))
@@ -117,7 +118,7 @@ func (c *client) connInfoLocked() *ConnInfo {
 }
 
 func (sub *subscription) detail(cid uint64) SubDetail {
-	return SubDetail{Account: GlobalAccount, Subject: sub.subject, Queue: sub.queue, Sid: string(sub.sid), Msgs: sub.delivered, Max: sub.max, Cid: cid}
+	return SubDetail{Account: sub.acc.Name, Subject: sub.subject, Queue: sub.queue, Sid: string(sub.sid), Msgs: sub.delivered, Max: sub.max, Cid: cid}
 }
 
 // FormatDuration formats like nats-server's uptime: "1d2h3m4s", "5s".
@@ -204,7 +205,7 @@ func (s *Server) Connz(o ConnzOptions) *Connz {
 		if o.User != "" && ci.userAll != o.User {
 			continue
 		}
-		if o.Account != "" && o.Account != GlobalAccount {
+		if o.Account != "" && o.Account != GlobalAccountName {
 			continue
 		}
 		filtered = append(filtered, ci)
@@ -309,7 +310,7 @@ func (s *Server) Subsz(o SubszOptions) *Subsz {
 	if o.Limit <= 0 {
 		o.Limit = DefaultConnzLimit
 	}
-	st := s.sl.Stats()
+	st := s.gacc.sl.Stats()
 	sz := &Subsz{
 		ID: s.id, Now: time.Now().UTC(),
 		NumSubs: uint32(st.NumSubs), NumCache: uint32(st.NumCache), NumInsert: st.NumInserts, NumRemove: st.NumRemoves,
@@ -321,7 +322,7 @@ func (s *Server) Subsz(o SubszOptions) *Subsz {
 	}
 	var all []SubDetail
 	if o.Test != "" {
-		r := s.sl.Match([]byte(o.Test))
+		r := s.gacc.sl.Match([]byte(o.Test))
 		for _, sub := range r.Plain {
 			all = appendLocalDetail(all, sub)
 		}
@@ -331,7 +332,7 @@ func (s *Server) Subsz(o SubszOptions) *Subsz {
 			}
 		}
 	} else {
-		s.sl.All(func(_, _ string, sub *subscription) bool {
+		s.gacc.sl.All(func(_, _ string, sub *subscription) bool {
 			all = appendLocalDetail(all, sub)
 			return true
 		})
@@ -345,13 +346,16 @@ func (s *Server) Subsz(o SubszOptions) *Subsz {
 	return sz
 }
 
+// appendLocalDetail lists a client's subscription (subscriptions_list
+// shows clients' only, with their cid and sid).
 func appendLocalDetail(all []SubDetail, sub *subscription) []SubDetail {
-	if sub.client == nil {
+	c, ok := sub.to.(*client)
+	if !ok {
 		return all
 	}
-	sub.client.mu.Lock()
-	d := sub.detail(sub.client.cid)
-	sub.client.mu.Unlock()
+	c.Lock()
+	d := sub.detail(c.cid)
+	c.Unlock()
 	return append(all, d)
 }
 
@@ -449,7 +453,7 @@ func (s *Server) Varz() *Varz {
 		InMsgs: s.stats.inMsgs.Load(), OutMsgs: s.stats.outMsgs.Load(),
 		InBytes: s.stats.inBytes.Load(), OutBytes: s.stats.outBytes.Load(),
 		SlowConsumers: s.stats.slowConsumers.Load(), StaleConnections: s.stats.staleConnections.Load(),
-		Subscriptions: uint32(s.sl.Count()), ConnectURLs: urls, Goroutines: goroutines(),
+		Subscriptions: uint32(s.gacc.sl.Count()), ConnectURLs: urls, Goroutines: goroutines(),
 	}
 }
 

@@ -95,7 +95,7 @@ func TestConnzFields(t *testing.T) {
 	}
 	for i, ci := range cz.Conns {
 		w := wants[i]
-		if ci.Kind != "Client" || ci.Type != "nats" || ci.IP != "127.0.0.1" || ci.Port != w.port || ci.Account != GlobalAccount {
+		if ci.Kind != "Client" || ci.Type != "nats" || ci.IP != "127.0.0.1" || ci.Port != w.port || ci.Account != GlobalAccountName {
 			t.Errorf("conn %d: kind %q type %q ip %q port %d account %q", i, ci.Kind, ci.Type, ci.IP, ci.Port, ci.Account)
 		}
 		if ci.Name != w.name || ci.Lang != w.lang || ci.Version != w.version {
@@ -129,9 +129,9 @@ func TestConnzFields(t *testing.T) {
 	d := slices.Clone(cz.Conns[0].SubsDetail)
 	slices.SortFunc(d, func(a, b SubDetail) int { return strings.Compare(a.Sid, b.Sid) })
 	wantD := []SubDetail{
-		{Account: GlobalAccount, Subject: "foo", Sid: "1", Msgs: 3, Cid: f.cid[f.one]},
-		{Account: GlobalAccount, Subject: "bar", Queue: "q", Sid: "2", Cid: f.cid[f.one]},
-		{Account: GlobalAccount, Subject: "baz.*", Sid: "3", Cid: f.cid[f.one]},
+		{Account: GlobalAccountName, Subject: "foo", Sid: "1", Msgs: 3, Cid: f.cid[f.one]},
+		{Account: GlobalAccountName, Subject: "bar", Queue: "q", Sid: "2", Cid: f.cid[f.one]},
+		{Account: GlobalAccountName, Subject: "baz.*", Sid: "3", Cid: f.cid[f.one]},
 	}
 	if !slices.Equal(d, wantD) || cz.Conns[0].Subs != nil {
 		t.Errorf("subscriptions_list_detail = %+v, want %+v", d, wantD)
@@ -140,7 +140,7 @@ func TestConnzFields(t *testing.T) {
 	if got := connCids(f.srv.Connz(ConnzOptions{User: "alice"})); !slices.Equal(got, f.cids(f.one, f.three)) {
 		t.Errorf("user=alice: %v", got)
 	}
-	if got := f.srv.Connz(ConnzOptions{Account: GlobalAccount}).Total; got != 3 {
+	if got := f.srv.Connz(ConnzOptions{Account: GlobalAccountName}).Total; got != 3 {
 		t.Errorf("acc=$G: total %d", got)
 	}
 	if got := f.srv.Connz(ConnzOptions{Account: "OTHER"}).Total; got != 0 {
@@ -219,9 +219,9 @@ func TestConnzSortRTT(t *testing.T) {
 	srv.mu.Unlock()
 	slices.SortFunc(clients, func(a, b *client) int { return int(a.cid) - int(b.cid) })
 	for i, c := range clients {
-		c.mu.Lock()
-		c.rtt = rtts[i]
-		c.mu.Unlock()
+		c.Lock()
+		c.SetRTTLocked(rtts[i])
+		c.Unlock()
 	}
 	cz := srv.Connz(ConnzOptions{Sort: "rtt"})
 	var got []string
@@ -348,10 +348,10 @@ func TestSubsz(t *testing.T) {
 	sz = srv.Subsz(SubszOptions{Subs: true})
 	one, three := f.cid[f.one], f.cid[f.three]
 	want := []SubDetail{
-		{Account: GlobalAccount, Subject: "foo", Sid: "1", Msgs: 3, Cid: one},
-		{Account: GlobalAccount, Subject: "bar", Queue: "q", Sid: "2", Cid: one},
-		{Account: GlobalAccount, Subject: "baz.*", Sid: "3", Cid: one},
-		{Account: GlobalAccount, Subject: "foo", Sid: "1", Msgs: 3, Cid: three},
+		{Account: GlobalAccountName, Subject: "foo", Sid: "1", Msgs: 3, Cid: one},
+		{Account: GlobalAccountName, Subject: "bar", Queue: "q", Sid: "2", Cid: one},
+		{Account: GlobalAccountName, Subject: "baz.*", Sid: "3", Cid: one},
+		{Account: GlobalAccountName, Subject: "foo", Sid: "1", Msgs: 3, Cid: three},
 	}
 	if sz.Total != 4 || !slices.Equal(sz.Subs, want) {
 		t.Fatalf("subs=1: total %d\n got %+v\nwant %+v", sz.Total, sz.Subs, want)
@@ -359,7 +359,7 @@ func TestSubsz(t *testing.T) {
 
 	// Remote interest counts in the totals but is not listed.
 	rt := &fakeRoute{}
-	if _, err := srv.AddRemoteSub(rt, "foo", "", 0); err != nil {
+	if _, err := linkOf(srv, rt).AddInterest(GlobalAccountName, "foo", "", 0); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

@@ -80,7 +80,7 @@ func ValidPermission(e string) bool {
 // canSubscribe applies subscribe permissions as nats-server does: an allow
 // list admits a plain subscription through a plain entry and a queue
 // subscription through an entry naming its queue; a deny list refuses the
-// same way. "_sys_" is reserved. Called with c.mu held.
+// same way. "_sys_" is reserved. Called with the client's lock held.
 func (c *client) canSubscribe(subj, queue []byte) bool {
 	if string(queue) == "_sys_" {
 		return false
@@ -117,7 +117,7 @@ func queueIn(queue []byte, r *subject.Result[int]) bool {
 }
 
 // canPublish applies publish permissions (and allow_responses). Called with
-// c.mu held.
+// the client's lock held.
 func (c *client) canPublish(subj []byte) bool {
 	p := c.perms
 	if p.pubAllow == nil && p.pubDeny == nil {
@@ -160,7 +160,7 @@ type replyGrant struct {
 }
 
 // grantReply records that the client received a request with this reply
-// subject. Called with c.mu held.
+// subject. Called with the client's lock held.
 func (c *client) grantReply(reply []byte) {
 	if c.replies == nil {
 		c.replies = make(map[string]*replyGrant)
@@ -176,7 +176,7 @@ func (c *client) grantReply(reply []byte) {
 	c.replies[string(reply)] = &replyGrant{expires: now.Add(c.perms.resp.Expires)}
 }
 
-// useReply spends one reply of a grant. Called with c.mu held.
+// useReply spends one reply of a grant. Called with the client's lock held.
 func (c *client) useReply(subj []byte) bool {
 	g := c.replies[string(subj)]
 	if g == nil {

@@ -20,9 +20,9 @@ import (
 // Connect handles CONNECT {json}.
 func (c *client) Connect(arg []byte) error {
 	c.trace("<<-", "CONNECT", arg)
-	c.mu.Lock()
+	c.Lock()
 	opts := c.opts // a later CONNECT overlays the earlier one, as in nats-server
-	c.mu.Unlock()
+	c.Unlock()
 	if err := json.Unmarshal(arg, &opts); err != nil {
 		c.log().Debug("Malformed CONNECT", zap.Error(err))
 		return errBadConnect
@@ -49,7 +49,7 @@ func (c *client) Connect(arg []byte) error {
 		user = u
 	}
 
-	c.mu.Lock()
+	c.Lock()
 	c.opts = opts
 	c.headers = headers
 	c.flags |= connectReceived
@@ -58,10 +58,8 @@ func (c *client) Connect(arg []byte) error {
 		c.flags |= infoAfterPong
 	}
 	c.setUser(user)
-	if c.authT != nil {
-		c.authT.Stop()
-	}
-	c.mu.Unlock()
+	c.StopAuthTimerLocked()
+	c.Unlock()
 	c.parser.Headers = headers
 	if opts.Verbose {
 		c.sendOK()
@@ -96,9 +94,9 @@ func (c *client) Ping() error {
 		return err
 	}
 	var info []byte
-	c.mu.Lock()
-	c.last = time.Now()
-	c.out.write(wire.Pong)
+	c.Lock()
+	c.TouchLocked(time.Now())
+	c.Queue().Write(wire.Pong)
 	if c.flags.has(connectReceived) {
 		c.flags |= firstPongSent
 		if c.flags.has(infoAfterPong) {
@@ -106,7 +104,7 @@ func (c *client) Ping() error {
 			info = c.srv.clientInfo(c, true)
 		}
 	}
-	c.mu.Unlock()
+	c.Unlock()
 	if info != nil {
 		c.enqueue(info)
 	}
@@ -120,12 +118,7 @@ func (c *client) Pong() error {
 	if err := c.requireAuth(); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.pingsOut = 0
-	if !c.rttStart.IsZero() {
-		c.rtt = max(time.Since(c.rttStart), time.Nanosecond)
-	}
-	c.mu.Unlock()
+	c.Conn.Pong()
 	return nil
 }
 
@@ -145,37 +138,41 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 		return err
 	}
 	so := c.srv.getOpts()
-	c.mu.Lock()
-	c.last = time.Now()
+	c.Lock()
+	if c.IsClosedLocked() {
+		c.Unlock()
+		return nil
+	}
+	c.TouchLocked(time.Now())
 	verbose := c.opts.Verbose
 	if !c.canSubscribe(subj, queue) {
-		c.mu.Unlock()
+		c.Unlock()
 		c.sendErr(subPermViolation(subj, queue))
 		return nil
 	}
 	if so.MaxSubs > 0 && len(c.subs) >= so.MaxSubs {
-		c.mu.Unlock()
+		c.Unlock()
 		c.log().Info("Maximum subscriptions exceeded", zap.Int("max_subscriptions", so.MaxSubs))
 		c.sendErr(wire.ErrMaxSubscriptions)
 		return nil
 	}
 	if _, dup := c.subs[string(sid)]; dup {
 		// A reused sid is ignored; the first subscription stays.
-		c.mu.Unlock()
+		c.Unlock()
 		if verbose {
 			c.sendOK()
 		}
 		return nil
 	}
-	sub := &subscription{client: c, subject: string(subj), queue: string(queue), sid: bytes.Clone(sid)}
-	if err := c.srv.sl.Insert(sub.subject, sub.queue, sub); err != nil {
-		c.mu.Unlock()
+	sub := &subscription{to: c, acc: c.acc, subject: string(subj), queue: string(queue), sid: bytes.Clone(sid)}
+	if err := c.acc.sl.Insert(sub.subject, sub.queue, sub); err != nil {
+		c.Unlock()
 		c.sendErr(wire.ErrInvalidSubject)
 		return nil
 	}
 	c.subs[string(sid)] = sub
-	c.mu.Unlock()
-	c.srv.localInterestAdded(sub)
+	c.Unlock()
+	c.acc.localInterestAdded(sub)
 	if verbose {
 		c.sendOK()
 	}
@@ -190,8 +187,8 @@ func (c *client) Unsub(sid []byte, maxMsgs int64) error {
 	if err := c.requireAuth(); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.last = time.Now()
+	c.Lock()
+	c.TouchLocked(time.Now())
 	verbose := c.opts.Verbose
 	sub := c.subs[string(sid)]
 	remove := false
@@ -203,9 +200,9 @@ func (c *client) Unsub(sid []byte, maxMsgs int64) error {
 			remove = true
 		}
 	}
-	c.mu.Unlock()
+	c.Unlock()
 	if remove {
-		c.srv.removeLocalSub(sub)
+		c.acc.removeLocalSub(sub)
 	}
 	if verbose {
 		c.sendOK()
@@ -242,16 +239,15 @@ func (c *client) Pub(m *wire.Msg) error {
 	if err := c.requireAuth(); err != nil {
 		return err
 	}
-	c.inMsgs.Add(1)
-	c.inBytes.Add(int64(len(m.Data)))
+	c.CountIn(1, int64(len(m.Data)))
 	c.prod.inMsgs++
 	c.prod.inBytes += int64(len(m.Data))
 
 	c.prod.active = true
 	verbose, pedantic := c.opts.Verbose, c.opts.Pedantic // only this goroutine writes opts
-	c.mu.Lock()
+	c.Lock()
 	allowed := c.perms == nil || c.canPublish(m.Subject)
-	c.mu.Unlock()
+	c.Unlock()
 
 	if pedantic && !subject.ValidLiteralBytes(m.Subject) {
 		// Reported, and still delivered (recorded from nats-server).
@@ -271,7 +267,7 @@ func (c *client) Pub(m *wire.Msg) error {
 	if traceOnly(m) {
 		return nil
 	}
-	c.prod.publish(c, m)
+	c.prod.publish(c.acc, c, m)
 	return nil
 }
 
@@ -308,14 +304,4 @@ func joinArgs(args ...[]byte) []byte {
 		b = append(b, a...)
 	}
 	return b
-}
-
-// enqueue appends raw protocol bytes to the client's outbound queue.
-func (c *client) enqueue(b []byte) {
-	c.mu.Lock()
-	if !c.flags.has(closed) {
-		c.out.write(b)
-	}
-	c.mu.Unlock()
-	c.prod.mark(c)
 }

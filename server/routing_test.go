@@ -21,7 +21,7 @@ type interestCall struct {
 	weight         int32
 }
 
-func (r *fakeRouter) InterestChanged(subject, queue string, weight int32) {
+func (r *fakeRouter) InterestChanged(_, subject, queue string, weight int32) {
 	r.mu.Lock()
 	r.calls = append(r.calls, interestCall{subject, queue, weight})
 	r.mu.Unlock()
@@ -50,17 +50,37 @@ type routedMsg struct {
 	data           string
 }
 
-func (r *fakeRoute) SendMsg(m *wire.Msg, queues []string) (<-chan struct{}, bool) {
+func (r *fakeRoute) SendMsg(_ string, m *wire.Msg, queues []string) (<-chan struct{}, bool) {
 	r.mu.Lock()
 	r.msgs = append(r.msgs, routedMsg{string(m.Subject), string(m.Reply), slices.Clone(queues), m.HdrLen, string(m.Data)})
 	r.mu.Unlock()
 	return nil, false
 }
 
-func (r *fakeRoute) FlushSignal() {
+func (r *fakeRoute) Wake() {
 	r.mu.Lock()
 	r.flushes++
 	r.mu.Unlock()
+}
+
+// linkOf is the server's link to the fake route rt (made on first use).
+func linkOf(srv *Server, rt Route) *RouteLink {
+	links.Lock()
+	defer links.Unlock()
+	if links.m == nil {
+		links.m = map[Route]*RouteLink{}
+	}
+	l := links.m[rt]
+	if l == nil || l.srv != srv {
+		l = srv.NewRouteLink(rt)
+		links.m[rt] = l
+	}
+	return l
+}
+
+var links struct {
+	sync.Mutex
+	m map[Route]*RouteLink
 }
 
 // take returns the messages so far and forgets them.
@@ -143,13 +163,13 @@ func TestLocalInterest(t *testing.T) {
 	c2.Send("SUB foo 1\r\nSUB bar q 2\r\nSUB bar r 3\r\n")
 	c1.Flush()
 	c2.Flush()
-	if _, err := srv.AddRemoteSub(&fakeRoute{}, "remote", "", 0); err != nil {
+	if _, err := linkOf(srv, &fakeRoute{}).AddInterest(GlobalAccountName, "remote", "", 0); err != nil {
 		t.Fatal(err)
 	}
 
 	var got []interestCall
 	thens := 0
-	srv.LocalInterest(func(subject, queue string, weight int32) {
+	srv.LocalInterest(func(_, subject, queue string, weight int32) {
 		if thens != 0 {
 			t.Error("each called after then")
 		}
@@ -160,7 +180,7 @@ func TestLocalInterest(t *testing.T) {
 	if !slices.Equal(got, want) || thens != 1 {
 		t.Fatalf("LocalInterest = %v (then %d×), want %v", got, thens, want)
 	}
-	srv.LocalInterest(func(string, string, int32) {}, nil) // a nil then is allowed
+	srv.LocalInterest(func(string, string, string, int32) {}, nil) // a nil then is allowed
 }
 
 // TestPublishToRoutes: a client's message goes once to each route with
@@ -170,7 +190,7 @@ func TestPublishToRoutes(t *testing.T) {
 	r1, r2, r3 := &fakeRoute{}, &fakeRoute{}, &fakeRoute{}
 	add := func(rt Route, subj, queue string, w int32) *RemoteSub {
 		t.Helper()
-		s, err := srv.AddRemoteSub(rt, subj, queue, w)
+		s, err := linkOf(srv, rt).AddInterest(GlobalAccountName, subj, queue, w)
 		if err != nil {
 			t.Fatalf("AddRemoteSub(%q, %q): %v", subj, queue, err)
 		}
@@ -180,7 +200,7 @@ func TestPublishToRoutes(t *testing.T) {
 	s2 := add(r1, "foo.>", "", 0)
 	add(r2, "foo.bar", "", 0)
 	add(r3, "other", "", 0)
-	if _, err := srv.AddRemoteSub(r3, "bad..subject", "", 0); err == nil {
+	if _, err := linkOf(srv, r3).AddInterest(GlobalAccountName, "bad..subject", "", 0); err == nil {
 		t.Fatal("AddRemoteSub accepted an invalid subject")
 	}
 
@@ -205,14 +225,14 @@ func TestPublishToRoutes(t *testing.T) {
 		t.Error("route writer never signalled")
 	}
 
-	srv.RemoveRemoteSub(s1)
+	s1.to.(*RouteLink).RemoveInterest(s1)
 	pub.Send("PUB foo.bar 0\r\n\r\n")
 	pub.Flush()
 	if got := r1.take(); len(got) != 1 {
 		t.Errorf("after removing foo.*: %d messages, want 1 (foo.>)", len(got))
 	}
-	srv.RemoveRemoteSub(s2)
-	srv.RemoveRemoteSub(s2) // twice is harmless
+	s2.to.(*RouteLink).RemoveInterest(s2)
+	s2.to.(*RouteLink).RemoveInterest(s2) // twice is harmless
 	pub.Send("PUB foo.bar 0\r\n\r\n")
 	pub.Flush()
 	if got := r1.take(); len(got) != 0 {
@@ -246,7 +266,7 @@ func TestQueueChoiceWithRemoteWeights(t *testing.T) {
 	local.Send("SUB work q 1\r\n")
 	local.Flush()
 	rt := &fakeRoute{}
-	rq, err := srv.AddRemoteSub(rt, "work", "q", 3)
+	rq, err := linkOf(srv, rt).AddInterest(GlobalAccountName, "work", "q", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,12 +301,12 @@ func TestQueueChoiceWithRemoteWeights(t *testing.T) {
 		}
 	}
 	run("remote weight 3", n/4, n/8, false)
-	srv.SetRemoteWeight(rq, 1)
+	rq.to.(*RouteLink).SetWeight(rq, 1)
 	run("remote weight 1", n/2, n/8, false)
 
 	// Plain interest on the same route: still one message per publish,
 	// naming q when the route was chosen.
-	if _, err := srv.AddRemoteSub(rt, "work", "", 0); err != nil {
+	if _, err := linkOf(srv, rt).AddInterest(GlobalAccountName, "work", "", 0); err != nil {
 		t.Fatal(err)
 	}
 	run("plain + queue interest", n/2, n/8, true)
@@ -317,13 +337,13 @@ func TestInboundDeliver(t *testing.T) {
 		{from, "foo", "rq", 1}, {from, "solo", "g", 1},
 		{other, "foo", "", 0}, {other, "foo", "rq", 2},
 	} {
-		if _, err := srv.AddRemoteSub(s.rt, s.subj, s.q, s.w); err != nil {
+		if _, err := linkOf(srv, s.rt).AddInterest(GlobalAccountName, s.subj, s.q, s.w); err != nil {
 			t.Fatal(err)
 		}
 	}
-	in := srv.NewInbound(from)
+	in := linkOf(srv, from)
 	msg := func(subj, reply string, queues ...string) *wire.Msg {
-		m := &wire.Msg{Account: []byte(GlobalAccount), Subject: []byte(subj), SizeField: []byte("2"), Data: []byte("hi")}
+		m := &wire.Msg{Account: []byte(GlobalAccountName), Subject: []byte(subj), SizeField: []byte("2"), Data: []byte("hi")}
 		if reply != "" {
 			m.Reply = []byte(reply)
 		}
@@ -389,7 +409,7 @@ func TestInboundDeliver(t *testing.T) {
 func TestRemoteOnlyInterest(t *testing.T) {
 	srv, addr := startServer(t, Options{})
 	rt := &fakeRoute{}
-	if _, err := srv.AddRemoteSub(rt, "svc", "", 0); err != nil {
+	if _, err := linkOf(srv, rt).AddInterest(GlobalAccountName, "svc", "", 0); err != nil {
 		t.Fatal(err)
 	}
 	c := connectRaw(t, addr, `{"verbose":false,"headers":true,"no_responders":true}`)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
+	"github.com/natsd/natsd/server/conn"
 	"net"
 	"runtime"
 	"sync"
@@ -22,8 +23,9 @@ import (
 // own version travels separately (Server.Version, /varz "natsd_version").
 const ProtocolVersion = "2.15.2"
 
-// GlobalAccount is the account of every client (natsd has no other accounts).
-const GlobalAccount = "$G"
+// GlobalAccountName is the account of every client (natsd has no other
+// accounts yet).
+const GlobalAccountName = "$G"
 
 // Server is the client side of one natsd process.
 type Server struct {
@@ -33,11 +35,12 @@ type Server struct {
 	version string
 	start   time.Time
 
-	sl *subject.Sublist[*subscription] // account $G: local and remote interest
+	gacc *Account // $G
 
 	mu        sync.Mutex
 	clients   map[uint64]*client
 	listeners map[net.Listener]struct{}
+	current   net.Listener // the client listener INFO announces: the newest
 	shutdown  bool
 	ldm       bool
 	peerURLs  []string            // client URLs of cluster peers, for connect_urls
@@ -50,9 +53,9 @@ type Server struct {
 	totalConns atomic.Uint64
 	stats      counters
 
-	interestMu sync.Mutex
-	interest   map[interestKey]int32 // local subscriptions per (subject, queue)
-	router     atomic.Pointer[routerHolder]
+	router atomic.Pointer[routerHolder]
+
+	internal internalPublisher // the server's own publishing (internal.go)
 
 	closedMu   sync.Mutex
 	closedRing []*ConnInfo
@@ -60,10 +63,6 @@ type Server struct {
 
 	wg sync.WaitGroup // every goroutine the server starts
 }
-
-type interestKey struct{ subject, queue string }
-
-type routerHolder struct{ r Router }
 
 // counters are the server-wide message statistics of /varz.
 type counters struct {
@@ -84,11 +83,11 @@ func New(opts Options, log *zap.Logger, version string) *Server {
 		id:        newServerID(),
 		version:   version,
 		start:     time.Now(),
-		sl:        subject.NewSublist[*subscription](true),
 		clients:   make(map[uint64]*client),
 		listeners: make(map[net.Listener]struct{}),
-		interest:  make(map[interestKey]int32),
 	}
+	s.gacc = newAccount(s, GlobalAccountName)
+	s.internal.init(s)
 	if o.ServerName == "" {
 		o.ServerName = s.id
 	}
@@ -140,31 +139,15 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
-
-	var backoff time.Duration
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			_, still := s.listeners[ln]
-			s.mu.Unlock()
-			if !still || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			// Out of file descriptors and the like: back off and retry, as
-			// a server must not exit because one accept failed.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Error("Error accepting client connection", zap.Error(err))
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
-		s.accept(conn)
-	}
+	conn.AcceptLoop(ln, s.accept, func(err error) {
+		s.log.Error("Error accepting client connection", zap.Error(err))
+	})
+	return nil
 }
 
-// Listen makes ln a client listener of the server — its address is what
-// INFO and connect_urls announce — without accepting yet. Call it before
+// Listen makes ln a client listener of the server and the one INFO and
+// connect_urls announce (the newest wins: during a port move the new
+// address is announced at once) without accepting yet. Call it before
 // serving ln in a goroutine of its own, so that nothing (a route's INFO to
 // a peer, say) announces the address before it is known. Serve calls it
 // too; calling both is fine.
@@ -175,7 +158,10 @@ func (s *Server) Listen(ln net.Listener) error {
 		_ = ln.Close()
 		return ErrServerClosed
 	}
-	s.listeners[ln] = struct{}{}
+	if _, known := s.listeners[ln]; !known {
+		s.listeners[ln] = struct{}{}
+		s.current = ln
+	}
 	return nil
 }
 
@@ -184,6 +170,12 @@ func (s *Server) Listen(ln net.Listener) error {
 func (s *Server) StopListener(ln net.Listener) {
 	s.mu.Lock()
 	delete(s.listeners, ln)
+	if s.current == ln {
+		s.current = nil
+		for other := range s.listeners {
+			s.current = other
+		}
+	}
 	s.mu.Unlock()
 	_ = ln.Close()
 }
@@ -202,32 +194,21 @@ func (s *Server) closeListeners() {
 // ErrServerClosed is returned by Serve after Shutdown or lame duck mode began.
 var ErrServerClosed = errors.New("server: closed")
 
-// accept registers a new client connection and starts its goroutines.
-func (s *Server) accept(conn net.Conn) {
+// accept registers a new client connection and starts it.
+func (s *Server) accept(nc net.Conn) {
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
-		_ = conn.Close()
+		_ = nc.Close()
 		return
 	}
-	c := newClient(s, conn)
+	c := newClient(s, nc)
 	s.clients[c.cid] = c
 	n := len(s.clients)
 	s.wg.Add(2)
 	s.mu.Unlock()
 	s.totalConns.Add(1)
-
-	opts := s.getOpts()
-	c.sendInfo()
-	if opts.MaxConnections < 0 || n > opts.MaxConnections {
-		// nats-server sends the INFO first, then the -ERR (recorded).
-		c.log().Info("Maximum connections exceeded", zap.Int("max_connections", max(opts.MaxConnections, 0)))
-		c.sendErrAndClose(errMaxConns, ClosedMaxConnections)
-	} else {
-		c.armTimers(opts)
-	}
-	go c.writeLoop()
-	go c.readLoop()
+	c.start(n)
 }
 
 // removeClient forgets a closed client.
@@ -244,11 +225,11 @@ func (s *Server) NumClients() int {
 	return len(s.clients)
 }
 
-// NumSubscriptions counts local and remote subscriptions.
-func (s *Server) NumSubscriptions() int { return s.sl.Count() }
+// NumSubscriptions counts local, remote and internal subscriptions.
+func (s *Server) NumSubscriptions() int { return s.gacc.NumSubscriptions() }
 
-// Sublist exposes the subject trie's statistics for /subsz.
-func (s *Server) SublistStats() subject.Stats { return s.sl.Stats() }
+// SublistStats are the subject index's statistics for /subsz.
+func (s *Server) SublistStats() subject.Stats { return s.gacc.sl.Stats() }
 
 // Shutdown closes every listener and client and waits for the server's
 // goroutines, or for ctx. It is idempotent.
@@ -263,7 +244,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	s.closeListeners()
 	for _, c := range s.snapshotClients() {
-		c.closeConnection(ClosedServerShutdown)
+		c.Close(conn.ServerShutdown)
 	}
 	return s.wait(ctx)
 }
@@ -292,7 +273,7 @@ func (s *Server) Healthz() error {
 	if closed {
 		return ErrServerClosed
 	}
-	s.sl.Match([]byte("_natsd.healthz"))
+	s.gacc.sl.Match([]byte("_natsd.healthz"))
 	return nil
 }
 

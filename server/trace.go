@@ -29,9 +29,9 @@ func (c *client) trace(dir, op string, arg []byte) {
 // traceTag is nats-server's connection tag for trace lines, with the
 // client's version, language and name once CONNECT told them.
 func (c *client) traceTag() string {
-	c.mu.Lock()
+	c.Lock()
 	o := c.opts
-	c.mu.Unlock()
+	c.Unlock()
 	if o.Lang == "" && o.Name == "" && o.Version == "" {
 		return c.String()
 	}

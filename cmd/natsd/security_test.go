@@ -142,4 +142,3 @@ func TestRoutePortRefusesProtocolBeforeConnect(t *testing.T) {
 		}
 	}
 }
-
