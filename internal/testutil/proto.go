@@ -220,3 +220,6 @@ func Lines(fs []Frame) []string {
 	}
 	return out
 }
+
+// NetConn is the socket (to read it raw, say to drain it in a benchmark).
+func (c *ProtoConn) NetConn() net.Conn { return c.nc }
