@@ -283,7 +283,10 @@ func sortConns(list []*ConnInfo, by string) {
 	case "idle":
 		key = func(a, b *ConnInfo) int { return a.activity.Compare(b.activity) }
 	case "uptime":
-		key = func(a, b *ConnInfo) int { return a.Start.Compare(b.Start) }
+		// Shortest first, as nats-server: a closed connection's uptime
+		// ends at its stop.
+		now := time.Now()
+		key = func(a, b *ConnInfo) int { return cmp.Compare(uptimeOf(a, now), uptimeOf(b, now)) }
 	case "stop":
 		key = func(a, b *ConnInfo) int { return stopOf(b).Compare(stopOf(a)) }
 	case "reason":
@@ -299,6 +302,13 @@ func sortConns(list []*ConnInfo, by string) {
 		}
 		return cmp.Compare(a.Cid, b.Cid)
 	})
+}
+
+func uptimeOf(c *ConnInfo, now time.Time) time.Duration {
+	if c.Stop != nil {
+		return c.Stop.Sub(c.Start)
+	}
+	return now.Sub(c.Start)
 }
 
 func stopOf(c *ConnInfo) time.Time {

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestConnzOutOfRangePaging: offsets and limits anywhere in int's range give
@@ -147,5 +148,29 @@ func TestValidSubszTest(t *testing.T) {
 		if got := ValidSubszTest(s); got != want {
 			t.Errorf("ValidSubszTest(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+// TestSortUptime: sort=uptime is shortest first, a closed connection's
+// uptime ending at its stop (recorded from nats-server 2.15.2: a client
+// that lived 2 s sorts after one that started later but closed at once).
+func TestSortUptime(t *testing.T) {
+	now := time.Now()
+	at := func(d time.Duration) time.Time { return now.Add(d) }
+	stop := func(d time.Duration) *time.Time { s := at(d); return &s }
+	list := []*ConnInfo{
+		{Cid: 1, Start: at(-10 * time.Second)},                                // open, 10 s
+		{Cid: 2, Start: at(-9 * time.Second), Stop: stop(-7 * time.Second)},   // closed after 2 s
+		{Cid: 3, Start: at(-8 * time.Second), Stop: stop(-8 * time.Second)},   // closed at once
+		{Cid: 4, Start: at(-time.Second)},                                     // open, 1 s
+		{Cid: 5, Start: at(-20 * time.Second), Stop: stop(-15 * time.Second)}, // closed after 5 s
+	}
+	sortConns(list, "uptime")
+	var got []uint64
+	for _, ci := range list {
+		got = append(got, ci.Cid)
+	}
+	if want := []uint64{3, 4, 2, 5, 1}; !slices.Equal(got, want) {
+		t.Errorf("sort=uptime: %v, want %v", got, want)
 	}
 }

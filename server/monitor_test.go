@@ -167,7 +167,7 @@ func TestConnzSortAndPaging(t *testing.T) {
 		{"", []*testutil.ProtoConn{one, two, three}},
 		{"cid", []*testutil.ProtoConn{one, two, three}},
 		{"start", []*testutil.ProtoConn{one, two, three}},
-		{"uptime", []*testutil.ProtoConn{one, two, three}},
+		{"uptime", []*testutil.ProtoConn{three, two, one}}, // shortest first, as nats-server
 		{"subs", []*testutil.ProtoConn{one, three, two}},
 		{"msgs_from", []*testutil.ProtoConn{two, one, three}},
 		{"bytes_from", []*testutil.ProtoConn{two, one, three}},

@@ -61,6 +61,7 @@ var referenceCases = []struct {
 	{"/connz?sort=rtt", 200, "", "{\"num_connections\": 2, \"total\": 2, \"offset\": 0, \"limit\": 1024, \"server_id\": \"ID\", \"connections\": [\"C1\", \"C2\"]}"},
 	{"/connz?sort=idle", 200, "", "{\"num_connections\": 2, \"total\": 2, \"offset\": 0, \"limit\": 1024, \"server_id\": \"ID\", \"connections\": [\"C1\", \"C2\"]}"},
 	{"/connz?sort=last", 200, "", "{\"num_connections\": 2, \"total\": 2, \"offset\": 0, \"limit\": 1024, \"server_id\": \"ID\", \"connections\": [\"C2\", \"C1\"]}"},
+	{"/connz?sort=uptime", 200, "", "{\"num_connections\": 2, \"total\": 2, \"offset\": 0, \"limit\": 1024, \"server_id\": \"ID\", \"connections\": [\"C2\", \"C1\"]}"},
 	{"/connz?sort=start", 200, "", "{\"num_connections\": 2, \"total\": 2, \"offset\": 0, \"limit\": 1024, \"server_id\": \"ID\", \"connections\": [\"C1\", \"C2\"]}"},
 	{"/connz?sort=msgs_to", 200, "", "{\"num_connections\": 2, \"total\": 2, \"offset\": 0, \"limit\": 1024, \"server_id\": \"ID\", \"connections\": [\"C1\", \"C2\"]}"},
 	{"/connz?state=bogus", 400, "Error decoding state for bogus", ""},
