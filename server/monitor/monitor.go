@@ -134,7 +134,7 @@ func (q *query) number(name string) int {
 	return n
 }
 
-func (q *query) uint64(name string) uint64 {
+func (q *query) unsigned(name string) uint64 {
 	v := q.v.Get(name)
 	if v == "" || q.err != nil {
 		return 0
@@ -194,7 +194,7 @@ func decodeConnz(r *http.Request) (server.ConnzOptions, error) {
 	o.Subs, o.SubsDetail = q.subs()
 	o.Offset = q.number("offset")
 	o.Limit = q.number("limit")
-	o.CID = q.uint64("cid")
+	o.CID = q.unsigned("cid")
 	if q.err != nil {
 		return o, q.err
 	}
