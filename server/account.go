@@ -35,7 +35,7 @@ func (s *Server) LookupAccount(name string) *Account {
 	return nil
 }
 
-// GlobalAccount is the account of every client ($G).
+// GlobalAccountName is the account of every client ($G).
 func (s *Server) GlobalAccount() *Account { return s.gacc }
 
 // NumSubscriptions counts the account's local, remote and internal

@@ -2,11 +2,15 @@ package server
 
 import (
 	"cmp"
+	"errors"
 	"net"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/natsd/natsd/server/subject"
 )
 
 // Data behind the monitoring endpoints, as plain structs with nats-server's
@@ -141,7 +145,9 @@ func FormatDuration(d time.Duration) string {
 	return strconv.FormatInt(tsecs, 10) + "s"
 }
 
-// ConnzOptions are /connz's query parameters.
+// ConnzOptions are /connz's query parameters. Connz accepts any values
+// (a negative offset counts as 0, a limit of 0 or less as the default);
+// Validate reports the combinations nats-server refuses.
 type ConnzOptions struct {
 	Sort       string // cid (default), start, subs, pending, msgs_to, msgs_from, bytes_to, bytes_from, last, idle, uptime, stop, reason, rtt
 	Username   bool   // auth=true: show authorized_user
@@ -153,6 +159,7 @@ type ConnzOptions struct {
 	State      string // open (default), closed, any/all
 	User       string
 	Account    string
+	MQTTClient string // mqtt_client: natsd has no MQTT clients, so any value matches none
 }
 
 // Connz is /connz.
@@ -178,10 +185,33 @@ func ValidConnzSort(sort string) bool {
 	return false
 }
 
-// Connz lists connections as nats-server's /connz does.
+// Validate reports what nats-server answers 400 to, with its text: an
+// unknown sort key, and sort=stop or sort=reason on anything but closed
+// connections (open ones have neither).
+func (o *ConnzOptions) Validate() error {
+	if !ValidConnzSort(o.Sort) {
+		return errors.New("invalid sorting option: " + o.Sort)
+	}
+	if (o.Sort == "stop" || o.Sort == "reason") && o.State != "closed" {
+		return errors.New("sort by " + o.Sort + " only valid on closed connections")
+	}
+	return nil
+}
+
+// Connz lists connections as nats-server's /connz does. It never fails:
+// options Validate would refuse still give a page.
 func (s *Server) Connz(o ConnzOptions) *Connz {
+	o.Offset = max(o.Offset, 0)
 	if o.Limit <= 0 {
 		o.Limit = DefaultConnzLimit
+	}
+	if o.CID != 0 {
+		o.Limit = 1 // as nats-server: one connection at most
+	}
+	if o.Account != "" && o.Account != GlobalAccountName {
+		// nats-server answers an unknown account with an empty page that
+		// has no server id and null connections.
+		return &Connz{Now: time.Now().UTC(), Offset: o.Offset, Limit: o.Limit}
 	}
 	var list []*ConnInfo
 	if o.State != "closed" {
@@ -197,25 +227,23 @@ func (s *Server) Connz(o ConnzOptions) *Connz {
 		}
 		s.closedMu.Unlock()
 	}
-	filtered := list[:0]
-	for _, ci := range list {
-		if o.CID != 0 && ci.Cid != o.CID {
-			continue
-		}
-		if o.User != "" && ci.userAll != o.User {
-			continue
-		}
-		if o.Account != "" && o.Account != GlobalAccountName {
-			continue
-		}
-		filtered = append(filtered, ci)
+	if o.User != "" {
+		list = slices.DeleteFunc(list, func(ci *ConnInfo) bool { return ci.userAll != o.User })
 	}
-	list = filtered
-	sortConns(list, o.Sort)
+	// total counts the connections in the state asked for, before the cid
+	// and mqtt_client filters pick from them (nats-server's numbers).
 	total := len(list)
-	start := min(o.Offset, total)
-	end := min(start+o.Limit, total)
-	page := list[start:end]
+	switch {
+	case o.MQTTClient != "":
+		list = nil
+	case o.CID != 0:
+		list = slices.DeleteFunc(list, func(ci *ConnInfo) bool { return ci.Cid != o.CID })
+	}
+	sortConns(list, o.Sort)
+	// Offset and Limit are any non-negative ints: no start+limit, which
+	// overflows for limit=MaxInt.
+	start := min(o.Offset, len(list))
+	page := list[start : start+min(o.Limit, len(list)-start)]
 	for _, ci := range page {
 		if o.Username {
 			ci.AuthorizedUser = ci.userAll
@@ -227,6 +255,9 @@ func (s *Server) Connz(o ConnzOptions) *Connz {
 				ci.Subs = append(ci.Subs, d.Subject)
 			}
 		}
+	}
+	if page == nil {
+		page = []*ConnInfo{}
 	}
 	return &Connz{ID: s.id, Now: time.Now().UTC(), NumConns: len(page), Total: total, Offset: o.Offset, Limit: o.Limit, Conns: page}
 }
@@ -253,7 +284,10 @@ func sortConns(list []*ConnInfo, by string) {
 	case "idle":
 		key = func(a, b *ConnInfo) int { return a.activity.Compare(b.activity) }
 	case "uptime":
-		key = func(a, b *ConnInfo) int { return a.Start.Compare(b.Start) }
+		// Shortest first, as nats-server: a closed connection's uptime
+		// ends at its stop.
+		now := time.Now()
+		key = func(a, b *ConnInfo) int { return cmp.Compare(uptimeOf(a, now), uptimeOf(b, now)) }
 	case "stop":
 		key = func(a, b *ConnInfo) int { return stopOf(b).Compare(stopOf(a)) }
 	case "reason":
@@ -269,6 +303,13 @@ func sortConns(list []*ConnInfo, by string) {
 		}
 		return cmp.Compare(a.Cid, b.Cid)
 	})
+}
+
+func uptimeOf(c *ConnInfo, now time.Time) time.Duration {
+	if c.Stop != nil {
+		return c.Stop.Sub(c.Start)
+	}
+	return now.Sub(c.Start)
 }
 
 func stopOf(c *ConnInfo) time.Time {
@@ -296,19 +337,34 @@ type Subsz struct {
 	Subs      []SubDetail `json:"subscriptions_list,omitempty"`
 }
 
-// SubszOptions are /subsz's query parameters.
+// SubszOptions are /subsz's query parameters. Subsz accepts any values, as
+// Connz does; ValidSubszTest is the check nats-server makes on Test.
 type SubszOptions struct {
-	Subs   bool
-	Offset int
-	Limit  int
-	Test   string // only subscriptions matching this literal subject
+	Subs    bool
+	Offset  int
+	Limit   int
+	Test    string // only subscriptions matching this literal subject
+	Account string // acc: "" or $G for natsd's one account
+}
+
+// ValidSubszTest reports whether test is a subject /subsz can match
+// against: what nats-server calls a valid publish subject — non-empty
+// tokens, none of them a wildcard. Other bytes, spaces included, pass.
+func ValidSubszTest(test string) bool {
+	return test != "" && !subject.HasWildcard(test) &&
+		test[0] != '.' && test[len(test)-1] != '.' && !strings.Contains(test, "..")
 }
 
 // Subsz reports the subject trie as nats-server's /subsz does. Listings show
 // local subscriptions only.
 func (s *Server) Subsz(o SubszOptions) *Subsz {
+	o.Offset = max(o.Offset, 0)
 	if o.Limit <= 0 {
 		o.Limit = DefaultConnzLimit
+	}
+	if o.Account != "" && o.Account != GlobalAccountName {
+		// An account natsd does not have: nats-server shows it empty.
+		return &Subsz{ID: s.id, Now: time.Now().UTC(), Offset: o.Offset, Limit: o.Limit}
 	}
 	st := s.gacc.sl.Stats()
 	sz := &Subsz{
@@ -342,7 +398,7 @@ func (s *Server) Subsz(o SubszOptions) *Subsz {
 	})
 	sz.Total = len(all)
 	start := min(o.Offset, len(all))
-	sz.Subs = all[start:min(start+o.Limit, len(all))]
+	sz.Subs = all[start : start+min(o.Limit, len(all)-start)]
 	return sz
 }
 

@@ -123,8 +123,10 @@ func TestConnzFields(t *testing.T) {
 	}
 
 	cz = f.srv.Connz(ConnzOptions{SubsDetail: true, CID: f.cid[f.one]})
-	if cz.Total != 1 || len(cz.Conns) != 1 {
-		t.Fatalf("cid filter: total %d", cz.Total)
+	// As in nats-server, total counts the open connections and a cid
+	// pages one at most.
+	if cz.Total != 3 || cz.Limit != 1 || len(cz.Conns) != 1 || cz.Conns[0].Cid != f.cid[f.one] {
+		t.Fatalf("cid filter: total %d limit %d conns %v", cz.Total, cz.Limit, connCids(cz))
 	}
 	d := slices.Clone(cz.Conns[0].SubsDetail)
 	slices.SortFunc(d, func(a, b SubDetail) int { return strings.Compare(a.Sid, b.Sid) })
@@ -165,7 +167,7 @@ func TestConnzSortAndPaging(t *testing.T) {
 		{"", []*testutil.ProtoConn{one, two, three}},
 		{"cid", []*testutil.ProtoConn{one, two, three}},
 		{"start", []*testutil.ProtoConn{one, two, three}},
-		{"uptime", []*testutil.ProtoConn{one, two, three}},
+		{"uptime", []*testutil.ProtoConn{three, two, one}}, // shortest first, as nats-server
 		{"subs", []*testutil.ProtoConn{one, three, two}},
 		{"msgs_from", []*testutil.ProtoConn{two, one, three}},
 		{"bytes_from", []*testutil.ProtoConn{two, one, three}},
@@ -326,8 +328,8 @@ func TestConnzClosed(t *testing.T) {
 	if got := connCids(srv.Connz(ConnzOptions{State: "open"})); !slices.Equal(got, f.cids(f.one, f.three)) {
 		t.Errorf("state=open: %v", got)
 	}
-	if got := srv.Connz(ConnzOptions{State: "closed", CID: twoCid}).Total; got != 1 {
-		t.Errorf("state=closed cid=%d: total %d", twoCid, got)
+	if cz := srv.Connz(ConnzOptions{State: "closed", CID: twoCid}); !slices.Equal(connCids(cz), []uint64{twoCid}) || cz.Total != 4 {
+		t.Errorf("state=closed cid=%d: %v total %d", twoCid, connCids(cz), cz.Total)
 	}
 	// A closed connection's snapshot is a copy: paging it twice is stable.
 	a := srv.Connz(ConnzOptions{State: "closed", Subs: true, Username: true})

@@ -19,12 +19,12 @@ import (
 
 // Connect handles CONNECT {json}.
 func (c *client) Connect(arg []byte) error {
-	c.trace("<<-", "CONNECT", arg)
+	c.traceConnect(arg)
 	c.Lock()
 	opts := c.opts // a later CONNECT overlays the earlier one, as in nats-server
 	c.Unlock()
 	if err := json.Unmarshal(arg, &opts); err != nil {
-		c.log().Debug("Malformed CONNECT", zap.Error(err))
+		c.log().Debug("Malformed CONNECT", zap.Error(connectJSONError(err)))
 		return errBadConnect
 	}
 	if opts.Protocol < 0 || opts.Protocol > 1 {

@@ -37,3 +37,13 @@ func (c *client) traceTag() string {
 	}
 	return c.String() + ` - "v` + o.Version + ":" + o.Lang + ":" + o.Name + `"`
 }
+
+// traceConnect traces a CONNECT with its credentials redacted (see
+// redactConnect): a trace must not hand out passwords and tokens, right or
+// wrong ones.
+func (c *client) traceConnect(arg []byte) {
+	if !c.srv.tracing.Load() {
+		return
+	}
+	c.trace("<<-", "CONNECT", redactConnect(arg))
+}

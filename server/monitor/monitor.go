@@ -3,7 +3,9 @@ package monitor
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,6 +77,16 @@ func (h *handler) count(path string, f http.HandlerFunc) http.HandlerFunc {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.MarshalIndent(v, "", "  ")
+	writeJSONBytes(w, status, b, err)
+}
+
+// writeCompactJSON is writeJSON on one line, as nats-server's /healthz.
+func writeCompactJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	writeJSONBytes(w, status, b, err)
+}
+
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte, err error) {
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -86,14 +98,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // query decodes query parameters, failing like nats-server: HTTP 400 with
-// the decoding error in plain text.
+// the decoding error in plain text. The first error wins; later decodes
+// are no-ops, so a handler decodes in nats-server's order and reports what
+// it would.
 type query struct {
-	r   *http.Request
+	v   url.Values
 	err error
 }
 
+func newQuery(r *http.Request) *query { return &query{v: r.URL.Query()} }
+
+func (q *query) str(name string) string { return q.v.Get(name) }
+
 func (q *query) boolean(name string) bool {
-	v := q.r.URL.Query().Get(name)
+	v := q.v.Get(name)
 	if v == "" || q.err != nil {
 		return false
 	}
@@ -105,23 +123,52 @@ func (q *query) boolean(name string) bool {
 }
 
 func (q *query) number(name string) int {
-	v := q.r.URL.Query().Get(name)
+	v := q.v.Get(name)
 	if v == "" || q.err != nil {
 		return 0
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		q.err = fmt.Errorf("Error decoding %s: %v", name, err)
+		q.err = fmt.Errorf("Error decoding int for '%s': %v", name, err)
 	}
 	return n
+}
+
+func (q *query) unsigned(name string) uint64 {
+	v := q.v.Get(name)
+	if v == "" || q.err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		q.err = fmt.Errorf("Error decoding uint64 for '%s': %v", name, err)
+	}
+	return n
+}
+
+// subs decodes subs: "detail" in any case, else a boolean.
+func (q *query) subs() (subs, detail bool) {
+	if strings.EqualFold(q.v.Get("subs"), "detail") {
+		return false, true
+	}
+	return q.boolean("subs"), false
 }
 
 func (q *query) fail(w http.ResponseWriter) bool {
 	if q.err == nil {
 		return false
 	}
-	http.Error(w, q.err.Error(), http.StatusBadRequest)
+	badRequest(w, q.err.Error())
 	return true
+}
+
+// badRequest is nats-server's 400: the message as plain text, without the
+// newline http.Error would add.
+func badRequest(w http.ResponseWriter, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = io.WriteString(w, msg)
 }
 
 func (h *handler) varz(w http.ResponseWriter, r *http.Request) {
@@ -138,30 +185,37 @@ func (h *handler) varz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+// decodeConnz decodes /connz's parameters in nats-server's order, so that
+// of several bad ones the same one is reported.
+func decodeConnz(r *http.Request) (server.ConnzOptions, error) {
+	q := newQuery(r)
+	o := server.ConnzOptions{Sort: q.str("sort")}
+	o.Username = q.boolean("auth")
+	o.Subs, o.SubsDetail = q.subs()
+	o.Offset = q.number("offset")
+	o.Limit = q.number("limit")
+	o.CID = q.unsigned("cid")
+	if q.err != nil {
+		return o, q.err
+	}
+	switch state := strings.ToLower(q.str("state")); state {
+	case "", "open":
+		o.State = "open"
+	case "closed", "any", "all":
+		o.State = state
+	default:
+		return o, fmt.Errorf("Error decoding state for %s", q.str("state"))
+	}
+	o.User = q.str("user")
+	o.Account = q.str("acc")
+	o.MQTTClient = q.str("mqtt_client")
+	return o, o.Validate()
+}
+
 func (h *handler) connz(w http.ResponseWriter, r *http.Request) {
-	q := &query{r: r}
-	o := server.ConnzOptions{
-		Sort:     r.URL.Query().Get("sort"),
-		Username: q.boolean("auth"),
-		Offset:   q.number("offset"),
-		Limit:    q.number("limit"),
-		State:    strings.ToLower(r.URL.Query().Get("state")),
-		User:     r.URL.Query().Get("user"),
-		Account:  r.URL.Query().Get("acc"),
-	}
-	if subs := r.URL.Query().Get("subs"); subs == "detail" {
-		o.SubsDetail = true
-	} else {
-		o.Subs = q.boolean("subs")
-	}
-	if cid := q.number("cid"); cid > 0 {
-		o.CID = uint64(cid)
-	}
-	if q.fail(w) {
-		return
-	}
-	if !server.ValidConnzSort(o.Sort) {
-		http.Error(w, fmt.Sprintf("Invalid sorting option: %s", o.Sort), http.StatusBadRequest)
+	o, err := decodeConnz(r)
+	if err != nil {
+		badRequest(w, err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, h.src.Server.Connz(o))
@@ -175,8 +229,8 @@ type emptyRoutez struct {
 }
 
 func (h *handler) routez(w http.ResponseWriter, r *http.Request) {
-	q := &query{r: r}
-	subs := r.URL.Query().Get("subs") == "detail" || q.boolean("subs")
+	q := newQuery(r)
+	subs, detail := q.subs()
 	if q.fail(w) {
 		return
 	}
@@ -184,37 +238,84 @@ func (h *handler) routez(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, emptyRoutez{ID: h.src.Server.ID(), Name: h.src.Server.Name(), Routes: []any{}})
 		return
 	}
-	writeJSON(w, http.StatusOK, h.src.Routez(subs))
+	writeJSON(w, http.StatusOK, h.src.Routez(subs || detail))
+}
+
+// decodeSubsz decodes /subsz's parameters in nats-server's order. Unlike
+// /connz and /routez, subs=detail is refused (nats-server's subsz takes
+// only a boolean).
+func decodeSubsz(r *http.Request) (server.SubszOptions, error) {
+	q := newQuery(r)
+	o := server.SubszOptions{}
+	o.Subs = q.boolean("subs")
+	o.Offset = q.number("offset")
+	o.Limit = q.number("limit")
+	if q.err != nil {
+		return o, q.err
+	}
+	o.Test = q.str("test")
+	if o.Test != "" && !server.ValidSubszTest(o.Test) {
+		return o, fmt.Errorf("invalid test subject, must be valid publish subject: %s", o.Test)
+	}
+	o.Account = q.str("acc")
+	return o, nil
 }
 
 func (h *handler) subsz(w http.ResponseWriter, r *http.Request) {
-	q := &query{r: r}
-	o := server.SubszOptions{
-		Subs:   r.URL.Query().Get("subs") == "detail" || q.boolean("subs"),
-		Offset: q.number("offset"),
-		Limit:  q.number("limit"),
-		Test:   r.URL.Query().Get("test"),
-	}
-	if q.fail(w) {
+	o, err := decodeSubsz(r)
+	if err != nil {
+		badRequest(w, err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, h.src.Server.Subsz(o))
 }
 
 type health struct {
-	Status     string `json:"status"`
-	StatusCode int    `json:"status_code,omitempty"`
-	Error      string `json:"error,omitempty"`
+	Status     string        `json:"status"`
+	StatusCode int           `json:"status_code,omitempty"`
+	Error      string        `json:"error,omitempty"`
+	Errors     []healthError `json:"errors,omitempty"`
 }
 
+type healthError struct {
+	Type  string `json:"type"`
+	Error string `json:"error"`
+}
+
+// healthz answers like nats-server's /healthz: compact JSON, and 400 for
+// parameters it would refuse. natsd has no JetStream, so once they are
+// valid, the JetStream checks they ask for pass.
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r)
+	for _, name := range []string{"js-enabled", "js-enabled-only", "js-server-only", "js-meta-only"} {
+		q.boolean(name)
+	}
+	details := q.boolean("details")
+	if q.fail(w) {
+		return
+	}
+	var bad string
+	switch {
+	case q.str("stream") != "" && q.str("account") == "":
+		bad = `"account" must not be empty when checking stream health`
+	case q.str("consumer") != "" && q.str("stream") == "":
+		bad = `"stream" must not be empty when checking consumer health`
+	}
+	if bad != "" {
+		res := health{Status: "error", Error: bad}
+		if details {
+			res = health{Status: "error", Errors: []healthError{{Type: "BAD_REQUEST", Error: bad}}}
+		}
+		writeCompactJSON(w, http.StatusBadRequest, res)
+		return
+	}
 	if h.src.Healthz != nil {
 		if err := h.src.Healthz(); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, health{Status: "unavailable", StatusCode: http.StatusServiceUnavailable, Error: err.Error()})
+			writeCompactJSON(w, http.StatusServiceUnavailable, health{Status: "unavailable", StatusCode: http.StatusServiceUnavailable, Error: err.Error()})
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, health{Status: "ok"})
+	writeCompactJSON(w, http.StatusOK, health{Status: "ok"})
 }
 
 func (h *handler) root(w http.ResponseWriter, r *http.Request) {

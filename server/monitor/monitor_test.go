@@ -17,9 +17,9 @@ import (
 	"github.com/natsd/natsd/server"
 )
 
-// startServer serves a real server on a loopback listener, with one client
-// subscribed to foo, and shuts both down when the test ends.
-func startServer(t *testing.T) *server.Server {
+// serve serves a real server on a loopback listener and shuts it down when
+// the test ends.
+func serve(t testing.TB) (*server.Server, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -31,12 +31,7 @@ func startServer(t *testing.T) *server.Server {
 		defer close(served)
 		_ = srv.Serve(ln)
 	}()
-	nc, err := net.DialTimeout("tcp", ln.Addr().String(), 3*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		_ = nc.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
@@ -44,9 +39,21 @@ func startServer(t *testing.T) *server.Server {
 		}
 		<-served
 	})
+	return srv, ln.Addr().String()
+}
+
+// rawClient connects to addr, sends CONNECT and cmds, and waits for the
+// PONG that follows them. It stays connected until the test ends.
+func rawClient(t testing.TB, addr, connect, cmds string) net.Conn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
 	_ = nc.SetDeadline(time.Now().Add(3 * time.Second))
 	br := bufio.NewReader(nc)
-	if _, err := nc.Write([]byte("CONNECT {\"verbose\":false,\"name\":\"mon\"}\r\nSUB foo 1\r\nPING\r\n")); err != nil {
+	if _, err := nc.Write([]byte("CONNECT " + connect + "\r\n" + cmds + "PING\r\n")); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"INFO ", "PONG"} {
@@ -55,6 +62,15 @@ func startServer(t *testing.T) *server.Server {
 			t.Fatalf("got %q (%v), want %s", line, err, want)
 		}
 	}
+	_ = nc.SetDeadline(time.Time{})
+	return nc
+}
+
+// startServer is serve with one client subscribed to foo.
+func startServer(t *testing.T) *server.Server {
+	t.Helper()
+	srv, addr := serve(t)
+	rawClient(t, addr, `{"verbose":false,"name":"mon"}`, "SUB foo 1\r\n")
 	return srv
 }
 
@@ -130,11 +146,12 @@ func TestQueryParameters(t *testing.T) {
 	bad := []struct{ target, body string }{
 		{"/connz?subs=maybe", `Error decoding boolean for 'subs': strconv.ParseBool: parsing "maybe": invalid syntax`},
 		{"/connz?auth=2x", `Error decoding boolean for 'auth': strconv.ParseBool: parsing "2x": invalid syntax`},
-		{"/connz?limit=ten", `Error decoding limit: strconv.Atoi: parsing "ten": invalid syntax`},
-		{"/connz?offset=-x", `Error decoding offset: strconv.Atoi: parsing "-x": invalid syntax`},
-		{"/connz?cid=x", `Error decoding cid: strconv.Atoi: parsing "x": invalid syntax`},
-		{"/connz?sort=bogus", `Invalid sorting option: bogus`},
+		{"/connz?limit=ten", `Error decoding int for 'limit': strconv.Atoi: parsing "ten": invalid syntax`},
+		{"/connz?offset=-x", `Error decoding int for 'offset': strconv.Atoi: parsing "-x": invalid syntax`},
+		{"/connz?cid=x", `Error decoding uint64 for 'cid': strconv.ParseUint: parsing "x": invalid syntax`},
+		{"/connz?sort=bogus", `invalid sorting option: bogus`},
 		{"/subsz?subs=maybe", `Error decoding boolean for 'subs': strconv.ParseBool: parsing "maybe": invalid syntax`},
+		{"/subsz?subs=detail", `Error decoding boolean for 'subs': strconv.ParseBool: parsing "detail": invalid syntax`},
 		{"/routez?subs=maybe", `Error decoding boolean for 'subs': strconv.ParseBool: parsing "maybe": invalid syntax`},
 	}
 	for _, tt := range bad {
@@ -160,7 +177,7 @@ func TestQueryParameters(t *testing.T) {
 		}},
 		{"/connz?sort=subs&limit=1&offset=0", func(m map[string]any) bool { return m["limit"] == float64(1) && m["total"] == float64(1) }},
 		{"/connz?offset=5", func(m map[string]any) bool { return m["num_connections"] == float64(0) && m["total"] == float64(1) }},
-		{"/connz?cid=999", func(m map[string]any) bool { return m["total"] == float64(0) }},
+		{"/connz?cid=999", func(m map[string]any) bool { return m["num_connections"] == float64(0) && m["limit"] == float64(1) }},
 		{"/connz?state=CLOSED", func(m map[string]any) bool { return m["total"] == float64(0) }},
 		{"/connz?state=any", func(m map[string]any) bool { return m["total"] == float64(1) }},
 		{"/connz?acc=OTHER", func(m map[string]any) bool { return m["total"] == float64(0) }},
@@ -169,7 +186,7 @@ func TestQueryParameters(t *testing.T) {
 			return len(l) == 1 && m["total"] == float64(1)
 		}},
 		{"/subsz?subs=1&test=bar", func(m map[string]any) bool { return m["total"] == float64(0) }},
-		{"/subsz?subs=detail&test=foo", func(m map[string]any) bool { return m["total"] == float64(1) }},
+		{"/subsz?subs=1&test=foo", func(m map[string]any) bool { return m["total"] == float64(1) }},
 	}
 	for _, tt := range good {
 		w := get(t, h, tt.target)
