@@ -219,10 +219,10 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 	}
 	if has(changes, secFiles) || clientLn != nil || routeLn != nil || httpLn != nil {
 		if cur.PidFile != "" && cur.PidFile != next.PidFile {
-			_ = os.Remove(cur.PidFile)
+			removePidFile(cur.PidFile)
 		}
 		if next.PidFile != "" {
-			if err := writePid(next.PidFile); err != nil {
+			if err := d.claimPidFile(next.PidFile); err != nil {
 				d.log.Error("Writing pid file", zap.Error(err))
 			}
 		}

@@ -145,6 +145,13 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.PidFile != "" {
+		// Before anything is bound: a second natsd given a running one's
+		// pid file stops here, touching nothing.
+		if _, err := checkPidFile(o.PidFile); err != nil {
+			return nil, err
+		}
+	}
 	lg, err := newLogger(o.Log, env.Stderr)
 	if err != nil {
 		return nil, err
@@ -191,7 +198,7 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	lg.Info("Listening for client connections on " + hostPort(o.Server.Host, ln))
 
 	if o.PidFile != "" {
-		if err := writePid(o.PidFile); err != nil {
+		if err := d.claimPidFile(o.PidFile); err != nil {
 			d.Shutdown()
 			return nil, err
 		}
@@ -223,13 +230,6 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	d.startWatchdog()
 	d.wedgeHook()
 	return d, nil
-}
-
-func writePid(path string) error {
-	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return fmt.Errorf("writing pid file: %w", err)
-	}
-	return nil
 }
 
 // watchFiles points the watcher at a new set of config files (an include
@@ -432,7 +432,7 @@ func (d *Daemon) Shutdown() {
 		pid := d.opts.PidFile
 		d.mu.Unlock()
 		if pid != "" {
-			_ = os.Remove(pid)
+			removePidFile(pid)
 		}
 		d.log.Info("Server Exiting..")
 		_ = d.log.Sync()
