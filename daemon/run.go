@@ -212,7 +212,7 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	}
 	go d.reloadLoop()
 	if o.ConfigFile != "" && !flags.NoConfigWatch {
-		if w, err := newWatcher(d); err != nil {
+		if w, err := newWatcher(lg.Logger, func() { _ = d.Reload(triggerFileChange) }); err != nil {
 			lg.Warn("Cannot watch the config file; reload with SIGHUP", zap.Error(err))
 		} else {
 			d.watch = w
