@@ -87,6 +87,7 @@ type Daemon struct {
 	notify     *systemd.Notifier
 	lastReload ReloadStatus
 	reloads    chan reloadReq
+	held       *heldConfig // what the watcher's last reload held back (reload goroutine only)
 	watch      *watcher
 
 	portsFile string

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -113,6 +114,89 @@ func TestWatchNeverServesHalfWrittenFile(t *testing.T) {
 				t.Fatalf("max_connections is %v after the complete file", v)
 			}
 		})
+	}
+}
+
+// A config file (or an include) truncated to nothing is held back: the old
+// config keeps serving, /varz and systemd's STATUS say it is held, and
+// SIGHUP applies it.
+func TestWatchHoldsEmptiedFile(t *testing.T) {
+	for _, emptied := range []string{"natsd.conf", "auth.conf"} {
+		t.Run(emptied, func(t *testing.T) {
+			t.Parallel()
+			ns := newNotifySocket(t)
+			dir := t.TempDir()
+			conf := filepath.Join(dir, "natsd.conf")
+			writeFile(t, conf, "include auth.conf\nmax_payload: 1MB\n")
+			writeFile(t, filepath.Join(dir, "auth.conf"), "authorization { user: u, password: p }\n")
+			port, httpPort := testutil.FreePort(t), testutil.FreePort(t)
+			p := testutil.StartEnv(t, []string{"NOTIFY_SOCKET=" + ns.path}, testutil.NatsdBin(t),
+				"-c", conf, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(httpPort))
+			if m := ns.next(t, 10*time.Second); !strings.HasPrefix(m, "READY=1") {
+				t.Fatalf("first notify message %q", m)
+			}
+			url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+			varzURL := fmt.Sprintf("http://127.0.0.1:%d/varz", httpPort)
+
+			if err := os.Truncate(filepath.Join(dir, emptied), 0); err != nil {
+				t.Fatal(err)
+			}
+			var held string
+			testutil.Eventually(t, 5*time.Second, func() error {
+				if err := authOK(url); err != nil {
+					t.Fatal(err)
+				}
+				held, _ = httpGet(t, varzURL)["last_reload_error"].(string)
+				if held == "" {
+					return errors.New("no reload outcome in /varz yet")
+				}
+				return nil
+			})
+			if !strings.Contains(held, "held back") || !strings.Contains(held, "client authorization would be removed") ||
+				!strings.Contains(held, emptied+" sets nothing") || !strings.Contains(held, "SIGHUP") {
+				t.Fatalf("last_reload_error %q does not say the reload is held, why, and how to apply it", held)
+			}
+			if !strings.Contains(p.Log(), "It would change: ") || !strings.Contains(p.Log(), "authorization.user: u -> ") {
+				t.Fatalf("the log does not say what the held config would change:\n%s", p.Log())
+			}
+			if !waitStatus(t, ns, "reload held back") {
+				t.Fatal("systemd STATUS does not say the reload is held")
+			}
+			holdsFor(t, 600*time.Millisecond, func() error { return authOK(url) })
+
+			p.Signal(syscall.SIGHUP) // the operator confirms
+			testutil.Eventually(t, 5*time.Second, func() error {
+				nc, err := nats.Connect(url, nats.Timeout(time.Second))
+				if err != nil {
+					return fmt.Errorf("SIGHUP did not apply the emptied file: %v", err)
+				}
+				nc.Close()
+				return nil
+			})
+			if e, ok := httpGet(t, varzURL)["last_reload_error"]; ok && e != "" {
+				t.Fatalf("last_reload_error %q after the SIGHUP applied the file", e)
+			}
+		})
+	}
+}
+
+// waitStatus reports whether a STATUS= containing want arrives within a few
+// seconds.
+func waitStatus(t *testing.T, ns *notifySocket, want string) bool {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case m, ok := <-ns.msgs:
+			if !ok {
+				return false
+			}
+			if s, _ := field(m, "STATUS"); strings.Contains(s, want) {
+				return true
+			}
+		case <-deadline:
+			return false
+		}
 	}
 }
 
