@@ -4,7 +4,6 @@ go 1.26.0
 
 require (
 	github.com/coreos/go-systemd/v22 v22.7.0
-	github.com/fsnotify/fsnotify v1.10.1
 	github.com/nats-io/nats.go v1.55.0
 	go.uber.org/zap v1.28.0
 	golang.org/x/crypto v0.57.0

@@ -33,6 +33,10 @@ func Build(doc *confparse.Document, flags *Flags) (*Options, *Diagnostics) {
 	if doc != nil {
 		o.Files = doc.Files
 		o.Digest = doc.Digest()
+		o.values = map[string]int{}
+		if doc.Root != nil {
+			countValues(doc.Root, o.values)
+		}
 		if len(doc.Files) > 0 {
 			o.ConfigFile = doc.Files[0]
 			b.file = doc.Files[0]

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -31,15 +32,25 @@ func (b *builder) authorization(n *confparse.Node, a *server.AuthOptions) {
 				b.wrongType(e, path, "an array of users")
 				continue
 			}
+			// A name given twice is refused, as nats-server refuses it;
+			// otherwise the first entry would silently win.
+			first := map[string]confparse.Pos{}
 			for i, it := range e.Value.Items {
 				ipath := fmt.Sprintf("%s[%d]", path, i)
 				if it.Kind != confparse.Map {
 					b.errorf(it.Pos, ipath, "expected a user block { user: …, password: … }, found %s", describe(it))
 					continue
 				}
-				if u := b.user(it, ipath); u != nil {
-					a.Users = append(a.Users, u)
+				u, at := b.user(it, ipath)
+				if u == nil {
+					continue
 				}
+				if p, dup := first[u.Username]; dup {
+					b.errorf(at, ipath+".user", "duplicate user %q (first at line %d)", u.Username, p.Line)
+					continue
+				}
+				first[u.Username] = at
+				a.Users = append(a.Users, u)
 			}
 		case "nkeys":
 			b.notServedYet(e, "authorization.nkeys")
@@ -78,14 +89,16 @@ func (b *builder) authTimeout(e *confparse.Entry, path string) (time.Duration, b
 	return d, true
 }
 
-func (b *builder) user(n *confparse.Node, path string) *server.User {
-	u := &server.User{}
+// user reads one user block; at is where its name was written.
+func (b *builder) user(n *confparse.Node, path string) (u *server.User, at confparse.Pos) {
+	u = &server.User{}
 	for _, e := range n.Entries {
 		key := strings.ToLower(e.Key)
 		p := path + "." + key
 		switch key {
 		case "user", "username":
 			u.Username, _ = b.str(e, p)
+			at = e.KeyPos
 		case "password", "pass":
 			u.Password, _ = b.str(e, p)
 		case "permissions", "permission":
@@ -100,9 +113,9 @@ func (b *builder) user(n *confparse.Node, path string) *server.User {
 	}
 	if u.Username == "" {
 		b.errorf(n.Pos, path, "a user needs a user name")
-		return nil
+		return nil, at
 	}
-	return u
+	return u, at
 }
 
 // permissions { publish subscribe allow_responses }: each list is a string,
@@ -176,8 +189,18 @@ func (b *builder) responsePermission(e *confparse.Entry, path string) *server.Re
 			kp := path + "." + key
 			switch key {
 			case "max", "max_msgs", "max_messages", "max_responses":
-				v, _ := b.integer(ee, kp, 1, 1<<31-1)
-				rp.MaxMsgs = int(v)
+				// nats-server v2.15.2 starts with any value: a negative one
+				// lifts the limit, 0 is the default.
+				v, ok := b.integer(ee, kp, math.MinInt32, math.MaxInt32)
+				switch {
+				case !ok:
+				case v < 0:
+					rp.MaxMsgs = server.UnlimitedResponses
+				case v == 0:
+					b.warnf(ee.Value.Pos, kp, "0 is read as the default, %d", server.DefaultResponseMaxMsgs)
+				default:
+					rp.MaxMsgs = int(v)
+				}
 			case "expires", "expiration", "ttl":
 				rp.Expires, _ = b.duration(ee, kp)
 			default:

@@ -108,7 +108,7 @@ var rules = []rule{
 
 // notOptions are Options fields that describe where options came from, not
 // what natsd does: they have no diff rule.
-var notOptions = map[string]bool{"ConfigFile": true, "Files": true, "Digest": true, "LoadTime": true, "pos": true}
+var notOptions = map[string]bool{"ConfigFile": true, "Files": true, "Digest": true, "LoadTime": true, "pos": true, "values": true}
 
 func routeList(us []*url.URL) string {
 	var s []string

@@ -30,6 +30,8 @@ type Options struct {
 	// Positions of the options as written, for errors that name them
 	// (a reload refused for an option that cannot change, say).
 	pos map[string]confparse.Pos
+	// values counts the values each file sets, for the reload guard.
+	values map[string]int
 }
 
 // MonitorOptions is the monitoring HTTP listener.

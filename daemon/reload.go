@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -76,6 +77,12 @@ func (d *Daemon) reload(trigger string) (err error) {
 	}
 	if err == nil && next.Digest == cur.Digest && filesEqual(next.Files, cur.Files) {
 		d.log.Debug("Config reload (" + trigger + "): nothing changed")
+		if d.held != nil {
+			// The file is back to the running config: nothing is held now.
+			d.held = nil
+			d.recordReload(0, nil)
+			d.log.Info("The held-back configuration was replaced by the running one")
+		}
 		return nil
 	}
 	_ = d.notify.Reloading()
@@ -90,6 +97,14 @@ func (d *Daemon) reload(trigger string) (err error) {
 		return err
 	}
 	changes := Diff(cur, next)
+	if trigger == triggerFileChange && len(changes) > 0 {
+		if err = d.holdBack(cur, next, changes); err != nil {
+			// Watch the held config's files too: saving it again applies it.
+			d.watchFiles(append(slices.Clone(cur.Files), next.Files...))
+			return err
+		}
+	}
+	d.held = nil
 	if len(changes) == 0 {
 		// The file changed (a comment, formatting): the options did not.
 		d.mu.Lock()
@@ -219,10 +234,10 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 	}
 	if has(changes, secFiles) || clientLn != nil || routeLn != nil || httpLn != nil {
 		if cur.PidFile != "" && cur.PidFile != next.PidFile {
-			_ = os.Remove(cur.PidFile)
+			removePidFile(cur.PidFile)
 		}
 		if next.PidFile != "" {
-			if err := writePid(next.PidFile); err != nil {
+			if err := d.claimPidFile(next.PidFile); err != nil {
 				d.log.Error("Writing pid file", zap.Error(err))
 			}
 		}

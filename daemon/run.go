@@ -87,6 +87,7 @@ type Daemon struct {
 	notify     *systemd.Notifier
 	lastReload ReloadStatus
 	reloads    chan reloadReq
+	held       *heldConfig // what the watcher's last reload held back (reload goroutine only)
 	watch      *watcher
 
 	portsFile string
@@ -145,6 +146,13 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.PidFile != "" {
+		// Before anything is bound: a second natsd given a running one's
+		// pid file stops here, touching nothing.
+		if _, err := checkPidFile(o.PidFile); err != nil {
+			return nil, err
+		}
+	}
 	lg, err := newLogger(o.Log, env.Stderr)
 	if err != nil {
 		return nil, err
@@ -191,7 +199,7 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	lg.Info("Listening for client connections on " + hostPort(o.Server.Host, ln))
 
 	if o.PidFile != "" {
-		if err := writePid(o.PidFile); err != nil {
+		if err := d.claimPidFile(o.PidFile); err != nil {
 			d.Shutdown()
 			return nil, err
 		}
@@ -205,7 +213,7 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	}
 	go d.reloadLoop()
 	if o.ConfigFile != "" && !flags.NoConfigWatch {
-		if w, err := newWatcher(d); err != nil {
+		if w, err := newWatcher(lg.Logger, func() { _ = d.Reload(triggerFileChange) }); err != nil {
 			lg.Warn("Cannot watch the config file; reload with SIGHUP", zap.Error(err))
 		} else {
 			d.watch = w
@@ -223,13 +231,6 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	d.startWatchdog()
 	d.wedgeHook()
 	return d, nil
-}
-
-func writePid(path string) error {
-	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return fmt.Errorf("writing pid file: %w", err)
-	}
-	return nil
 }
 
 // watchFiles points the watcher at a new set of config files (an include
@@ -432,7 +433,7 @@ func (d *Daemon) Shutdown() {
 		pid := d.opts.PidFile
 		d.mu.Unlock()
 		if pid != "" {
-			_ = os.Remove(pid)
+			removePidFile(pid)
 		}
 		d.log.Info("Server Exiting..")
 		_ = d.log.Sync()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -64,6 +65,10 @@ func (d *Daemon) statusText() string {
 	switch {
 	case lr.Time.IsZero():
 	case lr.Err != nil:
+		if h, ok := isHeld(lr.Err); ok {
+			s += "; reload held back (" + strings.Join(h.reasons, "; ") + "): SIGHUP applies it"
+			break
+		}
 		s += "; reload failed: " + firstDiagnostic(lr.Err)
 	default:
 		s += "; reloaded " + lr.Time.Format(time.TimeOnly)

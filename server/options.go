@@ -124,13 +124,16 @@ type SubjectPermission struct {
 // ResponsePermission bounds allow_responses: how many replies per request
 // and for how long.
 type ResponsePermission struct {
-	MaxMsgs int
+	MaxMsgs int // UnlimitedResponses (any negative): no limit, as in nats-server
 	Expires time.Duration
 }
 
 // Default allow_responses bounds (nats-server's).
 const (
 	DefaultResponseMaxMsgs = 1
+	// UnlimitedResponses is allow_responses { max: -1 }: nats-server
+	// v2.15.2 lets such a responder send any number of replies.
+	UnlimitedResponses     = -1
 	DefaultResponseExpires = 2 * time.Minute
 )
 

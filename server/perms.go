@@ -187,7 +187,7 @@ func (c *client) useReply(subj []byte) bool {
 		return false
 	}
 	g.n++
-	if g.n >= c.perms.resp.MaxMsgs {
+	if max := c.perms.resp.MaxMsgs; max > 0 && g.n >= max {
 		delete(c.replies, string(subj))
 	}
 	return true
