@@ -4,27 +4,32 @@ import (
 	"bytes"
 )
 
-// ClientHandler receives the ops a client sends. Slices are only valid during
-// the call: they point into the read buffer, which is reused after return.
-// A returned error stops parsing; the connection decides what to do with it.
-type ClientHandler interface {
+// Handler receives the ops both sides of the protocol send. Slices are
+// only valid during the call: they point into the read buffer, which is
+// reused after return. A returned error stops parsing; the connection
+// decides what to do with it.
+type Handler interface {
 	Connect(arg []byte) error
 	Info(arg []byte) error
-	Pub(m *Msg) error
-	Sub(subject, queue, sid []byte) error
-	// Unsub removes sid after max more deliveries in total; max <= 0 (absent
-	// or not a valid number) removes it at once, as nats-server does.
-	Unsub(sid []byte, max int64) error
 	Ping() error
 	Pong() error
 	OK() error
 	Err(arg []byte) error
 }
 
+// ClientHandler receives the ops a client sends.
+type ClientHandler interface {
+	Handler
+	Pub(m *Msg) error
+	Sub(subject, queue, sid []byte) error
+	// Unsub removes sid after max more deliveries in total; max <= 0 (absent
+	// or not a valid number) removes it at once, as nats-server does.
+	Unsub(sid []byte, max int64) error
+}
+
 // RouteHandler receives the ops a route peer sends.
 type RouteHandler interface {
-	Connect(arg []byte) error
-	Info(arg []byte) error
+	Handler
 	// RouteSub is RS+ (and LS+, whose origin cluster is dropped). weight is 0
 	// for a plain subscription.
 	RouteSub(account, subject, queue []byte, weight int32) error
@@ -32,10 +37,6 @@ type RouteHandler interface {
 	RouteUnsub(account, subject, queue []byte) error
 	// RouteMsg is RMSG, HMSG and LMSG.
 	RouteMsg(m *Msg) error
-	Ping() error
-	Pong() error
-	OK() error
-	Err(arg []byte) error
 }
 
 // Msg is one message as parsed: PUB/HPUB from a client, RMSG/HMSG from a route.
@@ -93,8 +94,9 @@ type Parser struct {
 	// the server supports them). Only used for clients.
 	Headers bool
 
-	client ClientHandler
-	route  RouteHandler
+	common Handler       // the ops both sides send
+	client ClientHandler // set for a client connection
+	route  RouteHandler  // set for a route connection
 
 	state    state
 	skipOp   op     // the op waiting for its LF in stateSkip
@@ -113,12 +115,12 @@ var cr = []byte{'\r'}
 
 // NewClientParser returns a parser for a client connection.
 func NewClientParser(h ClientHandler, l Limits) *Parser {
-	return &Parser{client: h, Limits: l}
+	return &Parser{common: h, client: h, Limits: l}
 }
 
 // NewRouteParser returns a parser for a route connection.
 func NewRouteParser(h RouteHandler, l Limits) *Parser {
-	return &Parser{route: h, Limits: l}
+	return &Parser{common: h, route: h, Limits: l}
 }
 
 // Parse consumes buf. It returns the first error: a *Error for malformed input,
@@ -291,20 +293,11 @@ func (p *Parser) controlLine(line, rest []byte) error {
 	case opUnsub:
 		return p.unsub(args)
 	case opConnect:
-		if p.route != nil {
-			return p.route.Connect(args)
-		}
-		return p.client.Connect(args)
+		return p.common.Connect(args)
 	case opInfo:
-		if p.route != nil {
-			return p.route.Info(args)
-		}
-		return p.client.Info(args)
+		return p.common.Info(args)
 	case opErr:
-		if p.route != nil {
-			return p.route.Err(args)
-		}
-		return p.client.Err(args)
+		return p.common.Err(args)
 	case opRSub, opLSub:
 		return p.routeSub(args, o == opLSub)
 	case opRUnsub, opLUnsub:
@@ -319,23 +312,13 @@ func (p *Parser) controlLine(line, rest []byte) error {
 }
 
 func (p *Parser) dispatchNoArg(o op) error {
-	if p.route != nil {
-		switch o {
-		case opPing:
-			return p.route.Ping()
-		case opPong:
-			return p.route.Pong()
-		default:
-			return p.route.OK()
-		}
-	}
 	switch o {
 	case opPing:
-		return p.client.Ping()
+		return p.common.Ping()
 	case opPong:
-		return p.client.Pong()
+		return p.common.Pong()
 	default:
-		return p.client.OK()
+		return p.common.OK()
 	}
 }
 
