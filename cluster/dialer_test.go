@@ -45,8 +45,8 @@ func TestConfiguredPeerDialsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitRoutes(t, a, 1)
-	if r := a.cl.Routez(false).Routes[0]; !r.DidSolicit || !r.IsConfigured {
-		t.Fatalf("dialed route: %+v", *r)
+	if r := a.cl.Stats().Routes[0]; !r.DidSolicit || !r.IsConfigured {
+		t.Fatalf("dialed route: %+v", r)
 	}
 
 	// The dialed connection drops; the peer dials A before A redials.
@@ -55,7 +55,7 @@ func TestConfiguredPeerDialsBack(t *testing.T) {
 	p := dial(t, a.routeAddr)
 	p.Send(`CONNECT {"verbose":false,"name":"NPEER","cluster":"test"}` + "\r\n" + peerInfo29("NPEER", "test", peerPort))
 	waitRoutes(t, a, 1)
-	if r := a.cl.Routez(false).Routes[0]; r.DidSolicit || !r.IsConfigured {
+	if r := a.cl.Stats().Routes[0]; r.DidSolicit || !r.IsConfigured {
 		t.Errorf("accepted route to the configured peer: did_solicit %v is_configured %v, want false, true", r.DidSolicit, r.IsConfigured)
 	}
 
@@ -68,4 +68,43 @@ func TestConfiguredPeerDialsBack(t *testing.T) {
 		}
 	}
 	waitRoutes(t, a, 0)
+}
+
+// TestDialerAdoptsRouteFromPeerThatDialedFirst: A's route to B fails at
+// first (B is not up); B comes up and dials A. A's dialer must take that
+// route as its own rather than dial a second connection, whose duplicate
+// resolution would close the route carrying traffic (and what was in flight
+// on it).
+func TestDialerAdoptsRouteFromPeerThatDialedFirst(t *testing.T) {
+	t.Parallel()
+	// B's port is held by a listener that hangs up at once: A's first
+	// dial fails there, as it would while B is not up.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bAddr := ln.Addr().String()
+	a := startNode(t, Options{Name: "test", Routes: []*url.URL{{Scheme: "nats-route", Host: bAddr}}})
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Close()
+	_ = ln.Close()
+	b := newNodeOn(t, Options{Name: "test", Routes: []*url.URL{a.url()}}, bAddr)
+	b.cl.Start()
+	waitRoutes(t, a, 1)
+	waitRoutes(t, b, 1)
+	ra, rb := a.cl.Stats().Routes[0], b.cl.Stats().Routes[0]
+	if ra.DidSolicit || !rb.DidSolicit {
+		t.Fatalf("B dialed A: A's route %+v, B's %+v", ra, rb)
+	}
+	// A's dialer wakes (reconnect delay) and adopts B's route: from then on
+	// A counts it as configured. The route is still the first one.
+	waitFor(t, 3*reconnectDelay, "A's dialer to adopt B's route", func() bool {
+		return a.cl.Stats().Routes[0].IsConfigured
+	})
+	if x, y := a.cl.Stats().Routes, b.cl.Stats().Routes; len(x) != 1 || len(y) != 1 || x[0].Rid != ra.Rid || y[0].Rid != rb.Rid {
+		t.Fatalf("the route was replaced: A %+v, B %+v", x, y)
+	}
 }

@@ -31,11 +31,17 @@ type node struct {
 // until cl.Start). co.Host, co.Port and a zero AuthTimeout are filled in.
 func newNode(t *testing.T, co Options) *node {
 	t.Helper()
+	return newNodeOn(t, co, "127.0.0.1:0")
+}
+
+// newNodeOn is newNode with the route listener on routeAddr.
+func newNodeOn(t *testing.T, co Options, routeAddr string) *node {
+	t.Helper()
 	cln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rln, err := net.Listen("tcp", "127.0.0.1:0")
+	rln, err := net.Listen("tcp", routeAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,9 +82,7 @@ func newNode(t *testing.T, co Options) *node {
 	// The INFO a route sends carries the bound port: wait until Serve has
 	// registered the listener before anything dials.
 	waitFor(t, ioTimeout, "the route listener", func() bool {
-		var v server.Varz
-		cl.VarzCluster(&v)
-		return v.Cluster.Port != 0
+		return cl.Stats().Port != 0
 	})
 	return n
 }
@@ -105,7 +109,7 @@ func (n *node) routePort() int {
 // peerIDs lists the server ids n has registered routes to.
 func (n *node) peerIDs() map[string]bool {
 	ids := map[string]bool{}
-	for _, r := range n.cl.Routez(false).Routes {
+	for _, r := range n.cl.Stats().Routes {
 		ids[r.RemoteID] = true
 	}
 	return ids

@@ -10,8 +10,7 @@ import (
 )
 
 // TestDuplicateRoutesResolve: two servers that dial each other at the same
-// moment end up with exactly one route, and agree which: the one dialed by
-// the server with the smaller id.
+// moment end up with exactly one route, and agree which.
 func TestDuplicateRoutesResolve(t *testing.T) {
 	t.Parallel()
 	for i := range 8 {
@@ -35,28 +34,29 @@ func TestDuplicateRoutesResolve(t *testing.T) {
 		<-done
 
 		settled := func() bool {
-			ra, rb := a.cl.Routez(false), b.cl.Routez(false)
-			if ra.NumRoutes != 1 || rb.NumRoutes != 1 {
+			ra, rb := a.cl.Stats(), b.cl.Stats()
+			if len(ra.Routes) != 1 || len(rb.Routes) != 1 {
 				return false
 			}
 			x, y := ra.Routes[0], rb.Routes[0]
 			// Both sides hold the same connection: one dialed it, the
-			// other accepted it, and the dialer has the smaller id.
-			aDialed := a.srv.ID() < b.srv.ID()
-			return x.RemoteID == b.srv.ID() && y.RemoteID == a.srv.ID() && x.DidSolicit == aDialed && y.DidSolicit == !aDialed
+			// other accepted it. (Of two connections that both registered,
+			// the one dialed by the smaller id stays; a dialer that finds
+			// the peer already connected adopts that route instead.)
+			return x.RemoteID == b.srv.ID() && y.RemoteID == a.srv.ID() && x.DidSolicit != y.DidSolicit
 		}
 		waitFor(t, 5*time.Second, "one agreed route", settled)
-		ra, rb := a.cl.Routez(false).Routes[0].Rid, b.cl.Routez(false).Routes[0].Rid
+		ra, rb := a.cl.Stats().Routes[0].Rid, b.cl.Stats().Routes[0].Rid
 		stays(t, 50*time.Millisecond, "the agreed route", func() bool {
-			return settled() && a.cl.Routez(false).Routes[0].Rid == ra && b.cl.Routez(false).Routes[0].Rid == rb
+			return settled() && a.cl.Stats().Routes[0].Rid == ra && b.cl.Stats().Routes[0].Rid == rb
 		})
 		// The survivor takes over the loser's dialer once the loser's
 		// handshake is done: both sides then count it as configured.
 		waitFor(t, ioTimeout, "the survivor to be configured on both sides", func() bool {
-			x, y := a.cl.Routez(false), b.cl.Routez(false)
+			x, y := a.cl.Stats(), b.cl.Stats()
 			return len(x.Routes) == 1 && len(y.Routes) == 1 && x.Routes[0].IsConfigured && y.Routes[0].IsConfigured
 		})
-		if !settled() || a.cl.Routez(false).Routes[0].Rid != ra || b.cl.Routez(false).Routes[0].Rid != rb {
+		if !settled() || a.cl.Stats().Routes[0].Rid != ra || b.cl.Stats().Routes[0].Rid != rb {
 			t.Fatalf("iteration %d: the route changed", i)
 		}
 		a.cl.Shutdown()
@@ -82,7 +82,7 @@ func TestGossipFullMesh(t *testing.T) {
 		}
 	}
 	// The B–C route is not configured on either side.
-	for _, r := range b.cl.Routez(false).Routes {
+	for _, r := range b.cl.Stats().Routes {
 		if r.RemoteID == c.srv.ID() && r.IsConfigured {
 			t.Error("gossiped route shown as configured on B")
 		}
@@ -183,8 +183,8 @@ func TestApplyAddsRoute(t *testing.T) {
 	if el := time.Since(start); el > 800*time.Millisecond {
 		t.Errorf("added route took %v", el)
 	}
-	if r := b.cl.Routez(false).Routes[0]; !r.IsConfigured || !r.DidSolicit {
-		t.Errorf("added route: %+v", *r)
+	if r := b.cl.Stats().Routes[0]; !r.IsConfigured || !r.DidSolicit {
+		t.Errorf("added route: %+v", r)
 	}
 	// The same set again changes nothing.
 	b.cl.Apply(o)

@@ -105,6 +105,13 @@ func (s *solicitor) loop() {
 		if !s.stillWanted() {
 			return
 		}
+		// A peer that dialed us before we reached it (our first dial
+		// failed: it was not up yet) is the server at our URL: take it as
+		// ours instead of dialing a second connection, which would replace
+		// the route carrying traffic and lose what was in flight on it.
+		if s.peerID() == "" {
+			c.adoptRouteAt(s)
+		}
 		// Connected to that peer over another connection (it dialed us, or
 		// a duplicate was resolved): wait until that changes.
 		if id := s.peerID(); id != "" {
@@ -200,4 +207,24 @@ func (s *solicitor) stillWanted() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return !c.closing && !c.removed[s.key]
+}
+
+// adoptRouteAt makes the registered route to the peer listening at s's URL
+// (as its INFO announced it), if there is one, the route s dials: s waits on
+// it, and it counts as configured (/routez, and a reload that removes the
+// URL closes it).
+func (c *Cluster) adoptRouteAt(s *solicitor) {
+	for _, r := range c.registered() {
+		r.Lock()
+		pi := r.peer
+		match := r.peerRouteURL(&pi).Host == s.url.Host
+		if match && r.sol == nil {
+			r.sol = s
+		}
+		r.Unlock()
+		if match {
+			s.setPeer(pi.ID)
+			return
+		}
+	}
 }
