@@ -23,18 +23,15 @@ func TestRouteHandshakeAndRegistration(t *testing.T) {
 	waitRoutes(t, a, 1)
 	waitRoutes(t, b, 1)
 
-	ra, rb := a.cl.Routez(true).Routes[0], b.cl.Routez(true).Routes[0]
+	ra, rb := a.cl.Stats().Routes[0], b.cl.Stats().Routes[0]
 	if ra.RemoteID != b.srv.ID() || ra.RemoteName != b.srv.Name() || ra.DidSolicit || ra.IsConfigured {
-		t.Errorf("A's route: %+v", *ra)
+		t.Errorf("A's route: %+v", ra)
 	}
 	if rb.RemoteID != a.srv.ID() || !rb.DidSolicit || !rb.IsConfigured || rb.Port != a.routePort() || rb.IP != "127.0.0.1" {
-		t.Errorf("B's route: %+v", *rb)
+		t.Errorf("B's route: %+v", rb)
 	}
-	if rb.Compression != "not supported" {
-		t.Errorf("compression %q", rb.Compression)
-	}
-	waitFor(t, ioTimeout, "the RS+ burst", func() bool { return b.cl.Routez(true).Routes[0].NumSubs == 1 })
-	if subs := b.cl.Routez(true).Routes[0].Subs; !slices.Equal(subs, []string{"early"}) {
+	waitFor(t, ioTimeout, "the RS+ burst", func() bool { return len(b.cl.Stats().Routes[0].Subs) == 1 })
+	if subs := b.cl.Stats().Routes[0].Subs; !slices.Equal(subs, []string{"early"}) {
 		t.Errorf("B's view of A's interest: %q", subs)
 	}
 
@@ -45,10 +42,8 @@ func TestRouteHandshakeAndRegistration(t *testing.T) {
 	if got := a.srv.ConnectURLs(); !slices.Contains(got, b.clientAddr) {
 		t.Errorf("A's connect_urls = %q", got)
 	}
-	var v server.Varz
-	b.cl.VarzCluster(&v)
-	if v.Cluster.Name != "test" || v.Cluster.Port != b.routePort() || v.Routes != 1 || !slices.Equal(v.Cluster.URLs, []string{a.routeAddr}) {
-		t.Errorf("B's varz cluster: %+v routes %d", v.Cluster, v.Routes)
+	if st := b.cl.Stats(); st.Name != "test" || st.Port != b.routePort() || len(st.Routes) != 1 || !slices.Equal(st.URLs, []string{a.routeAddr}) {
+		t.Errorf("B's cluster stats: %+v", st)
 	}
 
 	// Messages both ways.
@@ -70,7 +65,7 @@ func TestRouteHandshakeAndRegistration(t *testing.T) {
 	// The RS- goes when the last subscriber does.
 	ca.Send("UNSUB 1\r\n")
 	ca.Flush()
-	waitFor(t, ioTimeout, "the RS-", func() bool { return b.cl.Routez(false).Routes[0].NumSubs == 0 })
+	waitFor(t, ioTimeout, "the RS-", func() bool { return len(b.cl.Stats().Routes[0].Subs) == 0 })
 }
 
 // TestRouteInfo checks the INFO a route port sends: what an old-style

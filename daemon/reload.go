@@ -343,6 +343,6 @@ func (d *Daemon) applyMonitor(next *Options, ln net.Listener) {
 }
 
 func (d *Daemon) newMonitorServer(o *Options) *http.Server {
-	src := monitor.Sources{Server: d.srv, VarzExtra: d.varzExtra, Routez: d.routez}
+	src := monitor.Sources{Server: d.srv, Cluster: d.clusterStats, Daemon: d.daemonStats, Healthz: d.health}
 	return &http.Server{Handler: monitor.Handler(src, o.Monitor.BasePath), ReadHeaderTimeout: 5 * time.Second}
 }

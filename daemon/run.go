@@ -295,45 +295,6 @@ func (d *Daemon) startMonitor(o *Options) error {
 	return nil
 }
 
-// varzExtra adds what the daemon owns to /varz.
-func (d *Daemon) varzExtra(v *server.Varz) {
-	d.mu.Lock()
-	o := d.opts
-	hl := d.httpLn
-	cl := d.cl
-	lr := d.lastReload
-	d.mu.Unlock()
-	if hl != nil {
-		if a, ok := hl.Addr().(*net.TCPAddr); ok {
-			v.HTTPHost, v.HTTPPort = o.Monitor.Host, a.Port
-		}
-	}
-	v.HTTPBasePath = o.Monitor.BasePath
-	v.ConfigDigest = o.Digest
-	v.ConfigLoadTime = o.LoadTime
-	if cl != nil {
-		cl.VarzCluster(v)
-	}
-	if !lr.Time.IsZero() {
-		t := lr.Time
-		v.LastReload = &t
-		if lr.Err != nil {
-			v.LastReloadError = oneLine(lr.Err)
-		}
-	}
-}
-
-// routez answers /routez (an empty list when not clustered).
-func (d *Daemon) routez(subs bool) any {
-	d.mu.Lock()
-	cl := d.cl
-	d.mu.Unlock()
-	if cl == nil {
-		return &cluster.Routez{ID: d.srv.ID(), Name: d.srv.Name(), Now: time.Now().UTC(), Routes: []*cluster.RouteInfo{}}
-	}
-	return cl.Routez(subs)
-}
-
 // handleSignal acts on a signal; it reports whether to shut down.
 func (d *Daemon) handleSignal(sig os.Signal) bool {
 	d.log.Info(fmt.Sprintf("Trapped %q signal", sig.String()))

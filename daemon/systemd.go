@@ -53,12 +53,12 @@ func (d *Daemon) listenFor(name, host string, port int) (net.Listener, error) {
 
 // statusText is the live summary systemctl status shows.
 func (d *Daemon) statusText() string {
-	v := d.srv.Varz()
+	nconn := d.srv.NumClients()
 	d.mu.Lock()
 	cl := d.cl
 	lr := d.lastReload
 	d.mu.Unlock()
-	s := fmt.Sprintf("%d clients", v.Connections)
+	s := fmt.Sprintf("%d clients", nconn)
 	if cl != nil {
 		s += fmt.Sprintf(", %d routes", cl.NumRoutes())
 	}

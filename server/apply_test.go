@@ -38,11 +38,11 @@ func TestApplyMaxConnections(t *testing.T) {
 	if got := c.ReadUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
 		t.Errorf("new client over the limit got %q", got)
 	}
-	cz := srv.Connz(ConnzOptions{State: "closed"})
-	if cz.Total != 3 {
-		t.Fatalf("%d closed connections, want 3", cz.Total)
+	closed := srv.Conns(false, true)
+	if len(closed) != 3 {
+		t.Fatalf("%d closed connections, want 3", len(closed))
 	}
-	for _, ci := range cz.Conns {
+	for _, ci := range closed {
 		if ci.Reason != "Maximum Connections Exceeded" {
 			t.Errorf("cid %d closed for %q", ci.Cid, ci.Reason)
 		}
@@ -99,9 +99,9 @@ func TestApplyAuthorization(t *testing.T) {
 		t.Errorf("alice after reload got %q, want her new permissions applied", got)
 	}
 	waitFor(t, ioTimeout, "revoked clients in closed list", func() bool {
-		return srv.Connz(ConnzOptions{State: "closed"}).Total == 2
+		return len(srv.Conns(false, true)) == 2
 	})
-	for _, ci := range srv.Connz(ConnzOptions{State: "closed"}).Conns {
+	for _, ci := range srv.Conns(false, true) {
 		if ci.Reason != "Authentication Revoked" {
 			t.Errorf("cid %d closed for %q", ci.Cid, ci.Reason)
 		}
@@ -166,7 +166,7 @@ func TestApplyMaxPayload(t *testing.T) {
 	if got := c.ReadUntilClosed(); !slices.Equal(got, []string{"-ERR 'Maximum Payload Violation'"}) {
 		t.Errorf("20-byte PUB over the new limit: %q", got)
 	}
-	if v := srv.Varz(); v.MaxPayload != 10 {
-		t.Errorf("varz max_payload = %d", v.MaxPayload)
+	if mp := srv.Options().MaxPayload; mp != 10 {
+		t.Errorf("max_payload = %d", mp)
 	}
 }

@@ -150,7 +150,7 @@ func (c *client) Keepalive() conn.Keepalive {
 // for /connz?state=closed.
 func (c *client) Closed(reason conn.Reason) {
 	c.Lock()
-	info := c.connInfoLocked() // subscriptions included
+	info := c.statsLocked() // subscriptions included
 	subs := make([]*subscription, 0, len(c.subs))
 	for _, sub := range c.subs {
 		subs = append(subs, sub)

@@ -4,7 +4,7 @@ package server
 const maxClosed = 10000
 
 // recordClosed keeps the snapshot of a closed client for /connz.
-func (s *Server) recordClosed(ci *ConnInfo) {
+func (s *Server) recordClosed(ci *ConnStats) {
 	s.closedMu.Lock()
 	if len(s.closedRing) < maxClosed {
 		s.closedRing = append(s.closedRing, ci)

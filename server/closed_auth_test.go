@@ -17,13 +17,13 @@ func TestConnzClosedKeepsSubscriptions(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 	_ = c.Close()
-	waitFor(t, ioTimeout, "the client to close", func() bool { return srv.Connz(ConnzOptions{State: "closed"}).Total == 1 })
-	ci := srv.Connz(ConnzOptions{State: "closed", SubsDetail: true}).Conns[0]
-	if ci.NumSubs != 2 || len(ci.SubsDetail) != 2 {
-		t.Fatalf("closed connection: %d subscriptions, detail %+v", ci.NumSubs, ci.SubsDetail)
+	waitFor(t, ioTimeout, "the client to close", func() bool { return len(srv.Conns(false, true)) == 1 })
+	ci := srv.Conns(false, true)[0]
+	if len(ci.Subs) != 2 {
+		t.Fatalf("closed connection: subscriptions %+v", ci.Subs)
 	}
 	var subjects []string
-	for _, d := range ci.SubsDetail {
+	for _, d := range ci.Subs {
 		subjects = append(subjects, d.Subject+"/"+d.Queue)
 	}
 	slices.Sort(subjects)

@@ -190,7 +190,7 @@ func TestAutoUnsubscribe(t *testing.T) {
 	if n := srv.NumSubscriptions(); n != 0 {
 		t.Errorf("%d subscriptions left, want 0", n)
 	}
-	if cz := srv.Connz(ConnzOptions{CID: 1}); len(cz.Conns) != 1 || cz.Conns[0].NumSubs != 0 {
-		t.Errorf("connz still lists subscriptions: %+v", cz.Conns)
+	if cs := srv.Conns(true, false); len(cs) == 0 || cs[0].Cid != 1 || len(cs[0].Subs) != 0 {
+		t.Errorf("client 1 still lists subscriptions: %+v", cs[0])
 	}
 }

@@ -85,11 +85,11 @@ func TestLameDuck(t *testing.T) {
 	if el := time.Since(start); el < 50*time.Millisecond {
 		t.Errorf("clients closed after %v, before the grace period", el)
 	}
-	cz := srv.Connz(ConnzOptions{State: "closed"})
-	if cz.Total != 3 {
-		t.Fatalf("%d closed, want 3", cz.Total)
+	closed := srv.Conns(false, true)
+	if len(closed) != 3 {
+		t.Fatalf("%d closed, want 3", len(closed))
 	}
-	for _, ci := range cz.Conns {
+	for _, ci := range closed {
 		if ci.Reason != "Lame Duck Mode" {
 			t.Errorf("cid %d closed for %q", ci.Cid, ci.Reason)
 		}

@@ -3,7 +3,6 @@ package server
 import (
 	"github.com/natsd/natsd/server/conn"
 	"testing"
-	"time"
 
 	"github.com/natsd/natsd/server/wire"
 )
@@ -38,44 +37,6 @@ func TestTraceOnly(t *testing.T) {
 	for _, tt := range tests {
 		if got := traceOnly(tt.m); got != tt.want {
 			t.Errorf("%s: traceOnly = %v, want %v", tt.name, got, tt.want)
-		}
-	}
-}
-
-func TestFormatDuration(t *testing.T) {
-	tests := []struct {
-		d    time.Duration
-		want string
-	}{
-		{0, "0s"},
-		{999 * time.Millisecond, "0s"},
-		{5 * time.Second, "5s"},
-		{59*time.Second + 900*time.Millisecond, "59s"},
-		{time.Minute, "1m0s"},
-		{61 * time.Second, "1m1s"},
-		{time.Hour, "1h0m0s"},
-		{3*time.Hour + 25*time.Minute + 7*time.Second, "3h25m7s"},
-		{26*time.Hour + 3*time.Minute + 4*time.Second, "1d2h3m4s"},
-		{364 * 24 * time.Hour, "364d0h0m0s"},
-		{365 * 24 * time.Hour, "1y0d0h0m0s"},
-		{(2*365+10)*24*time.Hour + 5*time.Hour + 6*time.Minute + 7*time.Second, "2y10d5h6m7s"},
-	}
-	for _, tt := range tests {
-		if got := FormatDuration(tt.d); got != tt.want {
-			t.Errorf("FormatDuration(%v) = %q, want %q", tt.d, got, tt.want)
-		}
-	}
-}
-
-func TestValidConnzSort(t *testing.T) {
-	for _, s := range []string{"", "cid", "start", "subs", "pending", "msgs_to", "msgs_from", "bytes_to", "bytes_from", "last", "idle", "uptime", "stop", "reason", "rtt"} {
-		if !ValidConnzSort(s) {
-			t.Errorf("ValidConnzSort(%q) = false", s)
-		}
-	}
-	for _, s := range []string{"CID", "foo", "msgs", "bytes", " cid", "subscriptions"} {
-		if ValidConnzSort(s) {
-			t.Errorf("ValidConnzSort(%q) = true", s)
 		}
 	}
 }

@@ -58,7 +58,7 @@ type Server struct {
 	internal internalPublisher // the server's own publishing (internal.go)
 
 	closedMu   sync.Mutex
-	closedRing []*ConnInfo
+	closedRing []*ConnStats
 	closedNext int
 
 	wg sync.WaitGroup // every goroutine the server starts

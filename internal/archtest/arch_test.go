@@ -18,7 +18,7 @@ var allowed = map[string][]string{
 	"cmd/natsd":         {"daemon"},
 	"daemon":            {"cluster", "confparse", "server", "server/monitor", "systemd"},
 	"cluster":           {"server", "server/conn", "server/wire", "server/subject", "server/outbuf"},
-	"server/monitor":    {"server"},
+	"server/monitor":    {"cluster", "server", "server/subject"},
 	"server":            {"server/conn", "server/wire", "server/subject", "server/outbuf"},
 	"server/conn":       {"server/outbuf", "server/wire"},
 	"server/wire":       {},

@@ -6,8 +6,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/natsd/natsd/server"
 )
 
 // fuzzPaths are the endpoints FuzzQuery picks from.
@@ -76,11 +74,11 @@ func FuzzQuery(f *testing.F) {
 
 		// The data functions on whatever was decoded, valid or not.
 		co, _ := decodeConnz(r)
-		if cz := srv.Connz(co); cz.NumConns != len(cz.Conns) || cz.Offset < 0 || cz.Limit < 1 || len(cz.Conns) > cz.Limit {
+		if cz := BuildConnz(srv, co); cz.NumConns != len(cz.Conns) || cz.Offset < 0 || cz.Limit < 1 || len(cz.Conns) > cz.Limit {
 			t.Fatalf("Connz(%+v): num %d conns %d offset %d limit %d", co, cz.NumConns, len(cz.Conns), cz.Offset, cz.Limit)
 		}
 		so, _ := decodeSubsz(r)
-		if sz := srv.Subsz(so); sz.Offset < 0 || sz.Limit < 1 || len(sz.Subs) > sz.Limit || len(sz.Subs) > sz.Total {
+		if sz := BuildSubsz(srv, so); sz.Offset < 0 || sz.Limit < 1 || len(sz.Subs) > sz.Limit || len(sz.Subs) > sz.Total {
 			t.Fatalf("Subsz(%+v): subs %d total %d offset %d limit %d", so, len(sz.Subs), sz.Total, sz.Offset, sz.Limit)
 		}
 	})
@@ -88,7 +86,7 @@ func FuzzQuery(f *testing.F) {
 
 func checkConnzPage(t *testing.T, query string, body []byte) {
 	t.Helper()
-	var cz server.Connz
+	var cz Connz
 	if err := json.Unmarshal(body, &cz); err != nil {
 		t.Fatalf("connz?%s: %v", query, err)
 	}

@@ -3,6 +3,7 @@ package monitor
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/natsd/natsd/cluster"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,16 +14,26 @@ import (
 	"github.com/natsd/natsd/server"
 )
 
-// Sources is what the endpoints read.
+// Sources is what the endpoints read: each component's typed statistics.
+// The daemon wires them.
 type Sources struct {
 	Server *server.Server
-	// VarzExtra fills the /varz fields the server does not own (monitor
-	// address, cluster, reload status). Optional.
-	VarzExtra func(v *server.Varz)
-	// Routez answers /routez; nil without clustering (an empty list).
-	Routez func(subs bool) any
-	// Healthz returns an error while natsd is not healthy. Optional.
+	// Cluster returns the cluster's statistics; nil, or a nil result, when
+	// not clustered.
+	Cluster func() *cluster.Stats
+	// Daemon returns the monitoring address, the config and the last
+	// reload, for /varz. Optional.
+	Daemon func() DaemonStats
+	// Healthz returns an error while natsd is not healthy: the check the
+	// systemd watchdog makes. Optional.
 	Healthz func() error
+}
+
+func (h *handler) cluster() *cluster.Stats {
+	if h.src.Cluster == nil {
+		return nil
+	}
+	return h.src.Cluster()
 }
 
 // Paths served, in nats-server's spelling.
@@ -172,10 +183,11 @@ func badRequest(w http.ResponseWriter, msg string) {
 }
 
 func (h *handler) varz(w http.ResponseWriter, r *http.Request) {
-	v := h.src.Server.Varz()
-	if h.src.VarzExtra != nil {
-		h.src.VarzExtra(v)
+	var ds DaemonStats
+	if h.src.Daemon != nil {
+		ds = h.src.Daemon()
 	}
+	v := BuildVarz(h.src.Server, h.cluster(), ds)
 	h.mu.Lock()
 	v.HTTPReqStats = make(map[string]uint64, len(h.stats))
 	for k, n := range h.stats {
@@ -187,9 +199,9 @@ func (h *handler) varz(w http.ResponseWriter, r *http.Request) {
 
 // decodeConnz decodes /connz's parameters in nats-server's order, so that
 // of several bad ones the same one is reported.
-func decodeConnz(r *http.Request) (server.ConnzOptions, error) {
+func decodeConnz(r *http.Request) (ConnzOptions, error) {
 	q := newQuery(r)
-	o := server.ConnzOptions{Sort: q.str("sort")}
+	o := ConnzOptions{Sort: q.str("sort")}
 	o.Username = q.boolean("auth")
 	o.Subs, o.SubsDetail = q.subs()
 	o.Offset = q.number("offset")
@@ -218,14 +230,7 @@ func (h *handler) connz(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, h.src.Server.Connz(o))
-}
-
-type emptyRoutez struct {
-	ID        string `json:"server_id"`
-	Name      string `json:"server_name"`
-	NumRoutes int    `json:"num_routes"`
-	Routes    []any  `json:"routes"`
+	writeJSON(w, http.StatusOK, BuildConnz(h.src.Server, o))
 }
 
 func (h *handler) routez(w http.ResponseWriter, r *http.Request) {
@@ -234,19 +239,15 @@ func (h *handler) routez(w http.ResponseWriter, r *http.Request) {
 	if q.fail(w) {
 		return
 	}
-	if h.src.Routez == nil {
-		writeJSON(w, http.StatusOK, emptyRoutez{ID: h.src.Server.ID(), Name: h.src.Server.Name(), Routes: []any{}})
-		return
-	}
-	writeJSON(w, http.StatusOK, h.src.Routez(subs || detail))
+	writeJSON(w, http.StatusOK, BuildRoutez(h.src.Server.ID(), h.src.Server.Name(), h.cluster(), subs || detail))
 }
 
 // decodeSubsz decodes /subsz's parameters in nats-server's order. Unlike
 // /connz and /routez, subs=detail is refused (nats-server's subsz takes
 // only a boolean).
-func decodeSubsz(r *http.Request) (server.SubszOptions, error) {
+func decodeSubsz(r *http.Request) (SubszOptions, error) {
 	q := newQuery(r)
-	o := server.SubszOptions{}
+	o := SubszOptions{}
 	o.Subs = q.boolean("subs")
 	o.Offset = q.number("offset")
 	o.Limit = q.number("limit")
@@ -254,7 +255,7 @@ func decodeSubsz(r *http.Request) (server.SubszOptions, error) {
 		return o, q.err
 	}
 	o.Test = q.str("test")
-	if o.Test != "" && !server.ValidSubszTest(o.Test) {
+	if o.Test != "" && !ValidSubszTest(o.Test) {
 		return o, fmt.Errorf("invalid test subject, must be valid publish subject: %s", o.Test)
 	}
 	o.Account = q.str("acc")
@@ -267,7 +268,7 @@ func (h *handler) subsz(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, h.src.Server.Subsz(o))
+	writeJSON(w, http.StatusOK, BuildSubsz(h.src.Server, o))
 }
 
 type health struct {

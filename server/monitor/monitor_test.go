@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/natsd/natsd/cluster"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -241,31 +242,44 @@ func TestBasePath(t *testing.T) {
 func TestSources(t *testing.T) {
 	srv := startServer(t)
 	var healthErr error
-	var routezSubs []bool
+	start := time.Now().Add(-time.Minute)
+	cl := &cluster.Stats{
+		Name: "east", Host: "0.0.0.0", Port: 6222, AuthTimeout: 2 * time.Second, URLs: []string{"10.0.0.2:6222"},
+		Routes: []cluster.RouteStats{{Rid: 2, RemoteID: "NB", Start: start, LastActivity: start, RTT: time.Millisecond, Subs: []string{"a", "b"}},
+			{Rid: 1, RemoteID: "NA", DidSolicit: true, IsConfigured: true, Start: start, LastActivity: start}},
+	}
 	h := Handler(Sources{
-		Server: srv,
-		VarzExtra: func(v *server.Varz) {
-			v.HTTPPort = 8222
-			v.Cluster.Name = "east"
-		},
-		Routez: func(subs bool) any {
-			routezSubs = append(routezSubs, subs)
-			return map[string]any{"num_routes": 7}
+		Server:  srv,
+		Cluster: func() *cluster.Stats { return cl },
+		Daemon: func() DaemonStats {
+			return DaemonStats{HTTPHost: "127.0.0.1", HTTPPort: 8222, ConfigDigest: "abc", LastReload: start, LastReloadError: "x.conf:1:2: bad"}
 		},
 		Healthz: func() error { return healthErr },
 	}, "")
 
 	m := decode(t, get(t, h, "/varz"))
-	if m["http_port"] != float64(8222) || m["cluster"].(map[string]any)["name"] != "east" {
-		t.Errorf("VarzExtra not applied: http_port %v cluster %v", m["http_port"], m["cluster"])
+	vc := m["cluster"].(map[string]any)
+	if m["http_port"] != float64(8222) || m["config_digest"] != "abc" || m["last_reload_error"] != "x.conf:1:2: bad" ||
+		vc["name"] != "east" || vc["cluster_port"] != float64(6222) || m["routes"] != float64(2) {
+		t.Errorf("varz from the sources: %v", m)
 	}
-	for _, p := range []string{"/routez", "/routez?subs=1", "/routez?subs=detail"} {
-		if m := decode(t, get(t, h, p)); m["num_routes"] != float64(7) {
-			t.Errorf("%s: %v", p, m)
+	rz := decode(t, get(t, h, "/routez"))
+	routes := rz["routes"].([]any)
+	if rz["num_routes"] != float64(2) || len(routes) != 2 || routes[0].(map[string]any)["rid"] != float64(1) {
+		t.Errorf("routez: %v", rz)
+	}
+	if r := routes[1].(map[string]any); r["subscriptions"] != float64(2) || r["subscriptions_list"] != nil || r["rtt"] != "1ms" || r["compression"] != "not supported" {
+		t.Errorf("route 2: %v", r)
+	}
+	for _, p := range []string{"/routez?subs=1", "/routez?subs=detail"} {
+		r := decode(t, get(t, h, p))["routes"].([]any)[1].(map[string]any)
+		if l, _ := r["subscriptions_list"].([]any); len(l) != 2 {
+			t.Errorf("%s: subscriptions_list %v", p, r["subscriptions_list"])
 		}
 	}
-	if len(routezSubs) != 3 || routezSubs[0] || !routezSubs[1] || !routezSubs[2] {
-		t.Errorf("Routez called with %v, want [false true true]", routezSubs)
+	cl = nil // not clustered: an empty list
+	if rz := decode(t, get(t, h, "/routez")); rz["num_routes"] != float64(0) || len(rz["routes"].([]any)) != 0 {
+		t.Errorf("routez without a cluster: %v", rz)
 	}
 
 	if w := get(t, h, "/healthz"); w.Code != http.StatusOK || decode(t, w)["status"] != "ok" {
@@ -293,7 +307,7 @@ func TestOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var v server.Varz
+	var v Varz
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
 		t.Fatal(err)
 	}

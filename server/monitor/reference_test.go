@@ -210,14 +210,14 @@ func newReferenceFixture(t testing.TB) *referenceFixture {
 	gone := rawClient(t, addr, `{"verbose":false,"name":"gone"}`, "SUB x 1\r\n")
 	_ = gone.Close()
 	deadline := time.Now().Add(5 * time.Second)
-	for srv.Connz(server.ConnzOptions{State: "closed"}).Total != 1 {
+	for BuildConnz(srv, ConnzOptions{State: "closed"}).Total != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the third client did not close")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	f := &referenceFixture{srv: srv, h: Handler(Sources{Server: srv}, ""), cid: map[uint64]string{}}
-	for i, ci := range srv.Connz(server.ConnzOptions{State: "any"}).Conns {
+	for i, ci := range BuildConnz(srv, ConnzOptions{State: "any"}).Conns {
 		f.cid[ci.Cid] = "C" + strconv.Itoa(i+1)
 	}
 	if len(f.cid) != 3 {

@@ -1,11 +1,10 @@
-package cluster
+package monitor
 
 import (
 	"cmp"
+	"github.com/natsd/natsd/cluster"
 	"slices"
 	"time"
-
-	"github.com/natsd/natsd/server"
 )
 
 // Routez is /routez, with nats-server's field names.
@@ -41,52 +40,31 @@ type RouteInfo struct {
 	Compression  string    `json:"compression,omitempty"`
 }
 
-// Routez lists the registered routes.
-func (c *Cluster) Routez(subs bool) *Routez {
-	rs := c.registered()
+// BuildRoutez makes /routez from the cluster's statistics (cs nil: not
+// clustered, an empty list).
+func BuildRoutez(id, name string, cs *cluster.Stats, subs bool) *Routez {
 	now := time.Now()
-	rz := &Routez{ID: c.local.ID(), Name: c.local.Name(), Now: now.UTC(), Routes: []*RouteInfo{}}
-	for _, r := range rs {
-		last := time.Unix(0, r.lastRead.Load())
-		start := r.Start()
-		inMsgs, inBytes := r.In()
-		r.Lock()
-		outMsgs, outBytes := r.OutLocked()
+	rz := &Routez{ID: id, Name: name, Now: now.UTC(), Routes: []*RouteInfo{}}
+	if cs == nil {
+		return rz
+	}
+	for _, r := range cs.Routes {
 		ri := &RouteInfo{
-			Rid: r.rid, RemoteID: r.peer.ID, RemoteName: r.peer.Name, DidSolicit: r.solicited,
-			IsConfigured: r.sol != nil && r.sol.explicit.Load(), IP: r.Host(), Port: r.Port(), Start: start,
-			LastActivity: last, Uptime: server.FormatDuration(now.Sub(start)), Idle: server.FormatDuration(now.Sub(last)),
-			Pending: r.PendingLocked(), InMsgs: inMsgs, OutMsgs: outMsgs, InBytes: inBytes, OutBytes: outBytes,
-			NumSubs: uint32(len(r.remote)), Compression: "not supported",
+			Rid: r.Rid, RemoteID: r.RemoteID, RemoteName: r.RemoteName, DidSolicit: r.DidSolicit,
+			IsConfigured: r.IsConfigured, IP: r.IP, Port: r.Port, Start: r.Start,
+			LastActivity: r.LastActivity, Uptime: FormatDuration(now.Sub(r.Start)), Idle: FormatDuration(now.Sub(r.LastActivity)),
+			Pending: r.Pending, InMsgs: r.InMsgs, OutMsgs: r.OutMsgs, InBytes: r.InBytes, OutBytes: r.OutBytes,
+			NumSubs: uint32(len(r.Subs)), Compression: "not supported",
 		}
-		if rtt := r.RTTLocked(); rtt > 0 {
-			ri.RTT = rtt.String()
+		if r.RTT > 0 {
+			ri.RTT = r.RTT.String()
 		}
 		if subs {
-			for k := range r.remote {
-				ri.Subs = append(ri.Subs, k.subject)
-			}
-			slices.Sort(ri.Subs)
+			ri.Subs = r.Subs
 		}
-		r.Unlock()
 		rz.Routes = append(rz.Routes, ri)
 	}
 	slices.SortFunc(rz.Routes, func(a, b *RouteInfo) int { return cmp.Compare(a.Rid, b.Rid) })
 	rz.NumRoutes = len(rz.Routes)
 	return rz
-}
-
-// VarzCluster fills /varz "cluster", "routes" and "remotes".
-func (c *Cluster) VarzCluster(v *server.Varz) {
-	o := c.currentOpts()
-	c.mu.Lock()
-	v.Cluster = server.ClusterOptsVarz{
-		Name: c.name, Host: o.Host, Port: c.port, AuthTimeout: o.AuthTimeout.Seconds(), TLSTimeout: 2,
-	}
-	for _, u := range o.Routes {
-		v.Cluster.URLs = append(v.Cluster.URLs, u.Host)
-	}
-	v.Routes = len(c.routes)
-	v.Remotes = len(c.routes)
-	c.mu.Unlock()
 }

@@ -1,0 +1,124 @@
+package monitor
+
+import (
+	"github.com/natsd/natsd/cluster"
+	"runtime"
+	"time"
+
+	"github.com/natsd/natsd/server"
+)
+
+// Varz is /varz: the fields natsd has, with nats-server's names.
+type Varz struct {
+	ID               string            `json:"server_id"`
+	Name             string            `json:"server_name"`
+	Version          string            `json:"version"`
+	NatsdVersion     string            `json:"natsd_version"`
+	Proto            int               `json:"proto"`
+	GoVersion        string            `json:"go"`
+	Host             string            `json:"host"`
+	Port             int               `json:"port"`
+	AuthRequired     bool              `json:"auth_required,omitempty"`
+	MaxConn          int               `json:"max_connections"`
+	MaxSubs          int               `json:"max_subscriptions,omitempty"`
+	PingInterval     time.Duration     `json:"ping_interval"`
+	MaxPingsOut      int               `json:"ping_max"`
+	HTTPHost         string            `json:"http_host"`
+	HTTPPort         int               `json:"http_port"`
+	HTTPBasePath     string            `json:"http_base_path"`
+	HTTPSPort        int               `json:"https_port"`
+	AuthTimeout      float64           `json:"auth_timeout"`
+	MaxControlLine   int               `json:"max_control_line"`
+	MaxPayload       int               `json:"max_payload"`
+	MaxPending       int64             `json:"max_pending"`
+	Cluster          ClusterOptsVarz   `json:"cluster"`
+	TLSTimeout       float64           `json:"tls_timeout"`
+	WriteDeadline    time.Duration     `json:"write_deadline"`
+	Start            time.Time         `json:"start"`
+	Now              time.Time         `json:"now"`
+	Uptime           string            `json:"uptime"`
+	Mem              int64             `json:"mem"`
+	Cores            int               `json:"cores"`
+	MaxProcs         int               `json:"gomaxprocs"`
+	CPU              float64           `json:"cpu"`
+	Connections      int               `json:"connections"`
+	TotalConnections uint64            `json:"total_connections"`
+	Routes           int               `json:"routes"`
+	Remotes          int               `json:"remotes"`
+	Leafs            int               `json:"leafnodes"`
+	InMsgs           int64             `json:"in_msgs"`
+	OutMsgs          int64             `json:"out_msgs"`
+	InBytes          int64             `json:"in_bytes"`
+	OutBytes         int64             `json:"out_bytes"`
+	SlowConsumers    int64             `json:"slow_consumers"`
+	StaleConnections int64             `json:"stale_connections"`
+	Subscriptions    uint32            `json:"subscriptions"`
+	HTTPReqStats     map[string]uint64 `json:"http_req_stats"`
+	ConfigLoadTime   time.Time         `json:"config_load_time"`
+	ConnectURLs      []string          `json:"connect_urls,omitempty"`
+	ConfigDigest     string            `json:"config_digest,omitempty"`
+	SystemAccount    string            `json:"system_account,omitempty"`
+	// natsd's reload status: when the last reload ran and how it ended.
+	LastReload      *time.Time `json:"last_reload,omitempty"`
+	LastReloadError string     `json:"last_reload_error,omitempty"`
+	Goroutines      int        `json:"goroutines"`
+}
+
+// ClusterOptsVarz is /varz "cluster".
+type ClusterOptsVarz struct {
+	Name        string   `json:"name,omitempty"`
+	Host        string   `json:"addr,omitempty"`
+	Port        int      `json:"cluster_port,omitempty"`
+	AuthTimeout float64  `json:"auth_timeout,omitempty"`
+	URLs        []string `json:"urls,omitempty"`
+	TLSTimeout  float64  `json:"tls_timeout,omitempty"`
+}
+
+// DaemonStats is what /varz shows of the daemon: the monitoring address,
+// the config and the last reload.
+type DaemonStats struct {
+	HTTPHost        string
+	HTTPPort        int
+	BasePath        string
+	ConfigDigest    string
+	ConfigLoadTime  time.Time
+	LastReload      time.Time // zero: none yet
+	LastReloadError string
+}
+
+// BuildVarz makes /varz from the server's statistics and options, the
+// cluster's (nil: not clustered) and the daemon's.
+func BuildVarz(srv *server.Server, cs *cluster.Stats, ds DaemonStats) *Varz {
+	o := srv.Options()
+	st := srv.Stats()
+	now := time.Now()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	v := &Varz{
+		ID: st.ID, Name: st.Name, Version: server.ProtocolVersion, NatsdVersion: st.Version, Proto: 1,
+		GoVersion: runtime.Version(), Host: st.Host, Port: st.Port, AuthRequired: o.Auth.Required(),
+		MaxConn: o.MaxConnections, MaxSubs: o.MaxSubs, PingInterval: o.PingInterval, MaxPingsOut: o.PingMax,
+		AuthTimeout: o.Auth.Timeout.Seconds(), MaxControlLine: o.MaxControlLine, MaxPayload: o.MaxPayload,
+		MaxPending: o.MaxPending, TLSTimeout: 2, WriteDeadline: o.WriteDeadline,
+		Start: st.Start, Now: now, Uptime: FormatDuration(now.Sub(st.Start)),
+		Mem: int64(ms.Sys - ms.HeapReleased), Cores: runtime.NumCPU(), MaxProcs: runtime.GOMAXPROCS(0),
+		CPU:         processCPU(now.Sub(st.Start)),
+		Connections: st.Connections, TotalConnections: st.TotalConnections,
+		InMsgs: st.InMsgs, OutMsgs: st.OutMsgs, InBytes: st.InBytes, OutBytes: st.OutBytes,
+		SlowConsumers: st.SlowConsumers, StaleConnections: st.StaleConnections,
+		Subscriptions: uint32(st.Subscriptions), ConnectURLs: st.ConnectURLs, Goroutines: runtime.NumGoroutine(),
+		HTTPHost: ds.HTTPHost, HTTPPort: ds.HTTPPort, HTTPBasePath: ds.BasePath,
+		ConfigDigest: ds.ConfigDigest, ConfigLoadTime: ds.ConfigLoadTime,
+	}
+	if !ds.LastReload.IsZero() {
+		t := ds.LastReload
+		v.LastReload = &t
+		v.LastReloadError = ds.LastReloadError
+	}
+	if cs != nil {
+		v.Cluster = ClusterOptsVarz{Name: cs.Name, Host: cs.Host, Port: cs.Port, AuthTimeout: cs.AuthTimeout.Seconds(), TLSTimeout: 2, URLs: cs.URLs}
+		v.Routes = len(cs.Routes)
+		v.Remotes = len(cs.Routes)
+	}
+	return v
+}

@@ -1,0 +1,197 @@
+package server
+
+import (
+	"cmp"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/natsd/natsd/server/subject"
+)
+
+// The server's typed statistics. Monitoring (server/monitor) owns the
+// responses and their query semantics and builds them from these.
+
+// Stats are the server's counters and what it announces now.
+type Stats struct {
+	ID, Name         string
+	Version          string // natsd's own
+	Start            time.Time
+	Host             string // the client address announced
+	Port             int
+	Connections      int
+	TotalConnections uint64
+	InMsgs, OutMsgs  int64
+	InBytes          int64
+	OutBytes         int64
+	SlowConsumers    int64
+	StaleConnections int64
+	Subscriptions    int
+	ConnectURLs      []string
+}
+
+// Stats returns the server's counters now.
+func (s *Server) Stats() Stats {
+	o := s.getOpts()
+	s.mu.Lock()
+	host, port := s.clientHostPort()
+	nconn := len(s.clients)
+	urls := s.connectURLs()
+	s.mu.Unlock()
+	return Stats{
+		ID: s.id, Name: o.ServerName, Version: s.version, Start: s.start,
+		Host: host, Port: port, Connections: nconn, TotalConnections: s.totalConns.Load(),
+		InMsgs: s.stats.inMsgs.Load(), OutMsgs: s.stats.outMsgs.Load(),
+		InBytes: s.stats.inBytes.Load(), OutBytes: s.stats.outBytes.Load(),
+		SlowConsumers: s.stats.slowConsumers.Load(), StaleConnections: s.stats.staleConnections.Load(),
+		Subscriptions: s.gacc.sl.Count(), ConnectURLs: urls,
+	}
+}
+
+// ConnStats is one client connection as monitoring shows it.
+type ConnStats struct {
+	Cid          uint64
+	IP           string
+	Port         int
+	Start        time.Time
+	LastActivity time.Time
+	Stop         time.Time // zero while open
+	Reason       string    // why it closed; "" while open
+	RTT          time.Duration
+	Pending      int
+	InMsgs       int64
+	OutMsgs      int64
+	InBytes      int64
+	OutBytes     int64
+	Name         string
+	Lang         string
+	Version      string
+	User         string // the user it authenticated as ("" for none)
+	Account      string
+	Subs         []SubStats // in no particular order
+}
+
+// SubStats is one client subscription as monitoring shows it.
+type SubStats struct {
+	Account string
+	Subject string
+	Queue   string
+	Sid     string
+	Msgs    int64 // delivered so far
+	Max     int64 // auto-unsubscribe limit (0: none)
+	Cid     uint64
+}
+
+// Conns snapshots the open client connections and, with closed, the
+// remembered closed ones (the newest maxClosed), in cid order.
+func (s *Server) Conns(open, closed bool) []*ConnStats {
+	var list []*ConnStats
+	if open {
+		for _, c := range s.snapshotClients() {
+			c.Lock()
+			list = append(list, c.statsLocked())
+			c.Unlock()
+		}
+	}
+	if closed {
+		s.closedMu.Lock()
+		for _, cs := range s.closedRing {
+			cp := *cs
+			list = append(list, &cp)
+		}
+		s.closedMu.Unlock()
+	}
+	slices.SortStableFunc(list, func(a, b *ConnStats) int { return cmp.Compare(a.Cid, b.Cid) })
+	return list
+}
+
+// statsLocked snapshots c with its lock held (Closed takes it before the
+// subscriptions go, so that a closed connection still lists them).
+func (c *client) statsLocked() *ConnStats {
+	inMsgs, inBytes := c.In()
+	outMsgs, outBytes := c.OutLocked()
+	cs := &ConnStats{
+		Cid: c.cid, IP: c.Host(), Port: c.Port(), Start: c.Start(), LastActivity: c.LastActivityLocked(),
+		RTT: c.RTTLocked(), Pending: c.PendingLocked(),
+		InMsgs: inMsgs, OutMsgs: outMsgs, InBytes: inBytes, OutBytes: outBytes,
+		Name: c.opts.Name, Lang: c.opts.Lang, Version: c.opts.Version, Account: c.acc.Name,
+	}
+	if c.user != nil {
+		cs.User = c.user.Username
+	} else if c.opts.User != "" && c.authed.Load() {
+		cs.User = c.opts.User
+	}
+	if c.IsClosedLocked() {
+		reason, stop := c.ClosedAtLocked()
+		cs.Stop, cs.Reason = stop, reason.String()
+	}
+	for _, sub := range c.subs {
+		cs.Subs = append(cs.Subs, sub.stats(c.cid))
+	}
+	return cs
+}
+
+func (sub *subscription) stats(cid uint64) SubStats {
+	return SubStats{Account: sub.acc.Name, Subject: sub.subject, Queue: sub.queue, Sid: string(sub.sid), Msgs: sub.delivered, Max: sub.max, Cid: cid}
+}
+
+// IndexStats are the statistics of account acc's subject index; ok is
+// false for an account the server does not have.
+func (s *Server) IndexStats(acc string) (st subject.Stats, ok bool) {
+	a := s.gacc
+	if acc != "" {
+		if a = s.LookupAccount(acc); a == nil {
+			return st, false
+		}
+	}
+	return a.sl.Stats(), true
+}
+
+// Subs lists the client subscriptions of account acc ("" for $G) — those
+// that match the literal subject test, or all when test is "" — ordered by
+// cid and sid. ok is false for an account the server does not have.
+func (s *Server) Subs(acc, test string) (subs []SubStats, ok bool) {
+	a := s.gacc
+	if acc != "" {
+		if a = s.LookupAccount(acc); a == nil {
+			return nil, false
+		}
+	}
+	add := func(sub *subscription) {
+		if c, ok := sub.to.(*client); ok { // listings show clients' subscriptions, with cid and sid
+			c.Lock()
+			subs = append(subs, sub.stats(c.cid))
+			c.Unlock()
+		}
+	}
+	if test != "" {
+		r := a.sl.Match([]byte(test))
+		for _, sub := range r.Plain {
+			add(sub)
+		}
+		for _, qg := range r.Queues {
+			for _, sub := range qg.Members {
+				add(sub)
+			}
+		}
+	} else {
+		a.sl.All(func(_, _ string, sub *subscription) bool {
+			add(sub)
+			return true
+		})
+	}
+	slices.SortFunc(subs, func(a, b SubStats) int {
+		return cmp.Or(cmp.Compare(a.Cid, b.Cid), cmp.Compare(a.Sid, b.Sid))
+	})
+	return subs, true
+}
+
+// ClientURL is "nats://host:port" for the client listener, for logs and the
+// ports file.
+func (s *Server) ClientURL() string {
+	s.mu.Lock()
+	host, port := s.clientHostPort()
+	s.mu.Unlock()
+	return "nats://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
