@@ -128,8 +128,10 @@ func TestApplyRemovesRoute(t *testing.T) {
 		defer b.cl.mu.Unlock()
 		return len(b.cl.solicits) == 0
 	})
-	if got := a.srv.ConnectURLs(); got != nil {
-		t.Errorf("A still advertises %q after the route went", got)
+	// A keeps its own URL once it had peers (a client ignores an INFO
+	// without connect_urls); B's must be gone.
+	if got := a.srv.ConnectURLs(); slices.Contains(got, b.clientAddr) || !slices.Equal(got, []string{a.clientAddr}) {
+		t.Errorf("A advertises %q after the route went, want only its own %s", got, a.clientAddr)
 	}
 
 	// A dials B: refused.
