@@ -33,6 +33,16 @@ func (e *errList) add(format string, args ...any) {
 	}
 }
 
+// any is the first problem collected, or "".
+func (e *errList) any() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.errs) == 0 {
+		return ""
+	}
+	return e.errs[0]
+}
+
 // check fails t if anything was collected.
 func (e *errList) check(t *testing.T) {
 	t.Helper()
@@ -71,14 +81,28 @@ type counter struct {
 	bad    []string
 }
 
-func (c *counter) see(m *nats.Msg) {
-	seq, err := strconv.ParseInt(string(bytes.SplitN(m.Data, []byte(" "), 2)[0]), 10, 64)
+func (c *counter) see(m *nats.Msg) { c.seePayload(m.Data) }
+
+// seePayload counts one message: its payload starts with the sequence
+// number, in decimal, then a space or the end.
+func (c *counter) seePayload(data []byte) {
+	seq, ok := int64(0), len(data) > 0
+	for _, b := range data {
+		if b == ' ' {
+			break
+		}
+		if b < '0' || b > '9' {
+			ok = false
+			break
+		}
+		seq = seq*10 + int64(b-'0')
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.got++
 	switch {
-	case err != nil:
-		c.note("unreadable payload %q", m.Data)
+	case !ok:
+		c.note("unreadable payload %.40q", data)
 	case seq == c.next:
 		c.next++
 	case seq > c.next:
@@ -109,8 +133,20 @@ func (c *counter) state() (got, next, gaps int64, bad []string) {
 // disconnection, a slow consumer) go to probs.
 func newStream(t *testing.T, probs *errList, name string, payload int, from *node, pubOpts []nats.Option, strict []*node, lossy ...*node) *stream {
 	t.Helper()
+	return makeStream(t, probs, name, payload, from, pubOpts, false, strict, lossy)
+}
+
+// newFloodStream is newStream with its (strict) subscribers on rawSub
+// connections, fast enough to keep up with a flood.
+func newFloodStream(t *testing.T, probs *errList, name string, payload int, from *node, pubOpts []nats.Option, strict ...*node) *stream {
+	t.Helper()
+	return makeStream(t, probs, name, payload, from, pubOpts, true, strict, nil)
+}
+
+func makeStream(t *testing.T, probs *errList, name string, payload int, from *node, pubOpts []nats.Option, raw bool, strict, lossy []*node) *stream {
+	t.Helper()
 	s := &stream{
-		name: name, subject: "faults." + strings.NewReplacer("→", "_to_", ",", "_").Replace(name),
+		name: name, subject: "faults." + strings.NewReplacer("→", "_to_", ",", "_", " ", "_").Replace(name),
 		probs: probs, stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if payload > 20 {
@@ -118,9 +154,22 @@ func newStream(t *testing.T, probs *errList, name string, payload int, from *nod
 	}
 	s.pub = connect(t, from, probs, pubOpts...)
 	s.conns = append(s.conns, s.pub)
-	var probes []*nats.Subscription
+	var probes []func() bool // each says whether a probe arrived
 	add := func(n *node, isStrict bool) {
 		c := &counter{node: n.name, strict: isStrict}
+		s.counts = append(s.counts, c)
+		if raw {
+			rs := rawSubscribe(t, n, s.subject, c.seePayload, probs)
+			probes = append(probes, func() bool {
+				select {
+				case <-rs.probed:
+					return true
+				case <-time.After(50 * time.Millisecond):
+					return false
+				}
+			})
+			return
+		}
 		var p *errList
 		if isStrict {
 			p = probs
@@ -142,8 +191,10 @@ func newStream(t *testing.T, probs *errList, name string, payload int, from *nod
 		if err := nc.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		probes = append(probes, probe)
-		s.counts = append(s.counts, c)
+		probes = append(probes, func() bool {
+			_, err := probe.NextMsg(50 * time.Millisecond)
+			return err == nil
+		})
 	}
 	for _, n := range strict {
 		add(n, true)
@@ -151,10 +202,10 @@ func newStream(t *testing.T, probs *errList, name string, payload int, from *nod
 	for _, n := range lossy {
 		add(n, false)
 	}
-	for i, probe := range probes {
+	for i, probed := range probes {
 		testutil.Eventually(t, 20*time.Second, func() error {
 			_ = s.pub.Publish(s.subject+".probe", nil)
-			if _, err := probe.NextMsg(50 * time.Millisecond); err != nil {
+			if !probed() {
 				return fmt.Errorf("%s: no interest of %s at %s yet", name, s.counts[i].node, from.name)
 			}
 			return nil
@@ -179,6 +230,23 @@ func (s *stream) run(tick time.Duration, batch int) {
 				if !s.publishOne() {
 					return
 				}
+			}
+		}
+	}()
+}
+
+// flood publishes as fast as the publisher's server takes it until halt.
+func (s *stream) flood() {
+	go func() {
+		defer close(s.done)
+		for {
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+			if !s.publishOne() {
+				return
 			}
 		}
 	}()
@@ -281,6 +349,9 @@ func (s *stream) verify(t *testing.T, within time.Duration) string {
 			continue
 		}
 		testutil.Eventually(t, within, func() error {
+			if p := s.probs.any(); p != "" {
+				t.Fatalf("%s: %s", s.name, p)
+			}
 			if got, next, _, bad := c.state(); next < sent && len(bad) == 0 {
 				return fmt.Errorf("%s: %s has %d of %d", s.name, c.node, got, sent)
 			}
