@@ -1,8 +1,11 @@
 // Package faults is natsd's fault suite: real natsd processes on loopback,
 // real nats.go clients, and one fault at a time done to them — a node
 // killed with SIGKILL and restarted on the same ports, a node frozen with
-// SIGSTOP past its peers' route ping limit, and a second connection between
-// two servers that already have a route.
+// SIGSTOP past its peers' route ping limit, a second connection between two
+// servers that already have a route, a route flooded by a publisher faster
+// than it, 50 rewrites of a node's config (some of them half-written files)
+// under traffic, and 20,000 client connections opened and closed against
+// one node.
 //
 // Each scenario promises, and asserts:
 //   - no message loss on the paths the fault does not touch: counting
@@ -28,9 +31,11 @@
 //	go test -race -count=1 ./internal/faults/ -v
 //	go test -race -count=1 ./internal/faults/ -v -run TestFaultKillRestart
 //
-// The scenarios are TestFaultKillRestart, TestFaultStoppedPeer and
-// TestFaultDuplicateRoute. Each logs a "numbers:" line (messages, fds,
-// goroutines, peak RSS).
+// The scenarios are TestFaultKillRestart, TestFaultStoppedPeer,
+// TestFaultDuplicateRoute, TestFaultRouteFlood, TestFaultReloadStorm and
+// TestFaultConnChurn. Each logs a "numbers:" line (messages, fds,
+// goroutines, peak RSS). The flood and the churn run alone (they take all
+// the CPU); the others run in parallel with each other after them.
 //
 // NATSD_BIN runs the suite against another binary, such as the reference
 // nats-server: its /varz has no goroutine count, so that check is skipped
