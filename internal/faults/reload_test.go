@@ -87,6 +87,10 @@ func TestFaultReloadStorm(t *testing.T) {
 	probe := func() {
 		probes++
 		refusedWithoutCredentials(t, a)
+		// Pacing: a probe every few ms is enough to see a window of a
+		// debounce (200 ms), and leaves the CPU to the scenarios that run
+		// beside this one.
+		time.Sleep(5 * time.Millisecond)
 	}
 	// probeFor probes A for d: a pause in the writing, or the wait for a
 	// reload, is spent checking that A still refuses.
