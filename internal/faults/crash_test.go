@@ -135,8 +135,10 @@ func TestFaultStoppedPeer(t *testing.T) {
 		return nil
 	})
 	// The queue A keeps for the frozen C is bounded by max_pending (its
-	// producers are stalled past it), give or take one read's worth.
-	if bound := 2<<20 + 256<<10; peakPending > bound {
+	// producers are stalled past it), give or take one read's worth. That
+	// is natsd's design, not nats-server's: v2.15.2 let it grow to 8.7 MiB
+	// here (recorded), past max_pending, until the route went stale.
+	if bound := 2<<20 + 256<<10; peakPending > bound && !referenceRun() {
 		t.Errorf("A's route to the frozen C held %d bytes, over max_pending (2 MiB) + 256 KiB", peakPending)
 	}
 	waitRoutesTo(t, 20*time.Second, a, "B")
