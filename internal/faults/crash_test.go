@@ -26,8 +26,8 @@ func meshRSSBoundMiB() int64 {
 
 // after checks what every crash scenario ends with, once the fault healed:
 // traffic from A reaches C and from C reaches B again, the mesh is whole,
-// and A and B (and touched, when it is the same process as before) hold
-// what they held before the fault.
+// and A and B (and C, when it is the same process as before) hold what they
+// held before the fault.
 func afterCrash(t *testing.T, probs *errList, nodes []*node, base map[string]usage) string {
 	t.Helper()
 	a, b, c := nodes[0], nodes[1], nodes[2]

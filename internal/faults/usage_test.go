@@ -15,22 +15,24 @@ import (
 	"github.com/natsd/natsd/internal/testutil"
 )
 
-// Slack allowed over the baseline once a fault has healed: the monitoring
-// request that reads the counts is itself a connection (an fd) and a
-// goroutine or two, and a timer-driven goroutine may be mid-run. A leak of
-// one fd or goroutine per connection, route or reconnect is far above it.
-const (
-	fdSlack        = 2
-	goroutineSlack = 3
-)
+// A healed node must hold exactly the fds and goroutines it held before the
+// fault (the waits are Eventually-style, so a goroutine that happens to be
+// running at one look does not count), with one correction: a route's
+// reader runs on its dialer's goroutine when this node dialed the route
+// (/routez did_solicit), and on a goroutine of its own when the peer did.
+// A route the fault made anew the other way round holds one goroutine more,
+// or one fewer.
 
 // usage is what a natsd process holds: open file descriptors and, from
-// /varz, goroutines (-1 where /varz has no count, as nats-server's).
+// /varz, goroutines (-1 where /varz has no count, as nats-server's); and
+// how many of its routes the peer dialed.
 type usage struct {
-	fds, goroutines int
+	fds, goroutines, accepted int
 }
 
-func (u usage) String() string { return fmt.Sprintf("%d fds, %d goroutines", u.fds, u.goroutines) }
+func (u usage) String() string {
+	return fmt.Sprintf("%d fds, %d goroutines (%d routes accepted)", u.fds, u.goroutines, u.accepted)
+}
 
 func (n *node) usage() (usage, error) {
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", n.pid()))
@@ -43,9 +45,22 @@ func (n *node) usage() (usage, error) {
 	if err := n.getJSON("/varz", &v); err != nil {
 		return usage{}, err
 	}
+	var rz struct {
+		Routes []struct {
+			DidSolicit bool `json:"did_solicit"`
+		} `json:"routes"`
+	}
+	if err := n.getJSON("/routez", &rz); err != nil {
+		return usage{}, err
+	}
 	u := usage{fds: len(ents), goroutines: -1}
 	if v.Goroutines != nil {
 		u.goroutines = *v.Goroutines
+	}
+	for _, r := range rz.Routes {
+		if !r.DidSolicit {
+			u.accepted++
+		}
 	}
 	return u, nil
 }
@@ -75,12 +90,14 @@ func baseline(t *testing.T, n *node) usage {
 		if i == 0 || u.goroutines < best.goroutines {
 			best.goroutines = u.goroutines
 		}
+		best.accepted = u.accepted
 		time.Sleep(50 * time.Millisecond) // spacing of the samples, not a wait for an outcome
 	}
 	return best
 }
 
-// backToBaseline waits until n holds no more than base plus the slack, and
+// backToBaseline waits until n holds no more fds than base, and no more
+// goroutines than base corrected for its accepted routes (see above), and
 // returns what it holds then. A leak keeps it above until the bound.
 func backToBaseline(t *testing.T, n *node, base usage, within time.Duration) usage {
 	t.Helper()
@@ -90,9 +107,8 @@ func backToBaseline(t *testing.T, n *node, base usage, within time.Duration) usa
 		if u, err = n.usage(); err != nil {
 			return err
 		}
-		if u.fds > base.fds+fdSlack || u.goroutines > base.goroutines+goroutineSlack {
-			return fmt.Errorf("%s holds %v, baseline %v (slack %d fds, %d goroutines): leaked",
-				n.name, u, base, fdSlack, goroutineSlack)
+		if u.fds > base.fds || u.goroutines > base.goroutines+u.accepted-base.accepted {
+			return fmt.Errorf("%s holds %v, baseline %v: leaked", n.name, u, base)
 		}
 		return nil
 	})
