@@ -33,8 +33,8 @@ func (e *errList) add(format string, args ...any) {
 	}
 }
 
-// any is the first problem collected, or "".
-func (e *errList) any() string {
+// first is the first problem collected, or "".
+func (e *errList) first() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.errs) == 0 {
@@ -349,7 +349,7 @@ func (s *stream) verify(t *testing.T, within time.Duration) string {
 			continue
 		}
 		testutil.Eventually(t, within, func() error {
-			if p := s.probs.any(); p != "" {
+			if p := s.probs.first(); p != "" {
 				t.Fatalf("%s: %s", s.name, p)
 			}
 			if got, next, _, bad := c.state(); next < sent && len(bad) == 0 {
