@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -232,11 +233,15 @@ func (c *Cluster) myInfo() info {
 	return in
 }
 
-// routeKey is a route URL without credentials, the key of solicitors.
+// routeKey names the server a route URL dials — the key of solicitors and
+// of removed routes — as nats-route://host:port: without credentials, path
+// or scheme, and with the host in lower case. Servers gossip a peer's URL
+// as nats-route://host:port/ (with a trailing slash) while a config may
+// write nats-route://host:port or nats://host:port; all of them are one
+// route, or gossip about a configured peer would start a second dialer
+// for it.
 func routeKey(u *url.URL) string {
-	cp := *u
-	cp.User = nil
-	return cp.String()
+	return (&url.URL{Scheme: "nats-route", Host: strings.ToLower(u.Host)}).String()
 }
 
 // NumRoutes is the number of registered route connections (/varz "routes").

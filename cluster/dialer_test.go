@@ -108,3 +108,44 @@ func TestDialerAdoptsRouteFromPeerThatDialedFirst(t *testing.T) {
 		t.Fatalf("the route was replaced: A %+v, B %+v", x, y)
 	}
 }
+
+// TestGossipOfConfiguredRoute: a peer gossips a server at the address one
+// of our configured routes names, but written as servers write it in
+// gossip — nats-route://host:port/, with a trailing slash — while the
+// config wrote it without one, or with the nats:// scheme. It is the
+// configured route all the same: no second dialer may start for it (a
+// second dialer makes duplicate connections, and a route it makes is not
+// the configured one: /routez is_configured is false, and a reload that
+// removes the configured route does not close it).
+func TestGossipOfConfiguredRoute(t *testing.T) {
+	for _, scheme := range []string{"nats-route", "nats"} {
+		t.Run(scheme, func(t *testing.T) {
+			// The configured peer is not listening yet: A's first dial
+			// fails and its dialer waits a second, knowing no peer id.
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			peerAddr := ln.Addr().String()
+			_ = ln.Close()
+			a := newNode(t, Options{Name: "test", Routes: []*url.URL{{Scheme: scheme, Host: peerAddr}}})
+			a.cl.Start()
+			waitFor(t, ioTimeout, "A's first dial to fail", func() bool {
+				a.cl.mu.Lock()
+				defer a.cl.mu.Unlock()
+				return len(a.cl.solicits) == 1
+			})
+
+			p := fakePeer(t, a, "NB")
+			_, port, _ := net.SplitHostPort(peerAddr)
+			p.Send(`INFO {"server_id":"NC","server_name":"NC","cluster":"test","port":` + port +
+				`,"ip":"nats-route://` + peerAddr + `/"}` + "\r\n")
+			p.Flush()
+			stays(t, 300*time.Millisecond, "one dialer for the configured route", func() bool {
+				a.cl.mu.Lock()
+				defer a.cl.mu.Unlock()
+				return len(a.cl.solicits) == 1
+			})
+		})
+	}
+}

@@ -248,8 +248,9 @@ func TestRouteKey(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"nats-route://h:4248", "nats-route://h:4248"},
 		{"nats-route://user:pass@h:4248", "nats-route://h:4248"},
-		{"nats-route://user@h:4248/", "nats-route://h:4248/"},
-		{"nats://10.0.0.1:6222", "nats://10.0.0.1:6222"},
+		{"nats-route://user@h:4248/", "nats-route://h:4248"},
+		{"nats://10.0.0.1:6222", "nats-route://10.0.0.1:6222"},
+		{"nats-route://Host.Example:6222/", "nats-route://host.example:6222"},
 	}
 	for _, tt := range tests {
 		u, err := url.Parse(tt.in)
