@@ -12,17 +12,19 @@ import (
 // TestFaultDuplicateRoute: two nodes configured to route to each other
 // started one after the other, as a rolling start does. A's first dial
 // finds B not yet listening; B dials A, and the route is up and carrying
-// traffic; a second later A's redial of B makes a second connection between
-// the same two servers, and one of the two is closed as a duplicate. That
-// must cost nothing: a counted stream A→B, as fast as A takes it, runs
-// across it and must arrive whole and in order.
+// traffic; a second later A's dialer wakes. That must cost nothing: a
+// counted stream A→B, as fast as A takes it, runs across it and must
+// arrive whole and in order.
 //
-// natsd keeps, of two connections between the same servers, the one dialed
-// by the server with the smaller id; when that is the newer connection the
-// established route is replaced under traffic. The test starts pairs until
-// A's id is the smaller (half of the pairs), so that the replacement
-// happens every run. nats-server v2.15.2 keeps the established route
-// (recorded: the route id did not change, nothing lost).
+// natsd's dialer adopts the route B dialed (it finds a registered peer
+// whose route listener is at its URL) instead of dialing a second
+// connection. Before that fix, its redial made a duplicate, and natsd, which
+// keeps of two connections between the same servers the one dialed by the
+// smaller server id, replaced the established route under traffic and lost
+// what was in flight. The test starts pairs until A's id is the smaller, so
+// that without the adoption the replacement would happen every run.
+// nats-server v2.15.2 redials and keeps the established route (recorded:
+// the route id did not change, nothing lost).
 func TestFaultDuplicateRoute(t *testing.T) {
 	t.Parallel()
 	probs := &errList{}
@@ -53,15 +55,21 @@ func TestFaultDuplicateRoute(t *testing.T) {
 	// a raw one, fast enough for a flood.
 	ab := newFloodStream(t, probs, "A→B", 64, a, nil, b)
 	ab.flood()
-	// A's redial comes one reconnect delay (1 s) after its failed first
-	// dial; the stream runs until the route was replaced, and a while on.
+	// A's dialer wakes one reconnect delay (1 s) after its failed first
+	// dial: natsd's adopts B's route (A's route to B becomes configured),
+	// nats-server's redials and closes its new connection as a duplicate.
+	// The stream runs across that moment, and a while on.
 	replaced := false
 	testutil.Eventually(t, 10*time.Second, func() error {
 		if strings.Contains(a.proc.Log(), "Duplicate Route") || strings.Contains(b.proc.Log(), "Duplicate Route") {
 			replaced = true
 			return nil
 		}
-		return fmt.Errorf("no duplicate route yet")
+		var rz routez
+		if err := a.getJSON("/routez", &rz); err == nil && len(rz.Routes) == 1 && rz.Routes[0].Configured {
+			return nil
+		}
+		return fmt.Errorf("A's dialer has not woken yet (no duplicate, A's route not configured)")
 	})
 	ab.flowing(t, 10000, 20*time.Second)
 	ab.halt(t)
@@ -73,6 +81,9 @@ func TestFaultDuplicateRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("numbers: %s; A's route to B rid %d → %d (duplicate closed: %v)", msgs, first, rids["B"], replaced)
+	if !referenceRun() && rids["B"] != first {
+		t.Errorf("A's route to B was replaced (rid %d → %d)", first, rids["B"])
+	}
 }
 
 // serverID is n's server id, from /varz.
