@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -239,14 +241,56 @@ func TestPermissions(t *testing.T) {
 	}
 }
 
+// A PUB or HPUB over max_payload is refused by the server itself, not only
+// by a client that reads INFO (nats.go refuses locally and never sends it):
+// a raw client that sends one gets nats-server's -ERR and is closed, nothing
+// is delivered, and a publish of exactly max_payload on another connection
+// still goes through. The same steps run against nats-server v2.15.2, whose
+// behaviour this records.
 func TestMaxPayloadRejected(t *testing.T) {
-	p := startNatsdConf(t, "max_payload: 1024\n")
-	nc := connect(t, p.ClientURL())
-	if nc.MaxPayload() != 1024 {
-		t.Fatalf("INFO max_payload %d", nc.MaxPayload())
-	}
-	if err := nc.Publish("big", make([]byte, 2048)); !errors.Is(err, nats.ErrMaxPayload) {
-		t.Fatalf("client-side check: %v", err)
+	const conf = "listen: 127.0.0.1:-1\nmax_payload: 1024\n"
+	for name, bin := range map[string]string{"natsd": testutil.NatsdBin(t), "nats-server": testutil.NatsServerBin(t)} {
+		t.Run(name, func(t *testing.T) {
+			p := testutil.Start(t, bin, "-c", testutil.WriteFile(t, "mp.conf", conf))
+			nc := connect(t, p.ClientURL())
+			if nc.MaxPayload() != 1024 {
+				t.Fatalf("INFO max_payload %d", nc.MaxPayload())
+			}
+			if err := nc.Publish("big", make([]byte, 2048)); !errors.Is(err, nats.ErrMaxPayload) {
+				t.Fatalf("nats.go's own check: %v", err)
+			}
+			sub, _ := nc.SubscribeSync("big")
+			if err := nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			for _, over := range []string{
+				"PUB big 1025\r\n",
+				"PUB big 2048\r\n",
+				"HPUB big 12 1025\r\n", // header and payload together count
+			} {
+				c := testutil.DialProto(t, p.ClientAddr())
+				// Only the control line: the server refuses on it, and a
+				// payload it never reads would make its close a reset.
+				c.Send("CONNECT {\"verbose\":false,\"headers\":true}\r\n" + over)
+				got := slices.DeleteFunc(c.ReadUntilClosed(), func(l string) bool { return l == "PING" })
+				if want := []string{"-ERR 'Maximum Payload Violation'"}; !slices.Equal(got, want) {
+					t.Errorf("%q: server sent %q before closing, want %q", strings.TrimSpace(over), got, want)
+				}
+			}
+			// Exactly max_payload passes, and is the first (only) thing
+			// the subscriber gets: nothing of the refused ones came through.
+			c := testutil.DialProto(t, p.ClientAddr())
+			c.Send("CONNECT {\"verbose\":false}\r\nPUB big 1024\r\n" + strings.Repeat("x", 1024) + "\r\n")
+			if got := c.Flush(); len(got) != 0 {
+				t.Fatalf("publish of exactly max_payload: got %q", testutil.Lines(got))
+			}
+			if m := nextMsg(t, sub); len(m.Data) != 1024 {
+				t.Fatalf("subscriber got %d bytes first, want the 1024-byte message", len(m.Data))
+			}
+			if !nc.IsConnected() {
+				t.Fatal("the refusals closed another client's connection")
+			}
+		})
 	}
 }
 
