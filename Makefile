@@ -13,7 +13,8 @@ VERSION := $(VERSION)
 LDFLAGS := -s -w -X github.com/natsd/natsd/daemon.Version=$(VERSION)
 
 # Pinned tools. nats-server v2.15.2 is our peer and yardstick; Debian's nats-server
-# (2.9.x) is the old peer; natscli v0.5.0 drives `nats bench`.
+# (2.9.x) is the old peer; natscli v0.5.0 is the `nats` CLI the tests drive
+# (cmd/natsd/natscli_test.go) and drives `nats bench`.
 NATS_SERVER_VERSION := v2.15.2
 NATSCLI_VERSION     := v0.5.0
 TOOLS := $(CURDIR)/.tools/bin
@@ -40,7 +41,7 @@ run: build
 	./bin/natsd
 
 ## test-deps: install what the tests need, only when it is missing.
-test-deps: $(NATS_SERVER_BIN) $(DEBIAN_NATS_SERVER) $(SOCKET_ACTIVATE) /bin/kill
+test-deps: $(NATS_SERVER_BIN) $(NATS_CLI_BIN) $(DEBIAN_NATS_SERVER) $(SOCKET_ACTIVATE) /bin/kill
 
 $(NATS_SERVER_BIN):
 	mkdir -p $(TOOLS)
@@ -65,7 +66,7 @@ $(SOCKET_ACTIVATE):
 	DEBIAN_FRONTEND=noninteractive apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends procps
 
-TEST_ENV := NATS_SERVER_BIN=$(NATS_SERVER_BIN) NATS_SERVER_29_BIN=$(DEBIAN_NATS_SERVER)
+TEST_ENV := NATS_SERVER_BIN=$(NATS_SERVER_BIN) NATS_SERVER_29_BIN=$(DEBIAN_NATS_SERVER) NATS_CLI_BIN=$(NATS_CLI_BIN)
 
 ## test: install test dependencies, then vet and run every test: the Go tests
 ## (with the race detector) and natsd under a real systemd (systemd-test).

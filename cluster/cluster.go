@@ -21,7 +21,8 @@ import (
 
 // Cluster is this server's side of the cluster: it accepts and dials routes,
 // keeps one route per peer, gossips members so that the cluster becomes a
-// full mesh, propagates local interest and forwards messages one hop. It
+// full mesh, propagates local interest and forwards messages one hop (save
+// nats-server's queue exception, see server.RouteLink.Deliver). It
 // implements server.Router.
 type Cluster struct {
 	local Local

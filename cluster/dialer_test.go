@@ -140,12 +140,15 @@ func TestGossipOfConfiguredRoute(t *testing.T) {
 			_, port, _ := net.SplitHostPort(peerAddr)
 			p.Send(`INFO {"server_id":"NC","server_name":"NC","cluster":"test","port":` + port +
 				`,"ip":"nats-route://` + peerAddr + `/"}` + "\r\n")
+			// A handles gossip as it reads it: once the PONG to our PING
+			// is back, a second dialer would have been started already.
 			p.Flush()
-			stays(t, 300*time.Millisecond, "one dialer for the configured route", func() bool {
-				a.cl.mu.Lock()
-				defer a.cl.mu.Unlock()
-				return len(a.cl.solicits) == 1
-			})
+			a.cl.mu.Lock()
+			n := len(a.cl.solicits)
+			a.cl.mu.Unlock()
+			if n != 1 {
+				t.Fatalf("%d dialers for one configured route", n)
+			}
 		})
 	}
 }

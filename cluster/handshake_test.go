@@ -129,7 +129,12 @@ func TestClusterNameMismatch(t *testing.T) {
 	if got := dial(t, c.clientAddr).Info["cluster"]; got != "y" {
 		t.Errorf("dynamic node's client INFO cluster = %v", got)
 	}
-	stays(t, 200*time.Millisecond, "no route for the node named x", func() bool { return b.cl.NumRoutes() == 0 && a.cl.NumRoutes() == 1 })
+	// B redials every second and is refused each time: after the second
+	// refusal, A still holds C's route only and B none.
+	waitRefused(t, a, b.srv.ID(), 0, 2, "Rejecting route: cluster name mismatch", "theirs", "x")
+	if b.cl.NumRoutes() != 0 || a.cl.NumRoutes() != 1 {
+		t.Fatalf("B (cluster x) has %d routes, A %d", b.cl.NumRoutes(), a.cl.NumRoutes())
+	}
 }
 
 func TestNegotiateName(t *testing.T) {
@@ -206,8 +211,13 @@ func TestRouteAuth(t *testing.T) {
 	// The dialer registers the route on A's INFO and drops it at A's -ERR
 	// (both servers greet with INFO first), so what must hold is A's side:
 	// A never takes the peer with the wrong password.
+	n := a.logged("Route authorization error")
 	d := startNode(t, Options{Name: "test", Username: "ru", Password: "wrong"}, a)
-	stays(t, 200*time.Millisecond, "no route with the wrong password", func() bool { return !a.peerIDs()[d.srv.ID()] })
+	// D is refused, redials a second later and is refused again.
+	waitRefused(t, a, d.srv.ID(), 0, n+2, "Route authorization error")
+	if a.peerIDs()[d.srv.ID()] {
+		t.Fatal("A took D with the wrong password")
+	}
 }
 
 func TestRouteAuthTimeout(t *testing.T) {

@@ -2,14 +2,18 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/natsd/natsd/internal/testutil"
 	"github.com/natsd/natsd/server"
@@ -25,17 +29,25 @@ type node struct {
 	cl         *Cluster
 	clientAddr string
 	routeAddr  string
+	// logs records everything the cluster logs, debug included: the events
+	// a test waits for to know that something did not happen (a refused
+	// redial, a closed duplicate) instead of sleeping.
+	logs *observer.ObservedLogs
+	// stop shuts the cluster and the server down (once; the test's
+	// cleanup calls it too).
+	stop     func(testing.TB)
+	stopOnce sync.Once
 }
 
 // newNode starts a server and its cluster listener (routes are not dialed
 // until cl.Start). co.Host, co.Port and a zero AuthTimeout are filled in.
-func newNode(t *testing.T, co Options) *node {
+func newNode(t testing.TB, co Options) *node {
 	t.Helper()
 	return newNodeOn(t, co, "127.0.0.1:0")
 }
 
 // newNodeOn is newNode with the route listener on routeAddr.
-func newNodeOn(t *testing.T, co Options, routeAddr string) *node {
+func newNodeOn(t testing.TB, co Options, routeAddr string) *node {
 	t.Helper()
 	cln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -56,29 +68,33 @@ func newNodeOn(t *testing.T, co Options, routeAddr string) *node {
 	if co.AuthTimeout == 0 {
 		co.AuthTimeout = 2 * time.Second
 	}
-	cl := New(co, srv, testLogger(t))
+	core, logs := observer.New(zapcore.DebugLevel)
+	cl := New(co, srv, zap.New(zapcore.NewTee(testLogger(t).Core(), core)))
 	srv.SetRouter(cl)
 	servedRoutes := make(chan struct{})
 	go func() {
 		defer close(servedRoutes)
 		_ = cl.Serve(rln)
 	}()
-	n := &node{srv: srv, cl: cl, clientAddr: cln.Addr().String(), routeAddr: rln.Addr().String()}
-	t.Cleanup(func() {
-		cl.Shutdown()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("server shutdown: %v", err)
-		}
-		for _, ch := range []chan struct{}{servedClients, servedRoutes} {
-			select {
-			case <-ch:
-			case <-time.After(5 * time.Second):
-				t.Errorf("a Serve did not return")
+	n := &node{srv: srv, cl: cl, clientAddr: cln.Addr().String(), routeAddr: rln.Addr().String(), logs: logs}
+	n.stop = func(t testing.TB) {
+		n.stopOnce.Do(func() {
+			cl.Shutdown()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				t.Errorf("server shutdown: %v", err)
 			}
-		}
-	})
+			for _, ch := range []chan struct{}{servedClients, servedRoutes} {
+				select {
+				case <-ch:
+				case <-time.After(5 * time.Second):
+					t.Errorf("a Serve did not return")
+				}
+			}
+		})
+	}
+	t.Cleanup(func() { n.stop(t) })
 	// The INFO a route sends carries the bound port: wait until Serve has
 	// registered the listener before anything dials.
 	waitFor(t, ioTimeout, "the route listener", func() bool {
@@ -88,7 +104,7 @@ func newNodeOn(t *testing.T, co Options, routeAddr string) *node {
 }
 
 // startNode is newNode plus Start, dialing routes.
-func startNode(t *testing.T, co Options, routes ...*node) *node {
+func startNode(t testing.TB, co Options, routes ...*node) *node {
 	t.Helper()
 	for _, r := range routes {
 		co.Routes = append(co.Routes, r.url())
@@ -140,16 +156,50 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// stays checks that cond holds for the whole of d.
-func stays(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if !cond() {
-			t.Fatalf("%s stopped holding", what)
+// logged counts n's log entries with message msg whose fields include
+// each key/value pair of kv (compared as strings).
+func (n *node) logged(msg string, kv ...string) int {
+	k := 0
+	for _, e := range n.logs.FilterMessage(msg).All() {
+		f := e.ContextMap()
+		ok := true
+		for i := 0; i+1 < len(kv); i += 2 {
+			if fmt.Sprint(f[kv[i]]) != kv[i+1] {
+				ok = false
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
+		if ok {
+			k++
+		}
 	}
+	return k
+}
+
+// waitLogged waits until n has logged msg (with the fields kv) at least k
+// times: the event that proves that what a test waits out has happened,
+// for instance that a peer's redial was refused again.
+func waitLogged(t testing.TB, n *node, k int, msg string, kv ...string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, fmt.Sprintf("%d× %q %v in the log", k, msg, kv), func() bool { return n.logged(msg, kv...) >= k })
+}
+
+// waitRefused waits until n has logged msg (with the fields kv) k times —
+// each a refused dial — or registered the peer with id more than the reg
+// times it already has, which is what the refusals are to prevent; it
+// fails in the second case.
+func waitRefused(t testing.TB, n *node, id string, reg, k int, msg string, kv ...string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, fmt.Sprintf("%d× %q %v in the log", k, msg, kv), func() bool {
+		return n.logged(msg, kv...) >= k || n.registered(id) != reg
+	})
+	if got := n.registered(id); got != reg {
+		t.Fatalf("the peer %s was registered %d times, want %d: taken instead of refused", id, got, reg)
+	}
+}
+
+// registered counts the times n registered a route to the peer with id.
+func (n *node) registered(id string) int {
+	return n.logged(`Registering remote route "` + id + `"`)
 }
 
 func waitRoutes(t testing.TB, n *node, want int) {
@@ -203,4 +253,12 @@ func setRoutes(cl *Cluster, routes []*url.URL) {
 	o := *cl.currentOpts()
 	o.Routes = routes
 	cl.opts.Store(&o)
+}
+
+// numConns counts n's route connections, registered or not (a duplicate
+// still in its handshake, an extra connection).
+func numConns(n *node) int {
+	n.cl.mu.Lock()
+	defer n.cl.mu.Unlock()
+	return len(n.cl.conns)
 }

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/natsd/natsd/internal/testutil"
 )
@@ -125,15 +124,20 @@ func TestFakePeerRoutedMessages(t *testing.T) {
 	a := startNode(t, Options{Name: "test"})
 	p1 := fakePeer(t, a, "NFAKE1")
 	p2 := fakePeer(t, a, "NFAKE2")
-	// p1 heard about p2 by gossip: with p2's address to dial.
-	p1.Flush()
+	// p1 heard about p2 by gossip: with p2's address to dial. The gossip
+	// goes out after p2's registration (which fakePeer waited for), so
+	// it is waited for too.
 	var gossip map[string]any
-	for _, l := range p1.Infos {
-		var in map[string]any
-		if err := json.Unmarshal([]byte(strings.TrimPrefix(l, "INFO ")), &in); err == nil && in["server_id"] == "NFAKE2" {
-			gossip = in
+	waitFor(t, ioTimeout, "gossip about NFAKE2", func() bool {
+		p1.Flush()
+		for _, l := range p1.Infos {
+			var in map[string]any
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(l, "INFO ")), &in); err == nil && in["server_id"] == "NFAKE2" {
+				gossip = in
+			}
 		}
-	}
+		return gossip != nil
+	})
 	if gossip == nil || gossip["ip"] != "nats-route://127.0.0.1:16006/" || gossip["cluster"] != "test" {
 		t.Errorf("gossip INFO about NFAKE2 = %v (all INFO: %q)", gossip, p1.Infos)
 	}
@@ -148,29 +152,37 @@ func TestFakePeerRoutedMessages(t *testing.T) {
 			t.Fatalf("peer got %q, want the RS+ for bar", got)
 		}
 	}
-	// p2 also has interest in bar and in group rq.
-	p2.Send("RS+ $G bar\r\nRS+ $G bar rq 1\r\n")
+	// p2 also has interest in bar and in groups rq and both; p1 in groups
+	// oq and both.
+	p2.Send("RS+ $G bar\r\nRS+ $G bar rq 1\r\nRS+ $G bar both 1\r\n")
 	p2.Flush()
+	p1.Send("RS+ $G bar oq 1\r\nRS+ $G bar both 1\r\n")
+	p1.Flush()
 
 	steps := []struct {
 		rmsg     string
 		local    []string // lines the local client gets
 		toSecond []string // lines the second peer gets
+		toFirst  []string // lines the first (sending) peer gets back
 	}{
-		{"RMSG $G bar 2\r\nhi\r\n", []string{"MSG bar 1 2"}, nil},
-		{"RMSG $G bar r.1 2\r\nhi\r\n", []string{"MSG bar 1 r.1 2"}, nil},
-		{"RMSG $G bar | q 2\r\nhi\r\n", []string{"MSG bar 1 2", "MSG bar 2 2"}, nil},
-		{"RMSG $G bar + r.2 q 2\r\nhi\r\n", []string{"MSG bar 1 r.2 2", "MSG bar 2 r.2 2"}, nil},
+		{"RMSG $G bar 2\r\nhi\r\n", []string{"MSG bar 1 2"}, nil, nil},
+		{"RMSG $G bar r.1 2\r\nhi\r\n", []string{"MSG bar 1 r.1 2"}, nil, nil},
+		{"RMSG $G bar | q 2\r\nhi\r\n", []string{"MSG bar 1 2", "MSG bar 2 2"}, nil, nil},
+		{"RMSG $G bar + r.2 q 2\r\nhi\r\n", []string{"MSG bar 1 r.2 2", "MSG bar 2 r.2 2"}, nil, nil},
 		// No local rq member: passed on to the peer that has one.
-		{"RMSG $G bar | rq 2\r\nhi\r\n", []string{"MSG bar 1 2"}, []string{"RMSG $G bar | rq 2"}},
-		{"RMSG $SYS bar 2\r\nhi\r\n", nil, nil},
-		{"RMSG $G nobody 2\r\nhi\r\n", nil, nil},
-		{"HMSG $G bar 12 17\r\nNATS/1.0\r\n\r\nhello\r\n", []string{"HMSG bar 1 12 17"}, nil},
+		{"RMSG $G bar | rq 2\r\nhi\r\n", []string{"MSG bar 1 2"}, []string{"RMSG $G bar | rq 2"}, nil},
+		// Both peers have the group: another than the sender's.
+		{"RMSG $G bar | both 2\r\nhi\r\n", []string{"MSG bar 1 2"}, []string{"RMSG $G bar | both 2"}, nil},
+		// Only the sender has it: back to the sender, not dropped.
+		{"RMSG $G bar | oq 2\r\nhi\r\n", []string{"MSG bar 1 2"}, nil, []string{"RMSG $G bar | oq 2"}},
+		{"RMSG $SYS bar 2\r\nhi\r\n", nil, nil, nil},
+		{"RMSG $G nobody 2\r\nhi\r\n", nil, nil, nil},
+		{"HMSG $G bar 12 17\r\nNATS/1.0\r\n\r\nhello\r\n", []string{"HMSG bar 1 12 17"}, nil, nil},
 	}
 	for _, st := range steps {
 		p1.Send(st.rmsg)
-		if got := p1.Flush(); len(got) != 0 {
-			t.Fatalf("%q: first peer got %q", st.rmsg, testutil.Lines(got))
+		if got := testutil.Lines(p1.Flush()); !slices.Equal(got, st.toFirst) {
+			t.Fatalf("%q: first peer got %q, want %q", st.rmsg, got, st.toFirst)
 		}
 		got := testutil.Lines(recvQuiet(t, ca, len(st.local)))
 		slices.Sort(got)
@@ -208,7 +220,12 @@ func TestFakePeerPingAndErr(t *testing.T) {
 	if got := extra.ReadUntilClosed(); len(got) != 0 {
 		t.Errorf("extra connection got %q", got)
 	}
-	stays(t, 50*time.Millisecond, "the registered route", func() bool { return a.cl.NumRoutes() == 1 })
+	// A has finished with the extra connection (it logs its close last)
+	// and still holds the registered route, which still answers.
+	waitLogged(t, a, 1, "Route connection closed before registering")
+	if a.cl.NumRoutes() != 1 || numConns(a) != 1 {
+		t.Fatalf("after the extra connection closed: %d routes, %d connections, want 1 and 1", a.cl.NumRoutes(), numConns(a))
+	}
 	if got := p.Flush(); len(got) != 0 {
 		t.Errorf("registered peer got %q", testutil.Lines(got))
 	}

@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/natsd/natsd/confparse"
+	"github.com/natsd/natsd/internal/testutil"
 )
 
 // TestDocConfigExamples checks that every config example in README.md and
@@ -21,8 +20,10 @@ import (
 //	listen: 127.0.0.1:4222
 //	```
 //
-// Untagged fences (error output, shell sessions) are not checked. Warnings
-// are allowed: an example may show a key natsd does not serve yet.
+// Every fence must say what it holds (conf, sh, text, …): an untagged one
+// could be a config example nobody checks. Warnings are allowed: an example
+// may show a key natsd does not serve yet. (cmd/natsd's
+// TestDocCommandLines checks the natsd command lines of the sh blocks.)
 func TestDocConfigExamples(t *testing.T) {
 	docs, err := filepath.Glob(filepath.Join("..", "docs", "*.md"))
 	if err != nil {
@@ -45,84 +46,32 @@ func TestDocConfigExamples(t *testing.T) {
 }
 
 // checkConfExamples parses and builds every conf-tagged block of the
-// Markdown document doc, returning how many there are and what is wrong.
+// Markdown document doc, returning how many there are and what is wrong
+// (untagged fences included).
 func checkConfExamples(doc string, src []byte) (n int, problems []string) {
-	for _, ex := range confBlocks(src) {
+	for _, ex := range testutil.MarkdownBlocks(src) {
+		name := fmt.Sprintf("%s:%d", filepath.ToSlash(doc), ex.Line)
+		if ex.Lang == "" {
+			problems = append(problems, name+": a fence without a language: tag it (conf, sh, text, …) so that a config example cannot go unchecked")
+			continue
+		}
+		if ex.Lang != "conf" {
+			continue
+		}
 		n++
-		name := fmt.Sprintf("%s:%d", filepath.ToSlash(doc), ex.line)
 		// Parsed under the document's name, so an include resolves next
 		// to it; the environment is empty so the result is stable.
-		d, err := confparse.Parse(doc, ex.text, &confparse.Options{
+		d, err := confparse.Parse(doc, ex.Text, &confparse.Options{
 			LookupEnv: func(string) (string, bool) { return "", false }})
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: example does not parse:\n%s", name, listErrors(err, doc, ex.line)))
+			problems = append(problems, fmt.Sprintf("%s: example does not parse:\n%s", name, listErrors(err, doc, ex.Line)))
 			continue
 		}
 		if _, diag := Build(d, nil); len(diag.Errors) > 0 {
-			problems = append(problems, fmt.Sprintf("%s: example does not build:\n%s", name, listErrors(diag.Errors, doc, ex.line)))
+			problems = append(problems, fmt.Sprintf("%s: example does not build:\n%s", name, listErrors(diag.Errors, doc, ex.Line)))
 		}
 	}
 	return n, problems
-}
-
-type confBlock struct {
-	line int // of the opening fence, 1-based
-	text []byte
-}
-
-// confBlocks returns the fenced blocks of a Markdown document whose info
-// string's first word is "conf". A fence is ``` or longer (or ~~~),
-// possibly indented; it ends at a fence of the same character at least as
-// long.
-func confBlocks(src []byte) []confBlock {
-	var out []confBlock
-	var cur *confBlock
-	var fence string
-	sc := bufio.NewScanner(bytes.NewReader(src))
-	for line := 1; sc.Scan(); line++ {
-		text := sc.Text()
-		trimmed := strings.TrimLeft(text, " ")
-		if fence == "" {
-			f := fenceOf(trimmed)
-			if f == "" {
-				continue
-			}
-			fence = f
-			info := strings.Fields(trimmed[len(f):])
-			if len(info) > 0 && info[0] == "conf" {
-				cur = &confBlock{line: line}
-			}
-			continue
-		}
-		if f := fenceOf(trimmed); strings.HasPrefix(f, fence) && strings.TrimSpace(trimmed[len(f):]) == "" {
-			if cur != nil {
-				out = append(out, *cur)
-			}
-			cur, fence = nil, ""
-			continue
-		}
-		if cur != nil {
-			cur.text = append(cur.text, text...)
-			cur.text = append(cur.text, '\n')
-		}
-	}
-	return out
-}
-
-// fenceOf returns the run of three or more backticks or tildes s starts
-// with, or "".
-func fenceOf(s string) string {
-	if s == "" || (s[0] != '`' && s[0] != '~') {
-		return ""
-	}
-	n := 0
-	for n < len(s) && s[n] == s[0] {
-		n++
-	}
-	if n < 3 {
-		return ""
-	}
-	return s[:n]
 }
 
 // listErrors writes one error a line, positions in doc moved down by the
@@ -142,20 +91,16 @@ func listErrors(err error, doc string, fence int) string {
 	return "\t" + err.Error() + "\n"
 }
 
-func TestConfBlocks(t *testing.T) {
-	md := "# t\n```conf\nport: 1\n```\n```sh\nnatsd\n```\n````conf extra\na: 1\n```\nb: 2\n````\n~~~\nc\n~~~\n"
-	got := confBlocks([]byte(md))
-	if len(got) != 2 || got[0].line != 2 || string(got[0].text) != "port: 1\n" ||
-		got[1].line != 8 || string(got[1].text) != "a: 1\n```\nb: 2\n" {
-		t.Fatalf("confBlocks = %+v", got)
-	}
-	// The check itself fails on a bad example, and passes a good one.
-	md = "```conf\nport: 4222\njetstream {}\n```\n\n```conf\nport: \"abc\"\n```\n\n```conf\ncluster {\n```\n"
+func TestCheckConfExamples(t *testing.T) {
+	// The check itself fails on a bad example and an untagged fence, and
+	// passes a good one.
+	md := "```conf\nport: 4222\njetstream {}\n```\n\n```conf\nport: \"abc\"\n```\n\n```conf\ncluster {\n```\n\n```\nport: 1\n```\n"
 	n, problems := checkConfExamples("x.md", []byte(md))
-	if n != 3 || len(problems) != 2 || !strings.Contains(problems[0], "x.md:6: example does not build") ||
+	if n != 3 || len(problems) != 3 || !strings.Contains(problems[0], "x.md:6: example does not build") ||
 		!strings.Contains(problems[0], "x.md:7:7: port: expected a port number") ||
 		!strings.Contains(problems[1], "x.md:10: example does not parse") ||
-		!strings.Contains(problems[1], "x.md:12:1: unexpected end of file") {
+		!strings.Contains(problems[1], "x.md:12:1: unexpected end of file") ||
+		!strings.Contains(problems[2], "x.md:14: a fence without a language") {
 		t.Fatalf("checkConfExamples: %d examples, problems %q", n, problems)
 	}
 }

@@ -23,9 +23,10 @@ type subscriber interface {
 	// slow consumer did not take it). It runs on the publisher's goroutine
 	// and must not block.
 	deliver(p *producer, sub *subscription, m *wire.Msg) bool
-	// remote reports interest of another server: a routed message never
-	// goes back out to one (the one-hop rule), and its queue weight is its
-	// member count there.
+	// remote reports interest of another server: a routed message does
+	// not go back out to one (the one-hop rule; the one exception is a
+	// queue group with no local member, see RouteLink.Deliver), and its
+	// queue weight is its member count there.
 	remote() bool
 }
 

@@ -188,7 +188,9 @@ func TestAllowResponses(t *testing.T) {
 		if !c.canPublish([]byte("r1")) {
 			t.Fatal("fresh grant refused")
 		}
-		time.Sleep(40 * time.Millisecond)
+		// Past the grant's deadline (not a guess at how long that is).
+		deadline := c.replies["r1"].expires
+		waitFor(t, ioTimeout, "the grant's deadline", func() bool { return time.Now().After(deadline) })
 		if c.canPublish([]byte("r1")) {
 			t.Fatal("expired grant allowed")
 		}

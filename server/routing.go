@@ -122,9 +122,15 @@ func (l *RouteLink) RemoveInterest(sub *RemoteSub) {
 
 // Deliver delivers a routed message to local subscribers only (the one-hop
 // rule): every matching plain subscriber, and one local member of each
-// queue group the message names. A named group with no local member is
-// passed to another route that has it (nats-server's queue exception). A
-// message for an account this server does not have is dropped.
+// queue group the message names. The exception, as nats-server v2.15.2
+// makes it: a named group with no local member (the sender's view was
+// stale, or the member just left) is passed to a route that has one,
+// another than the sender's if there is one, else back to the sender
+// (nats-server picks among all, the sender included; it does not drop
+// the message). That second hop cannot ping-pong: the RS- that made the
+// view stale precedes the returned message on the same connection. See
+// TestRoutedQueueMessageWithoutLocalMember in cmd/natsd. A message for an
+// account this server does not have is dropped.
 func (l *RouteLink) Deliver(m *wire.Msg) {
 	a := l.account(m.Account)
 	if a == nil {
@@ -146,8 +152,8 @@ func (l *RouteLink) Deliver(m *wire.Msg) {
 			if qg.Name != string(q) {
 				continue
 			}
-			if !p.pickLocal(qg, m) {
-				p.pickQueueMember(qg, nil, m, l)
+			if !p.pickLocal(qg, m) && !p.pickQueueMember(qg, nil, m, l) {
+				p.pickQueueMember(qg, nil, m, nil)
 			}
 			break
 		}

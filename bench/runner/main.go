@@ -37,6 +37,7 @@ type config struct {
 	scale                            float64
 	only                             string
 	crossRoute                       bool
+	cost                             bool
 	tmp                              string
 	idleBin                          string
 }
@@ -82,6 +83,7 @@ func main() {
 	flag.Float64Var(&cfg.scale, "scale", 1, "multiply every message count (e.g. 0.1 for a smoke run)")
 	flag.StringVar(&cfg.only, "only", "", "comma-separated scenario ids to run (pub16,pubsub16,fanout16,pubsub1k,rss,route16)")
 	flag.BoolVar(&cfg.crossRoute, "cross-route", true, "run the cross-route scenario (3-node cluster, pub on A, sub on B)")
+	flag.BoolVar(&cfg.cost, "cost", true, "after the rounds, run each throughput scenario once more per server with GODEBUG=gctrace=1 and report its CPU time and GC cycles per million messages")
 	flag.Parse()
 	if cfg.rounds < 1 || cfg.rssRounds < 1 {
 		fatalf("rounds must be positive")
@@ -157,7 +159,7 @@ func run(ctx context.Context, cfg *config) int {
 		return false
 	}
 
-	var rows []row
+	var rows, costRows []row
 	failed := false
 	for _, sc := range scenarios(cfg) {
 		if !want(sc.ID) {
@@ -170,7 +172,7 @@ func run(ctx context.Context, cfg *config) int {
 				if ctx.Err() != nil {
 					return 130
 				}
-				res, err := runThroughput(ctx, cfg, k, sc)
+				res, err := runThroughput(ctx, cfg, k, sc, false)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "bench: %s round %d %s: FAILED: %v\n", sc.ID, round+1, k.Name, err)
 					r.add(round, k.Name, 0, false)
@@ -187,6 +189,11 @@ func run(ctx context.Context, cfg *config) int {
 			}
 		}
 		rows = append(rows, r)
+		if cfg.cost {
+			cpu, gc, ok := runCost(ctx, cfg, sc, natsd, peer)
+			failed = failed || !ok
+			costRows = append(costRows, cpu, gc)
+		}
 	}
 
 	if want("rss") {
@@ -221,11 +228,14 @@ func run(ctx context.Context, cfg *config) int {
 	}
 
 	facts = append(facts, fact{"load average at end", loadAvg()}, fact{"wall time of the run", time.Since(started).Round(time.Second).String()})
-	rep := report{Date: time.Now().UTC(), Facts: facts, Rows: rows, Rounds: cfg.rounds, RSSRounds: cfg.rssRounds,
+	rep := report{Date: time.Now().UTC(), Facts: facts, Rows: rows, CostRows: costRows, Rounds: cfg.rounds, RSSRounds: cfg.rssRounds,
 		Command: "make bench" + argsNote()}
-	table := rep.table()
+	table := rep.table(rep.Rows)
 	fmt.Println()
 	fmt.Println(table)
+	if len(rep.CostRows) > 0 {
+		fmt.Println(rep.table(rep.CostRows))
+	}
 	if notes := rep.flagged(); notes != "" {
 		fmt.Println(notes)
 	}
@@ -241,6 +251,36 @@ func run(ctx context.Context, cfg *config) int {
 		return 1
 	}
 	return 0
+}
+
+// runCost runs sc once more on each server, with GODEBUG=gctrace=1, and
+// returns two rows: the servers' CPU time and their GC cycles, per million
+// messages published (from the publisher's start to the last subscriber's
+// end, summed over the nodes of a cluster). One run each: these say where
+// the time goes, the rounds above say how fast.
+func runCost(ctx context.Context, cfg *config, sc scenario, natsd, peer serverKind) (cpu, gc row, ok bool) {
+	cpu = row{ID: sc.ID + "-cpu", Title: sc.Title + ": server CPU", Metric: "s per 1M msgs, lower is better", Unit: "s", NoFlag: true}
+	gc = row{ID: sc.ID + "-gc", Title: sc.Title + ": server GC cycles", Metric: "per 1M msgs, lower is better", Unit: "cycles", NoFlag: true}
+	ok = true
+	perM := float64(sc.Msgs) / 1e6
+	for _, k := range []serverKind{natsd, peer} {
+		if ctx.Err() != nil {
+			return cpu, gc, false
+		}
+		res, err := runThroughput(ctx, cfg, k, sc, true)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s cost run %s: FAILED: %v\n", sc.ID, k.Name, err)
+			cpu.add(0, k.Name, 0, false)
+			gc.add(0, k.Name, 0, false)
+			ok = false
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "bench: %-8s cost   %-11s CPU %.2fs, %d GC cycles for %s msgs (%s msgs/s with gctrace)\n",
+			sc.ID, k.Name, res.CPU.Seconds(), res.GCCycles, commas(float64(sc.Msgs)), commas(res.Rate))
+		cpu.add(0, k.Name, res.CPU.Seconds()/perM, true)
+		gc.add(0, k.Name, float64(res.GCCycles)/perM, true)
+	}
+	return cpu, gc, ok
 }
 
 // order alternates which server goes first, round by round, so that a

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,6 +100,7 @@ func freePort() (int, error) {
 type serverOpts struct {
 	monitor bool     // -m on a free port, for /connz and /routez
 	extra   []string // e.g. cluster flags
+	env     []string // extra environment, e.g. GODEBUG=gctrace=1
 }
 
 // startServer starts k on loopback with a free client port, the same
@@ -123,6 +125,9 @@ func startServer(k serverKind, dir string, o serverOpts) (*server, error) {
 	}
 	s.logPath = f.Name()
 	s.cmd = exec.Command(k.Bin, args...)
+	if len(o.env) > 0 {
+		s.cmd.Env = append(os.Environ(), o.env...)
+	}
 	s.cmd.Stdout, s.cmd.Stderr = f, f
 	if err := startCmd(s.cmd); err != nil {
 		f.Close()
@@ -202,6 +207,25 @@ func (s *server) clientSubs() (int, error) {
 	return n, nil
 }
 
+// routeInterest reports whether a route of s lists subject in its
+// subscriptions (/routez?subs=1, the same fields in both servers).
+func (s *server) routeInterest(subject string) (bool, error) {
+	var rz struct {
+		Routes []struct {
+			Subs []string `json:"subscriptions_list"`
+		} `json:"routes"`
+	}
+	if err := s.getJSON("/routez?subs=1", &rz); err != nil {
+		return false, err
+	}
+	for _, r := range rz.Routes {
+		if slices.Contains(r.Subs, subject) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // numRoutes is the number of routes from /routez.
 func (s *server) numRoutes() (int, error) {
 	var rz struct {
@@ -254,6 +278,68 @@ func vmRSS(pid int) (uint64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS in /proc status")
+}
+
+// cpuTime is the CPU time (user + system) process pid has used so far,
+// from /proc/PID/stat.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: state is field 3, utime 14, stime 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("unexpected /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc stat times: %v %v", err1, err2)
+	}
+	return time.Duration(ut+st) * time.Second / time.Duration(clockTicks()), nil
+}
+
+var (
+	ticksOnce sync.Once
+	ticks     int64
+)
+
+// clockTicks is the kernel's USER_HZ (getconf CLK_TCK), 100 if unknown.
+func clockTicks() int64 {
+	ticksOnce.Do(func() {
+		ticks = 100
+		if out, err := exec.Command("getconf", "CLK_TCK").Output(); err == nil {
+			if n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil && n > 0 {
+				ticks = n
+			}
+		}
+	})
+	return ticks
+}
+
+// gcCycles counts the garbage collections a server started with
+// GODEBUG=gctrace=1 has logged so far (one "gc N @…" line each, on its
+// stderr, which is its log file).
+func (s *server) gcCycles() (int, error) {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "gc" && strings.HasPrefix(f[2], "@") {
+			if _, err := strconv.Atoi(f[1]); err == nil {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // runCmd runs a command to completion under ctx, registered for cleanup,

@@ -23,6 +23,7 @@ const flagBelow = 0.7
 type row struct {
 	ID, Title, Metric, Unit, Params string
 	HigherBetter                    bool
+	NoFlag                          bool      // never flagged for profiling (the cost rows)
 	natsd, peer                     []float64 // by round; NaN = failed or not run
 }
 
@@ -84,6 +85,9 @@ func spread(v []float64) float64 {
 }
 
 func (r *row) flagged() bool {
+	if r.NoFlag {
+		return false
+	}
 	m := median(r.ratios())
 	if math.IsNaN(m) {
 		return false
@@ -103,6 +107,8 @@ func (r *row) format(v float64) string {
 		return commas(v)
 	case "MiB":
 		return fmt.Sprintf("%.1f", v)
+	case "cycles":
+		return fmt.Sprintf("%.0f", v)
 	default:
 		return fmt.Sprintf("%.2f", v)
 	}
@@ -114,18 +120,19 @@ type report struct {
 	Date              time.Time
 	Facts             []fact
 	Rows              []row
+	CostRows          []row // the -cost runs: one round each
 	Rounds, RSSRounds int
 	Command           string
 }
 
-// table is the markdown results table.
-func (rep *report) table() string {
+// table is the markdown table of rows.
+func (rep *report) table(rows []row) string {
 	var b strings.Builder
 	b.WriteString("| # | Scenario | Metric | natsd (median) | nats-server (median) | natsd / nats-server (median of rounds) | ratio min–max | spread natsd / nats-server | rounds ok |\n")
 	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|\n")
 	num := 0
-	for i := range rep.Rows {
-		r := &rep.Rows[i]
+	for i := range rows {
+		r := &rows[i]
 		n, p, rs := okValues(r.natsd), okValues(r.peer), r.ratios()
 		id := ""
 		if !strings.HasPrefix(r.Title, "…") {
@@ -212,7 +219,7 @@ func (rep *report) markdown() string {
 	}
 	fmt.Fprintf(&b, "\n#### Results: medians of %d alternating rounds (idle clients: %d rounds)\n\n", rep.Rounds, rep.RSSRounds)
 	b.WriteString("Throughput rows: ratio ≥ 1.0 means natsd is faster. Memory rows: ratio ≤ 1.0 means natsd uses less.\n\n")
-	b.WriteString(rep.table())
+	b.WriteString(rep.table(rep.Rows))
 	b.WriteString("\nParameters per scenario:\n\n")
 	for _, r := range rep.Rows {
 		fmt.Fprintf(&b, "- %s (`%s`): %s\n", r.Title, r.ID, r.Params)
@@ -221,6 +228,14 @@ func (rep *report) markdown() string {
 		b.WriteString("\n" + f)
 	} else {
 		fmt.Fprintf(&b, "\nNo scenario past the profiling threshold (throughput ratio < %.1f, memory ratio > %.2f).\n", flagBelow, 1/flagBelow)
+	}
+	if len(rep.CostRows) > 0 {
+		b.WriteString("\n#### Server cost per million published messages\n\n")
+		b.WriteString("One more run of each scenario per server, with `GODEBUG=gctrace=1` (one log line per garbage collection): " +
+			"the servers' CPU time (user + system, `/proc/PID/stat`) and their GC cycles from the publisher's start to the last " +
+			"subscriber's end, summed over the nodes of a cluster, per million messages published. One run, so only the ratio's " +
+			"order of magnitude is worth reading.\n\n")
+		b.WriteString(rep.table(rep.CostRows))
 	}
 	b.WriteString("\n<details><summary>Every round of this run</summary>\n\n")
 	b.WriteString(rep.rawTable())

@@ -46,6 +46,34 @@ type tpResult struct {
 	Rate    float64 // headline msgs/s: publisher's for publish-only, subscribers' aggregate otherwise
 	PubRate float64 // the publisher's own msgs/s
 	Wall    time.Duration
+
+	// With cost: from the publisher's start to the last subscriber's end,
+	// summed over the servers of the run.
+	CPU      time.Duration // CPU time (user + system), from /proc/PID/stat
+	GCCycles int           // garbage collections (GODEBUG=gctrace=1)
+}
+
+// costSnapshot is what the servers of a run have used so far.
+type costSnapshot struct {
+	cpu time.Duration
+	gc  int
+}
+
+func snapshot(nodes []*server) (costSnapshot, error) {
+	var c costSnapshot
+	for _, n := range nodes {
+		t, err := cpuTime(n.PID())
+		if err != nil {
+			return c, err
+		}
+		g, err := n.gcCycles()
+		if err != nil {
+			return c, err
+		}
+		c.cpu += t
+		c.gc += g
+	}
+	return c, nil
 }
 
 // `nats bench` (natscli v0.5.0) prints, for one client,
@@ -119,9 +147,9 @@ func rateFromCSV(path string) (float64, error) {
 // Each node gets monitoring so the runner can see subscriptions and routes.
 //
 // The cross-route scenario (publish on A, subscribe on B) uses this path.
-func startTopology(k serverKind, sc scenario, dir string) ([]*server, error) {
+func startTopology(k serverKind, sc scenario, dir string, env []string) ([]*server, error) {
 	if sc.Nodes <= 1 {
-		s, err := startServer(k, dir, serverOpts{monitor: true})
+		s, err := startServer(k, dir, serverOpts{monitor: true, env: env})
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +174,7 @@ func startTopology(k serverKind, sc scenario, dir string) ([]*server, error) {
 		} else {
 			extra = append(extra, "-routes", fmt.Sprintf("nats://127.0.0.1:%d", seedPort))
 		}
-		s, err := startServer(k, dir, serverOpts{monitor: true, extra: extra})
+		s, err := startServer(k, dir, serverOpts{monitor: true, extra: extra, env: env})
 		if err != nil {
 			stopAll()
 			return nil, err
@@ -172,13 +200,18 @@ func startTopology(k serverKind, sc scenario, dir string) ([]*server, error) {
 }
 
 // runThroughput runs scenario sc once against a fresh server (or cluster)
-// of kind k, then stops it.
-func runThroughput(ctx context.Context, cfg *config, k serverKind, sc scenario) (tpResult, error) {
+// of kind k, then stops it. With cost, the servers run with
+// GODEBUG=gctrace=1 and the result has their CPU time and GC cycles.
+func runThroughput(ctx context.Context, cfg *config, k serverKind, sc scenario, cost bool) (tpResult, error) {
 	dir, err := os.MkdirTemp(cfg.tmp, sc.ID+"-"+k.Name+"-")
 	if err != nil {
 		return tpResult{}, err
 	}
-	nodes, err := startTopology(k, sc, dir)
+	var env []string
+	if cost {
+		env = []string{"GODEBUG=gctrace=1"}
+	}
+	nodes, err := startTopology(k, sc, dir, env)
 	if err != nil {
 		return tpResult{}, err
 	}
@@ -224,12 +257,21 @@ func runThroughput(ctx context.Context, cfg *config, k serverKind, sc scenario) 
 			return tpResult{}, fmt.Errorf("subscribers not ready: %w: %s", err, tail(subOut.String(), 400))
 		}
 		if sc.PubNode != sc.SubNode {
-			// Interest has to cross the route before the first publish; the
-			// servers give no common way to see that, so give it a moment.
-			time.Sleep(time.Second)
+			// Interest has to cross the route before the first publish:
+			// wait until the publisher's server lists it on a route.
+			if err := waitRouteInterest(nodes[sc.PubNode], subject, 20*time.Second); err != nil {
+				reapSub()
+				return tpResult{}, err
+			}
 		}
 	}
 
+	var before costSnapshot
+	if cost {
+		if before, err = snapshot(nodes); err != nil {
+			return tpResult{}, err
+		}
+	}
 	pubCSV := filepath.Join(dir, "pub.csv")
 	pctx, cancel := context.WithTimeout(ctx, cfg.runTimeout)
 	defer cancel()
@@ -263,7 +305,29 @@ func runThroughput(ctx context.Context, cfg *config, k serverKind, sc scenario) 
 		}
 	}
 	res.Wall = time.Since(t0)
+	if cost {
+		after, err := snapshot(nodes)
+		if err != nil {
+			return tpResult{}, err
+		}
+		res.CPU, res.GCCycles = after.cpu-before.cpu, after.gc-before.gc
+	}
 	return res, nil
+}
+
+// waitRouteInterest polls /routez until a route of s lists subject.
+func waitRouteInterest(s *server, subject string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := s.routeInterest(subject)
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no route of the publisher's server lists %s after %v (last error %v)", subject, timeout, err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
 }
 
 // waitSubs polls /connz until the client connections hold want subscriptions.

@@ -28,7 +28,7 @@ func connectRetry(t *testing.T, url string) *nats.Conn {
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
-func httpGet(t *testing.T, url string) map[string]any {
+func httpGet(t testing.TB, url string) map[string]any {
 	t.Helper()
 	c := http.Client{Timeout: 3 * time.Second}
 	resp, err := c.Get(url)

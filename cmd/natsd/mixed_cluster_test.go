@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,48 +92,28 @@ func checkPubSubBothWays(t *testing.T, a, b *node) {
 // published on both; each delivered exactly once, and both sides serve.
 func checkQueueAcross(t *testing.T, a, b *node) {
 	t.Helper()
-	var mu sync.Mutex
-	seen := map[string]int{}
-	var fromA, fromB, total atomic.Int64
-	for i, n := range []*node{a, b} {
-		nc := connect(t, n.ClientURL())
-		_, err := nc.QueueSubscribe("mq", "g", func(m *nats.Msg) {
-			mu.Lock()
-			seen[string(m.Data)]++
-			mu.Unlock()
-			if i == 0 {
-				fromA.Add(1)
-			} else {
-				fromB.Add(1)
-			}
-			total.Add(1)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = nc.Flush()
+	members := []*queueMember{
+		newQueueMember(t, a.ClientURL(), "mq", "g", "mq.mark"),
+		newQueueMember(t, b.ClientURL(), "mq", "g", "mq.mark"),
 	}
-	// Wait for each side to know the other's member.
 	pa, pb := connect(t, a.ClientURL()), connect(t, b.ClientURL())
-	testutil.Eventually(t, 5*time.Second, func() error {
-		before := fromB.Load()
+	waitMarkInterest(t, "mq.mark", members, pa, pb)
+	// Wait until A knows B's member: a queue message published on A
+	// reaches B.
+	testutil.Eventually(t, syncWait, func() error {
+		before := members[1].n.Load()
 		for range 20 {
-			_ = pa.Publish("mq", []byte("warm"))
+			_ = pa.Publish("mq", []byte(unique("warm-")))
 		}
-		_ = pa.Flush()
-		time.Sleep(50 * time.Millisecond)
-		if fromB.Load() == before {
+		markAll(t, "mq.mark", members, pa)
+		if members[1].n.Load() == before {
 			return fmt.Errorf("no queue message crossed from A to B yet")
 		}
 		return nil
 	})
-	time.Sleep(100 * time.Millisecond)
-	mu.Lock()
-	delete(seen, "warm")
-	mu.Unlock()
-	fromA.Store(0)
-	fromB.Store(0)
-	total.Store(0)
+	for _, m := range members {
+		m.reset()
+	}
 	const msgs = 1000
 	for k := range msgs {
 		p := pa
@@ -144,21 +122,21 @@ func checkQueueAcross(t *testing.T, a, b *node) {
 		}
 		_ = p.Publish("mq", fmt.Appendf(nil, "m%d", k))
 	}
-	_ = pa.Flush()
-	_ = pb.Flush()
-	testutil.Eventually(t, 10*time.Second, func() error {
-		if total.Load() < msgs {
-			return fmt.Errorf("%d of %d", total.Load(), msgs)
+	// Both publishers' markers reach both members after everything their
+	// messages brought them, duplicates included.
+	markAll(t, "mq.mark", members, pa, pb)
+	seen, per := tally(members)
+	total := 0
+	for k, n := range seen {
+		total += n
+		if n != 1 {
+			t.Errorf("%s delivered %d times", k, n)
 		}
-		return nil
-	})
-	time.Sleep(200 * time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(seen) != msgs || total.Load() != msgs {
-		t.Fatalf("%d distinct, %d deliveries; want %d each", len(seen), total.Load(), msgs)
 	}
-	if fromA.Load() < msgs/4 || fromB.Load() < msgs/4 {
-		t.Fatalf("queue split A=%d B=%d: one side barely served", fromA.Load(), fromB.Load())
+	if len(seen) != msgs || total != msgs {
+		t.Fatalf("%d distinct, %d deliveries; want %d each", len(seen), total, msgs)
+	}
+	if per[0] < msgs/4 || per[1] < msgs/4 {
+		t.Fatalf("queue split A=%d B=%d: one side barely served", per[0], per[1])
 	}
 }

@@ -79,7 +79,17 @@ func TestWatchNeverServesHalfWrittenFile(t *testing.T) {
 			if _, err := f.WriteString(c.half); err != nil {
 				t.Fatal(err)
 			}
-			// The writer pauses: seven debounce periods.
+			// The watcher has looked at the half-written file and waits for
+			// the writer: it says so once.
+			testutil.Eventually(t, syncWait, func() error {
+				if !strings.Contains(n.Log(), "Config file is being written") {
+					return errors.New("natsd did not say it waits for the writer")
+				}
+				return nil
+			})
+			// The writer goes on pausing, seven debounce periods more (the
+			// condition under test, not a wait for an outcome): the old
+			// config serves throughout.
 			holdsFor(t, 1400*time.Millisecond, func() error {
 				if err := authOK(url); err != nil {
 					return err
@@ -91,9 +101,6 @@ func TestWatchNeverServesHalfWrittenFile(t *testing.T) {
 			})
 			if strings.Contains(n.Log(), "Reloaded") {
 				t.Fatal("natsd reloaded the half-written file")
-			}
-			if !strings.Contains(n.Log(), "Config file is being written") {
-				t.Fatal("natsd did not say it waits for the writer")
 			}
 			if _, err := f.WriteString(c.rest); err != nil {
 				t.Fatal(err)
@@ -112,6 +119,9 @@ func TestWatchNeverServesHalfWrittenFile(t *testing.T) {
 			}
 			if v := varz()["max_connections"].(float64); v != 5 {
 				t.Fatalf("max_connections is %v after the complete file", v)
+			}
+			if k := strings.Count(n.Log(), "Reloaded server configuration"); k != 1 {
+				t.Fatalf("%d reloads, want the one of the complete file", k)
 			}
 		})
 	}
@@ -162,7 +172,9 @@ func TestWatchHoldsEmptiedFile(t *testing.T) {
 			if !waitStatus(t, ns, "reload held back") {
 				t.Fatal("systemd STATUS does not say the reload is held")
 			}
-			holdsFor(t, 600*time.Millisecond, func() error { return authOK(url) })
+			if err := authOK(url); err != nil {
+				t.Fatal(err)
+			}
 
 			p.Signal(syscall.SIGHUP) // the operator confirms
 			testutil.Eventually(t, 5*time.Second, func() error {
@@ -175,6 +187,18 @@ func TestWatchHoldsEmptiedFile(t *testing.T) {
 			})
 			if e, ok := httpGet(t, varzURL)["last_reload_error"]; ok && e != "" {
 				t.Fatalf("last_reload_error %q after the SIGHUP applied the file", e)
+			}
+			// The SIGHUP applied it, not the watcher on its own: had the
+			// watcher applied it before, there would be a file-change
+			// reload; after, it would find nothing to change.
+			testutil.Eventually(t, syncWait, func() error {
+				if !strings.Contains(p.Log(), "Reloaded server configuration (SIGHUP)") {
+					return errors.New("no SIGHUP reload in the log")
+				}
+				return nil
+			})
+			if strings.Contains(p.Log(), "Reloaded server configuration (file change)") {
+				t.Fatal("the watcher applied the held config on its own")
 			}
 		})
 	}

@@ -74,6 +74,12 @@ func NatsServer29Bin(t testing.TB) string {
 	return peerBin(t, "NATS_SERVER_29_BIN", "/usr/sbin/nats-server")
 }
 
+// NatsCLIBin is natscli v0.5.0, the `nats` CLI, installed by `make
+// test-deps` (and used by `make bench`).
+func NatsCLIBin(t testing.TB) string {
+	return peerBin(t, "NATS_CLI_BIN", filepath.Join(RepoRoot(), ".tools", "bin", "nats-v0.5.0"))
+}
+
 func peerBin(t testing.TB, env, def string) string {
 	t.Helper()
 	p := os.Getenv(env)

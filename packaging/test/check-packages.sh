@@ -234,11 +234,16 @@ check_same_files() {
 }
 
 check_copyright() {
-	local m
+	local m deps
 	# A module's major-version suffix (/v22) is not a directory of its code.
-	for m in $("$GO" version -m "$WORK/deb/usr/bin/natsd" | awk '$1 == "dep" { print $2 }'); do
-		grep -q "^Files:.* vendor/${m%/v[0-9]*}/\*" packaging/copyright || fail "packaging/copyright has no stanza for $m"
+	deps=$("$GO" version -m "$WORK/deb/usr/bin/natsd" | awk '$1 == "dep" { sub(/\/v[0-9]+$/, "", $2); print $2 }')
+	for m in $deps; do
+		grep -q "^Files:.* vendor/$m/\*" packaging/copyright || fail "packaging/copyright has no stanza for $m"
 		info "$m"
+	done
+	# And no stanza for a module the binary no longer links.
+	for m in $(grep '^Files:' packaging/copyright | grep -o 'vendor/[^ ]*/\*' | sed 's|^vendor/||; s|/\*$||'); do
+		grep -qx "$m" <<<"$deps" || fail "packaging/copyright has a stanza for $m, which the binary does not link"
 	done
 }
 

@@ -137,6 +137,22 @@ func (f *connzFixture) cids(cs ...*testutil.ProtoConn) []uint64 {
 	return out
 }
 
+// clockPast waits until time.Now() is after the last activity /connz
+// shows for c.
+func (f *connzFixture) clockPast(t *testing.T, c *testutil.ProtoConn) {
+	t.Helper()
+	var last time.Time
+	for _, ci := range BuildConnz(f.srv, ConnzOptions{}).Conns {
+		if ci.Cid == f.cid[c] {
+			last = ci.LastActivity
+		}
+	}
+	if last.IsZero() {
+		t.Fatalf("no last activity for cid %d", f.cid[c])
+	}
+	waitFor(t, ioTimeout, "the clock to pass "+last.String(), func() bool { return time.Now().After(last) })
+}
+
 func connCids(cz *Connz) []uint64 {
 	out := make([]uint64, len(cz.Conns))
 	for i, ci := range cz.Conns {
@@ -225,11 +241,14 @@ func TestConnzFields(t *testing.T) {
 
 func TestConnzSortAndPaging(t *testing.T) {
 	f := newConnzFixture(t)
-	// Activity order: two, then three, then one most recently.
+	// Activity order: two, then three, then one most recently. Each next
+	// flush waits until the clock has passed the activity /connz recorded
+	// for the one before, so the three times differ however coarse the
+	// clock or slow the machine.
 	f.two.Flush()
-	time.Sleep(2 * time.Millisecond)
+	f.clockPast(t, f.two)
 	f.three.Flush()
-	time.Sleep(2 * time.Millisecond)
+	f.clockPast(t, f.three)
 	f.one.Flush()
 
 	one, two, three := f.one, f.two, f.three
