@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -113,7 +112,7 @@ func Run(ctx context.Context, flags *Flags, env Env) error {
 	sigs := env.Signals
 	if sigs == nil {
 		ch := make(chan os.Signal, 4)
-		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+		signal.Notify(ch, notifySignals...)
 		defer signal.Stop(ch)
 		sigs = ch
 	}
@@ -299,19 +298,19 @@ func (d *Daemon) startMonitor(o *Options) error {
 func (d *Daemon) handleSignal(sig os.Signal) bool {
 	d.log.Info(fmt.Sprintf("Trapped %q signal", sig.String()))
 	switch sig {
-	case syscall.SIGINT:
+	case sigQuit:
 		return true
-	case syscall.SIGTERM:
+	case sigTerm:
 		if d.srv.InLameDuck() {
 			d.log.Info("Lame duck mode in progress: SIGTERM ignored")
 			return false
 		}
 		return true
-	case syscall.SIGUSR2:
+	case sigLameDuck:
 		d.ldmOnce.Do(func() { go d.lameDuck() })
-	case syscall.SIGHUP:
+	case sigReload:
 		go func() { _ = d.Reload("SIGHUP") }()
-	case syscall.SIGUSR1:
+	case sigReopen:
 		if ok, err := d.log.sink.reopen(); !ok {
 			d.log.Info("File log re-open ignored, not a file logger")
 		} else if err != nil {

@@ -160,9 +160,7 @@ func StartEnv(t testing.TB, env []string, bin string, args ...string) *Proc {
 	t.Helper()
 	p := &Proc{t: t, log: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
-	// If the test binary dies without its cleanups (a panic), the server
-	// dies with it instead of living on.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p.cmd.SysProcAttr = dieWithParent()
 	if env != nil {
 		p.cmd.Env = append(os.Environ(), env...)
 	}
