@@ -134,8 +134,15 @@ cluster: build
 ## activated sockets (for older natsd); STEPS='start stop' runs a subset.
 .PHONY: systemd-test
 SD_INTEGRATION ?= 1
-systemd-test: build
-	SD_INTEGRATION=$(SD_INTEGRATION) packaging/test/systemd-test.sh
+systemd-test: build bin/natsd-testhooks
+	SD_INTEGRATION=$(SD_INTEGRATION) NATSD_TESTHOOKS_BIN=$(CURDIR)/bin/natsd-testhooks packaging/test/systemd-test.sh
+
+## bin/natsd-testhooks: natsd with its test hooks compiled in (-tags
+## natsd_testhooks: the wedge the watchdog step uses). Never packaged: the
+## production build above has no hooks (TestProductionBinaryHasNoTestHooks).
+.PHONY: bin/natsd-testhooks
+bin/natsd-testhooks:
+	CGO_ENABLED=0 $(GO) build -trimpath -tags natsd_testhooks -ldflags '$(LDFLAGS)' -o $@ ./cmd/natsd
 
 ## ---- packages: .deb and .rpm built with nfpm (go tool nfpm), into dist/ ----
 ## See docs/packaging.md. deb/rpm: one package each, from bin/natsd (rebuilt

@@ -228,7 +228,7 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 		go d.statusLoop()
 	}
 	d.startWatchdog()
-	d.wedgeHook()
+	d.startTestHooks()
 	return d, nil
 }
 

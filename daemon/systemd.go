@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -145,28 +144,4 @@ func (d *Daemon) startWatchdog() {
 		return err
 	})
 	d.log.Info(fmt.Sprintf("systemd watchdog: pinging every %v while healthy", d.notify.WatchdogInterval()))
-}
-
-// wedgeHook is a test hook: when the file named by NATSD_TEST_WEDGE_FILE
-// appears, the server's shared lock is taken and never released, as a
-// deadlock would. Tests use it to see the watchdog stop.
-func (d *Daemon) wedgeHook() {
-	path := os.Getenv("NATSD_TEST_WEDGE_FILE")
-	if path == "" {
-		return
-	}
-	go func() {
-		for {
-			select {
-			case <-d.stopping:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			if _, err := os.Stat(path); err == nil {
-				d.log.Warn("Test hook: wedging the server")
-				d.srv.WedgeForTest()
-				return
-			}
-		}
-	}()
 }
