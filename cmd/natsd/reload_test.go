@@ -230,6 +230,11 @@ func TestReloadMovesClientListener(t *testing.T) {
 	if _, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port1), nats.Timeout(time.Second)); err == nil {
 		t.Fatal("the old port still accepts clients")
 	}
+	// A new client is told the new port (the daemon's TestPortMoveAnnouncesNewListener
+	// checks it while the old listener is still open too).
+	if p := testutil.DialProto(t, fmt.Sprintf("127.0.0.1:%d", port2)).Info["port"]; p != float64(port2) {
+		t.Errorf("INFO after the move announces port %v, want %d", p, port2)
+	}
 	if !old.IsConnected() {
 		t.Fatal("the existing client was disconnected")
 	}
