@@ -119,8 +119,9 @@ func TestApplyRemovesRoute(t *testing.T) {
 	waitRoutes(t, b, 1)
 
 	o := *b.cl.currentOpts()
+	removed := o.Routes
 	o.Routes = nil
-	b.cl.Apply(o)
+	b.cl.Apply(o, Changes{RemovedRoutes: removed})
 	waitRoutes(t, a, 0)
 	waitRoutes(t, b, 0)
 	waitFor(t, ioTimeout, "B's dialer to stop", func() bool {
@@ -136,14 +137,14 @@ func TestApplyRemovesRoute(t *testing.T) {
 	// A dials B: refused.
 	ao := *a.cl.currentOpts()
 	ao.Routes = []*url.URL{b.url()}
-	a.cl.Apply(ao)
+	a.cl.Apply(ao, Changes{AddedRoutes: ao.Routes})
 	stays(t, 1200*time.Millisecond, "no route after B removed it", func() bool {
 		return a.cl.NumRoutes() == 0 && b.cl.NumRoutes() == 0
 	})
 
 	// Configured again on B: the route comes back.
 	o.Routes = []*url.URL{a.url()}
-	b.cl.Apply(o)
+	b.cl.Apply(o, Changes{AddedRoutes: o.Routes})
 	waitRoutes(t, a, 1)
 	waitRoutes(t, b, 1)
 }
@@ -158,8 +159,9 @@ func TestApplyReplacesRoute(t *testing.T) {
 	waitRoutes(t, a, 1)
 
 	o := *b.cl.currentOpts()
+	removed := o.Routes
 	o.Routes = []*url.URL{c.url()}
-	b.cl.Apply(o)
+	b.cl.Apply(o, Changes{AddedRoutes: o.Routes, RemovedRoutes: removed})
 	waitFor(t, 5*time.Second, "B routed to C only", func() bool {
 		ids := b.peerIDs()
 		return len(ids) == 1 && ids[c.srv.ID()] && a.cl.NumRoutes() == 0
@@ -167,7 +169,7 @@ func TestApplyReplacesRoute(t *testing.T) {
 
 	ao := *a.cl.currentOpts()
 	ao.Routes = []*url.URL{b.url()}
-	a.cl.Apply(ao)
+	a.cl.Apply(ao, Changes{AddedRoutes: ao.Routes})
 	stays(t, 300*time.Millisecond, "A refused by B", func() bool { return !b.peerIDs()[a.srv.ID()] })
 }
 
@@ -178,7 +180,7 @@ func TestApplyAddsRoute(t *testing.T) {
 	o := *b.cl.currentOpts()
 	o.Routes = []*url.URL{a.url()}
 	start := time.Now()
-	b.cl.Apply(o)
+	b.cl.Apply(o, Changes{AddedRoutes: o.Routes})
 	waitFor(t, 800*time.Millisecond, "the added route", func() bool { return a.cl.NumRoutes() == 1 && b.cl.NumRoutes() == 1 })
 	if el := time.Since(start); el > 800*time.Millisecond {
 		t.Errorf("added route took %v", el)
@@ -186,8 +188,8 @@ func TestApplyAddsRoute(t *testing.T) {
 	if r := b.cl.Stats().Routes[0]; !r.IsConfigured || !r.DidSolicit {
 		t.Errorf("added route: %+v", r)
 	}
-	// The same set again changes nothing.
-	b.cl.Apply(o)
+	// The same options again, nothing to add: nothing changes.
+	b.cl.Apply(o, Changes{})
 	stays(t, 50*time.Millisecond, "the route", func() bool { return b.cl.NumRoutes() == 1 })
 }
 
@@ -199,49 +201,11 @@ func TestApplyRouteAuthorization(t *testing.T) {
 	waitRoutes(t, a, 1)
 	ao := *a.cl.currentOpts()
 	ao.Password = "new"
-	a.cl.Apply(ao)
+	a.cl.Apply(ao, Changes{Auth: true})
 	waitRoutes(t, a, 0)
 	c := startNode(t, Options{Name: "test", Username: "ru", Password: "new"}, a)
 	waitRoutes(t, c, 1)
 	stays(t, 100*time.Millisecond, "B refused", func() bool { return !a.peerIDs()[b.srv.ID()] })
-}
-
-func TestDiffRoutes(t *testing.T) {
-	u := func(s string) *url.URL {
-		v, err := url.Parse(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	keys := func(us []*url.URL) []string {
-		var out []string
-		for _, x := range us {
-			out = append(out, routeKey(x))
-		}
-		return out
-	}
-	tests := []struct {
-		name           string
-		old, cur       []*url.URL
-		added, removed []string
-	}{
-		{"none", nil, nil, nil, nil},
-		{"same", []*url.URL{u("nats-route://a:1")}, []*url.URL{u("nats-route://a:1")}, nil, nil},
-		{"added", nil, []*url.URL{u("nats-route://a:1")}, []string{"nats-route://a:1"}, nil},
-		{"removed", []*url.URL{u("nats-route://a:1")}, nil, nil, []string{"nats-route://a:1"}},
-		{"swapped", []*url.URL{u("nats-route://a:1"), u("nats-route://b:2")}, []*url.URL{u("nats-route://b:2"), u("nats-route://c:3")},
-			[]string{"nats-route://c:3"}, []string{"nats-route://a:1"}},
-		{"credentials aside", []*url.URL{u("nats-route://u:p@a:1")}, []*url.URL{u("nats-route://v:q@a:1")}, nil, nil},
-		{"order aside", []*url.URL{u("nats-route://a:1"), u("nats-route://b:2")}, []*url.URL{u("nats-route://b:2"), u("nats-route://a:1")}, nil, nil},
-		{"port differs", []*url.URL{u("nats-route://a:1")}, []*url.URL{u("nats-route://a:2")}, []string{"nats-route://a:2"}, []string{"nats-route://a:1"}},
-	}
-	for _, tt := range tests {
-		added, removed := diffRoutes(tt.old, tt.cur)
-		if !slices.Equal(keys(added), tt.added) || !slices.Equal(keys(removed), tt.removed) {
-			t.Errorf("%s: added %q removed %q, want %q %q", tt.name, keys(added), keys(removed), tt.added, tt.removed)
-		}
-	}
 }
 
 func TestRouteKey(t *testing.T) {

@@ -86,8 +86,9 @@ func (d *Daemon) reload(trigger string) (err error) {
 		return nil
 	}
 	_ = d.notify.Reloading()
+	applied := 0 // a reload that fails applies nothing
 	defer func() {
-		d.recordReload(len(Diff(cur, orNil(next, err))), err)
+		d.recordReload(applied, err)
 		// A reload ends with READY=1 either way, or systemd would show the
 		// unit as reloading forever; STATUS= says how it went.
 		_ = d.notify.Ready(d.statusText())
@@ -114,23 +115,17 @@ func (d *Daemon) reload(trigger string) (err error) {
 		d.watchFiles(next.Files)
 		return nil
 	}
-	if err := d.apply(cur, next, changes); err != nil {
+	if err = d.apply(cur, next, changes); err != nil {
 		d.log.Error("Failed to reload server configuration: " + oneLine(err))
 		return err
 	}
+	applied = len(changes)
 	for _, c := range changes {
 		d.log.Info("Reloaded: " + c.String())
 	}
 	d.log.Info(fmt.Sprintf("Reloaded server configuration (%s): %d changes, digest %s", trigger, len(changes), next.Digest[:12]))
 	d.watchFiles(next.Files)
 	return nil
-}
-
-func orNil(o *Options, err error) *Options {
-	if err != nil || o == nil {
-		return &Options{}
-	}
-	return o
 }
 
 func filesEqual(a, b []string) bool {
@@ -212,7 +207,7 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 	// From here on nothing fails.
 	d.log.apply(next.Log)
 	d.srv.SetTrace(next.Log.Trace)
-	d.srv.Apply(next.Server)
+	d.srv.Apply(next.Server, serverChanges(changes))
 
 	d.mu.Lock()
 	d.opts = next
@@ -317,7 +312,7 @@ func (d *Daemon) applyCluster(cur, next *Options, changes []Change, routeLn net.
 		}
 		if has(changes, secCluster) || has(changes, secServer) {
 			// Server limits are the routes' too (routeLimits).
-			cl.Apply(next.Cluster)
+			cl.Apply(next.Cluster, clusterChanges(cur, next, changes))
 		}
 	}
 }
