@@ -58,10 +58,17 @@ func startDaemon(t *testing.T, conf string) *testDaemon {
 
 func tryStartDaemon(t *testing.T, conf string) (*testDaemon, error) {
 	t.Helper()
+	return tryStartDaemonFlags(t, conf, Flags{NoConfigWatch: true})
+}
+
+// tryStartDaemonFlags starts natsd with flags (ConfigFile set here).
+func tryStartDaemonFlags(t *testing.T, conf string, flags Flags) (*testDaemon, error) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "natsd.conf")
 	writeTestFile(t, path, conf)
 	td := &testDaemon{t: t, path: path, log: &logBuffer{}}
-	d, err := Start(&Flags{ConfigFile: path, NoConfigWatch: true}, Env{Stderr: td.log, Signals: make(chan os.Signal)})
+	flags.ConfigFile = path
+	d, err := Start(&flags, Env{Stderr: td.log, Signals: make(chan os.Signal)})
 	if err != nil {
 		return td, err
 	}

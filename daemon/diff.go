@@ -36,7 +36,8 @@ const (
 	secCluster
 	secClusterListener
 	secClusterEnable
-	secMonitor
+	secMonitorListener
+	secMonitorPath
 	secLog
 	secLogFile
 	secFiles
@@ -98,9 +99,9 @@ var rules = []rule{
 	// write_deadline (routeLimits): those lines report the change.
 	{"cluster limits", "Cluster.Limits", false, secCluster, func(o *Options) any { return o.Cluster.Limits }},
 	// Monitoring.
-	{"http.host", "Monitor.Host", false, secMonitor, func(o *Options) any { return o.Monitor.Host }},
-	{"http.port", "Monitor.Port", false, secMonitor, func(o *Options) any { return o.Monitor.Port }},
-	{"http_base_path", "Monitor.BasePath", false, secMonitor, func(o *Options) any { return o.Monitor.BasePath }},
+	{"http.host", "Monitor.Host", false, secMonitorListener, func(o *Options) any { return o.Monitor.Host }},
+	{"http.port", "Monitor.Port", false, secMonitorListener, func(o *Options) any { return o.Monitor.Port }},
+	{"http_base_path", "Monitor.BasePath", false, secMonitorPath, func(o *Options) any { return o.Monitor.BasePath }},
 	// Logging.
 	{"debug", "Log.Debug", false, secLog, func(o *Options) any { return o.Log.Debug }},
 	{"trace", "Log.Trace", false, secLog, func(o *Options) any { return o.Log.Trace }},

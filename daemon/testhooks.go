@@ -26,7 +26,7 @@ func (d *Daemon) wedgeHook() {
 	if path == "" {
 		return
 	}
-	go func() {
+	d.tasks.Go("test hook: wedge", func() {
 		for {
 			select {
 			case <-d.stopping:
@@ -39,5 +39,5 @@ func (d *Daemon) wedgeHook() {
 				return
 			}
 		}
-	}()
+	})
 }
