@@ -24,7 +24,7 @@ DEBIAN_NATS_SERVER := /usr/sbin/nats-server
 # Debian's systemd package: systemd-socket-activate and systemd-analyze.
 SOCKET_ACTIVATE    := /usr/bin/systemd-socket-activate
 
-.PHONY: all build run test test-deps unit-test race lint fuzz bench clean cluster
+.PHONY: all build run test test-deps unit-test race lint fuzz bench clean cluster cross-build
 
 all: build
 
@@ -72,9 +72,21 @@ TEST_ENV := NATS_SERVER_BIN=$(NATS_SERVER_BIN) NATS_SERVER_29_BIN=$(DEBIAN_NATS_
 ## (with the race detector) and natsd under a real systemd (systemd-test).
 test: test-deps
 	$(GO) vet ./...
+	$(MAKE) --no-print-directory cross-build
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(TEST_ENV) $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) systemd-test package-test VERSION='$(VERSION)'
+
+## cross-build: natsd builds, and go vet passes, on macOS and Windows too, so
+## that a developer there can work on it: systemd/ is a no-op off Linux,
+## SIGUSR1/SIGUSR2 exist only on Unix, the config watcher needs inotify.
+## Part of make test.
+CROSS_GOOS := darwin windows
+cross-build:
+	@for os in $(CROSS_GOOS); do \
+		echo "GOOS=$$os go build ./... && go vet ./..."; \
+		GOOS=$$os $(GO) build ./... && GOOS=$$os $(GO) vet ./... || exit 1; \
+	done
 
 unit-test:
 	$(GO) test -count=1 ./...
@@ -123,8 +135,15 @@ cluster: build
 ## activated sockets (for older natsd); STEPS='start stop' runs a subset.
 .PHONY: systemd-test
 SD_INTEGRATION ?= 1
-systemd-test: build
-	SD_INTEGRATION=$(SD_INTEGRATION) packaging/test/systemd-test.sh
+systemd-test: build bin/natsd-testhooks
+	SD_INTEGRATION=$(SD_INTEGRATION) NATSD_TESTHOOKS_BIN=$(CURDIR)/bin/natsd-testhooks packaging/test/systemd-test.sh
+
+## bin/natsd-testhooks: natsd with its test hooks compiled in (-tags
+## natsd_testhooks: the wedge the watchdog step uses). Never packaged: the
+## production build above has no hooks (TestProductionBinaryHasNoTestHooks).
+.PHONY: bin/natsd-testhooks
+bin/natsd-testhooks:
+	CGO_ENABLED=0 $(GO) build -trimpath -tags natsd_testhooks -ldflags '$(LDFLAGS)' -o $@ ./cmd/natsd
 
 ## ---- packages: .deb and .rpm built with nfpm (go tool nfpm), into dist/ ----
 ## See docs/packaging.md. deb/rpm: one package each, from bin/natsd (rebuilt

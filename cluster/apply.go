@@ -8,57 +8,47 @@ import (
 	"go.uber.org/zap"
 )
 
-// Apply switches the cluster to new options (a config reload): the name,
-// route authorization (accepted routes whose credentials no longer pass are
-// closed), advertise settings, keepalive, and the routes as a set — added
-// URLs are dialed at once; removed ones are closed, never redialed, and
-// gossip about their peers is ignored while they stay removed. The listener
-// address is the caller's business (Serve a new one, StopListener the old).
-func (c *Cluster) Apply(o Options) {
-	o = o.withDefaults()
-	old := *c.opts.Swap(&o)
-	c.mu.Lock()
-	if o.Name != "" && o.Name != c.name {
-		c.name, c.dynamic = o.Name, false
-		c.logger().Info("Cluster name updated to " + o.Name)
-		c.local.SetClusterName(o.Name)
-	}
-	c.mu.Unlock()
+// Changes is what a reload changed that the cluster acts on beyond using
+// the new options (advertise settings, keepalive, limits and dial
+// credentials are read where they are used). The caller's diff says so
+// (daemon/diff.go); Apply does not compare options itself.
+type Changes struct {
+	Name bool // cluster.name: adopted (existing routes are not re-checked)
+	Auth bool // route authorization: accepted routes are checked again
+	// AddedRoutes are dialed at once; RemovedRoutes are closed, never
+	// redialed, and gossip about their peers is ignored while they stay
+	// removed. Routes are told apart by RouteKey.
+	AddedRoutes, RemovedRoutes []*url.URL
+}
 
-	if o.Username != old.Username || o.Password != old.Password {
+// RouteKey is how routes are told apart: the URL without its credentials.
+func RouteKey(u *url.URL) string { return routeKey(u) }
+
+// Apply switches the cluster to new options (a config reload) and acts on
+// ch. The listener address is the caller's business (Serve a new one,
+// StopListener the old).
+func (c *Cluster) Apply(o Options, ch Changes) {
+	o = o.withDefaults()
+	c.opts.Store(&o)
+	if ch.Name && o.Name != "" {
+		c.mu.Lock()
+		if o.Name != c.name {
+			c.name, c.dynamic = o.Name, false
+			c.logger().Info("Cluster name updated to " + o.Name)
+			c.local.SetClusterName(o.Name)
+		}
+		c.mu.Unlock()
+	}
+	if ch.Auth {
 		c.reauthorize(&o)
 	}
-	added, removed := diffRoutes(old.Routes, o.Routes)
-	for _, u := range removed {
+	for _, u := range ch.RemovedRoutes {
 		c.removeRoute(u)
 	}
-	for _, u := range added {
+	for _, u := range ch.AddedRoutes {
 		c.logger().Info("Adding route " + routeKey(u))
 		c.solicit(u, true)
 	}
-}
-
-// diffRoutes compares route URLs as sets (credentials aside).
-func diffRoutes(old, cur []*url.URL) (added, removed []*url.URL) {
-	in := func(list []*url.URL, u *url.URL) bool {
-		for _, x := range list {
-			if routeKey(x) == routeKey(u) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, u := range cur {
-		if !in(old, u) {
-			added = append(added, u)
-		}
-	}
-	for _, u := range old {
-		if !in(cur, u) {
-			removed = append(removed, u)
-		}
-	}
-	return added, removed
 }
 
 // removeRoute stops dialing u and closes the routes it dialed (or that took

@@ -60,8 +60,9 @@ func TestConfiguredPeerDialsBack(t *testing.T) {
 	}
 
 	o := *a.cl.currentOpts()
+	removed := o.Routes
 	o.Routes = nil
-	a.cl.Apply(o)
+	a.cl.Apply(o, Changes{RemovedRoutes: removed})
 	for _, l := range p.ReadUntilClosed() {
 		if l != "PING" && !strings.HasPrefix(l, "RS+ ") {
 			t.Errorf("peer got %q", l)

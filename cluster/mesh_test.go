@@ -119,8 +119,9 @@ func TestApplyRemovesRoute(t *testing.T) {
 	waitRoutes(t, b, 1)
 
 	o := *b.cl.currentOpts()
+	removed := o.Routes
 	o.Routes = nil
-	b.cl.Apply(o)
+	b.cl.Apply(o, Changes{RemovedRoutes: removed})
 	waitRoutes(t, a, 0)
 	waitRoutes(t, b, 0)
 	waitFor(t, ioTimeout, "B's dialer to stop", func() bool {
@@ -136,7 +137,7 @@ func TestApplyRemovesRoute(t *testing.T) {
 	// A dials B: refused, and again after A's redial delay.
 	ao := *a.cl.currentOpts()
 	ao.Routes = []*url.URL{b.url()}
-	a.cl.Apply(ao)
+	a.cl.Apply(ao, Changes{AddedRoutes: ao.Routes})
 	waitRefused(t, b, a.srv.ID(), 1, 2, refusedRemoved)
 	if a.cl.NumRoutes() != 0 || b.cl.NumRoutes() != 0 {
 		t.Fatalf("after two refused dials: A has %d routes, B %d", a.cl.NumRoutes(), b.cl.NumRoutes())
@@ -144,7 +145,7 @@ func TestApplyRemovesRoute(t *testing.T) {
 
 	// Configured again on B: the route comes back.
 	o.Routes = []*url.URL{a.url()}
-	b.cl.Apply(o)
+	b.cl.Apply(o, Changes{AddedRoutes: o.Routes})
 	waitRoutes(t, a, 1)
 	waitRoutes(t, b, 1)
 }
@@ -159,8 +160,9 @@ func TestApplyReplacesRoute(t *testing.T) {
 	waitRoutes(t, a, 1)
 
 	o := *b.cl.currentOpts()
+	removed := o.Routes
 	o.Routes = []*url.URL{c.url()}
-	b.cl.Apply(o)
+	b.cl.Apply(o, Changes{AddedRoutes: o.Routes, RemovedRoutes: removed})
 	waitFor(t, 5*time.Second, "B routed to C only", func() bool {
 		ids := b.peerIDs()
 		return len(ids) == 1 && ids[c.srv.ID()] && a.cl.NumRoutes() == 0
@@ -168,7 +170,7 @@ func TestApplyReplacesRoute(t *testing.T) {
 
 	ao := *a.cl.currentOpts()
 	ao.Routes = []*url.URL{b.url()}
-	a.cl.Apply(ao)
+	a.cl.Apply(ao, Changes{AddedRoutes: ao.Routes})
 	waitRefused(t, b, a.srv.ID(), 1, 2, refusedRemoved)
 	if b.peerIDs()[a.srv.ID()] {
 		t.Fatal("B took A back after removing it")
@@ -187,7 +189,7 @@ func TestApplyAddsRoute(t *testing.T) {
 	b := startNode(t, Options{Name: "test"})
 	o := *b.cl.currentOpts()
 	o.Routes = []*url.URL{a.url()}
-	b.cl.Apply(o)
+	b.cl.Apply(o, Changes{AddedRoutes: o.Routes})
 	waitFor(t, 5*time.Second, "the added route", func() bool { return a.cl.NumRoutes() == 1 && b.cl.NumRoutes() == 1 })
 	r := b.cl.Stats().Routes[0]
 	if !r.IsConfigured || !r.DidSolicit {
@@ -199,7 +201,7 @@ func TestApplyAddsRoute(t *testing.T) {
 	// The same set again changes nothing. Apply decides synchronously:
 	// had it dropped or re-added the route, it would have logged it
 	// before returning.
-	b.cl.Apply(o)
+	b.cl.Apply(o, Changes{})
 	if n := b.logged("Adding route " + routeKey(a.url())); n != 1 {
 		t.Errorf("the same routes again: B logged adding the route %d times", n)
 	}
@@ -224,7 +226,7 @@ func BenchmarkApplyAddsRoute(b *testing.B) {
 		o := *y.cl.currentOpts()
 		o.Routes = []*url.URL{x.url()}
 		b.StartTimer()
-		y.cl.Apply(o)
+		y.cl.Apply(o, Changes{AddedRoutes: o.Routes})
 		waitFor(b, 5*time.Second, "the added route", func() bool { return x.cl.NumRoutes() == 1 && y.cl.NumRoutes() == 1 })
 		b.StopTimer()
 		x.stop(b)
@@ -241,7 +243,7 @@ func TestApplyRouteAuthorization(t *testing.T) {
 	waitRoutes(t, a, 1)
 	ao := *a.cl.currentOpts()
 	ao.Password = "new"
-	a.cl.Apply(ao)
+	a.cl.Apply(ao, Changes{Auth: true})
 	waitRoutes(t, a, 0)
 	c := startNode(t, Options{Name: "test", Username: "ru", Password: "new"}, a)
 	waitRoutes(t, c, 1)
@@ -249,44 +251,6 @@ func TestApplyRouteAuthorization(t *testing.T) {
 	waitRefused(t, a, b.srv.ID(), 1, a.logged("Route authorization error")+2, "Route authorization error")
 	if a.peerIDs()[b.srv.ID()] {
 		t.Fatal("A took B back with the old password")
-	}
-}
-
-func TestDiffRoutes(t *testing.T) {
-	u := func(s string) *url.URL {
-		v, err := url.Parse(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	keys := func(us []*url.URL) []string {
-		var out []string
-		for _, x := range us {
-			out = append(out, routeKey(x))
-		}
-		return out
-	}
-	tests := []struct {
-		name           string
-		old, cur       []*url.URL
-		added, removed []string
-	}{
-		{"none", nil, nil, nil, nil},
-		{"same", []*url.URL{u("nats-route://a:1")}, []*url.URL{u("nats-route://a:1")}, nil, nil},
-		{"added", nil, []*url.URL{u("nats-route://a:1")}, []string{"nats-route://a:1"}, nil},
-		{"removed", []*url.URL{u("nats-route://a:1")}, nil, nil, []string{"nats-route://a:1"}},
-		{"swapped", []*url.URL{u("nats-route://a:1"), u("nats-route://b:2")}, []*url.URL{u("nats-route://b:2"), u("nats-route://c:3")},
-			[]string{"nats-route://c:3"}, []string{"nats-route://a:1"}},
-		{"credentials aside", []*url.URL{u("nats-route://u:p@a:1")}, []*url.URL{u("nats-route://v:q@a:1")}, nil, nil},
-		{"order aside", []*url.URL{u("nats-route://a:1"), u("nats-route://b:2")}, []*url.URL{u("nats-route://b:2"), u("nats-route://a:1")}, nil, nil},
-		{"port differs", []*url.URL{u("nats-route://a:1")}, []*url.URL{u("nats-route://a:2")}, []string{"nats-route://a:2"}, []string{"nats-route://a:1"}},
-	}
-	for _, tt := range tests {
-		added, removed := diffRoutes(tt.old, tt.cur)
-		if !slices.Equal(keys(added), tt.added) || !slices.Equal(keys(removed), tt.removed) {
-			t.Errorf("%s: added %q removed %q, want %q %q", tt.name, keys(added), keys(removed), tt.added, tt.removed)
-		}
 	}
 }
 

@@ -4,8 +4,16 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
+
+	"github.com/natsd/natsd/cluster"
+	"github.com/natsd/natsd/server"
 )
+
+// The diff is the one place that says what a reload changes. Components
+// are told (server.Changes, cluster.Changes, the endpoints' sections) and
+// apply exactly that; none of them compares old and new options again.
 
 // Change is one option that differs between the running options and the
 // new ones, as logged after a reload: "max_payload: 1048576 -> 2048".
@@ -28,7 +36,8 @@ const (
 	secCluster
 	secClusterListener
 	secClusterEnable
-	secMonitor
+	secMonitorListener
+	secMonitorPath
 	secLog
 	secLogFile
 	secFiles
@@ -80,7 +89,7 @@ var rules = []rule{
 	{"cluster.no_advertise", "Cluster.NoAdvertise", false, secCluster, func(o *Options) any { return o.Cluster.NoAdvertise }},
 	{"cluster.connect_retries", "Cluster.ConnectRetries", false, secCluster, func(o *Options) any { return o.Cluster.ConnectRetries }},
 	{"cluster.connect_backoff", "Cluster.ConnectBackoff", false, secCluster, func(o *Options) any { return o.Cluster.ConnectBackoff }},
-	{"cluster.routes", "Cluster.Routes", false, secCluster, func(o *Options) any { return routeList(o.Cluster.Routes) }},
+	{"cluster.routes", "Cluster.Routes", false, secCluster, func(o *Options) any { return routeSet(o.Cluster.Routes) }},
 	{"cluster.authorization.user", "Cluster.Username", false, secCluster, func(o *Options) any { return o.Cluster.Username }},
 	{"cluster.authorization.password", "Cluster.Password", true, secCluster, func(o *Options) any { return o.Cluster.Password }},
 	{"cluster.authorization.timeout", "Cluster.AuthTimeout", false, secCluster, func(o *Options) any { return o.Cluster.AuthTimeout }},
@@ -90,9 +99,9 @@ var rules = []rule{
 	// write_deadline (routeLimits): those lines report the change.
 	{"cluster limits", "Cluster.Limits", false, secCluster, func(o *Options) any { return o.Cluster.Limits }},
 	// Monitoring.
-	{"http.host", "Monitor.Host", false, secMonitor, func(o *Options) any { return o.Monitor.Host }},
-	{"http.port", "Monitor.Port", false, secMonitor, func(o *Options) any { return o.Monitor.Port }},
-	{"http_base_path", "Monitor.BasePath", false, secMonitor, func(o *Options) any { return o.Monitor.BasePath }},
+	{"http.host", "Monitor.Host", false, secMonitorListener, func(o *Options) any { return o.Monitor.Host }},
+	{"http.port", "Monitor.Port", false, secMonitorListener, func(o *Options) any { return o.Monitor.Port }},
+	{"http_base_path", "Monitor.BasePath", false, secMonitorPath, func(o *Options) any { return o.Monitor.BasePath }},
 	// Logging.
 	{"debug", "Log.Debug", false, secLog, func(o *Options) any { return o.Log.Debug }},
 	{"trace", "Log.Trace", false, secLog, func(o *Options) any { return o.Log.Trace }},
@@ -110,12 +119,35 @@ var rules = []rule{
 // what natsd does: they have no diff rule.
 var notOptions = map[string]bool{"ConfigFile": true, "Files": true, "Digest": true, "LoadTime": true, "pos": true, "values": true}
 
-func routeList(us []*url.URL) string {
-	var s []string
+// routeSet is the routes as the diff compares and logs them: a set of
+// URLs, passwords redacted, so that reordering the list is no change.
+func routeSet(us []*url.URL) string {
+	s := make([]string, 0, len(us))
 	for _, u := range us {
 		s = append(s, u.Redacted())
 	}
-	return "[" + strings.Join(s, ", ") + "]"
+	slices.Sort(s)
+	return "[" + strings.Join(slices.Compact(s), ", ") + "]"
+}
+
+// routeDelta is a cluster.routes change as what to do: dial added, drop
+// removed. Credentials aside: the same host with a new password is the same
+// route.
+func routeDelta(old, cur []*url.URL) (added, removed []*url.URL) {
+	in := func(list []*url.URL, u *url.URL) bool {
+		return slices.ContainsFunc(list, func(x *url.URL) bool { return cluster.RouteKey(x) == cluster.RouteKey(u) })
+	}
+	for _, u := range cur {
+		if !in(old, u) && !in(added, u) {
+			added = append(added, u)
+		}
+	}
+	for _, u := range old {
+		if !in(cur, u) && !in(removed, u) {
+			removed = append(removed, u)
+		}
+	}
+	return added, removed
 }
 
 // Diff lists what differs between the running options and new ones.
@@ -139,10 +171,39 @@ func Diff(old, cur *Options) []Change {
 }
 
 func has(changes []Change, s section) bool {
-	for _, c := range changes {
-		if c.section == s {
-			return true
-		}
+	return slices.ContainsFunc(changes, func(c Change) bool { return c.section == s })
+}
+
+func hasOption(changes []Change, names ...string) bool {
+	return slices.ContainsFunc(changes, func(c Change) bool { return slices.Contains(names, c.Option) })
+}
+
+// clientAuthOptions are the options whose change makes the server check
+// every client's credentials again (the timeout only applies to new ones).
+var clientAuthOptions = []string{"authorization.user", "authorization.password", "authorization.token",
+	"authorization.users", "no_auth_user"}
+
+// routeAuthOptions are the options whose change makes the cluster check
+// every accepted route's credentials again.
+var routeAuthOptions = []string{"cluster.authorization.user", "cluster.authorization.password"}
+
+// serverChanges is what the server must act on beyond using the new options.
+func serverChanges(changes []Change) server.Changes {
+	return server.Changes{
+		Auth:           hasOption(changes, clientAuthOptions...),
+		MaxConnections: hasOption(changes, "max_connections"),
 	}
-	return false
+}
+
+// clusterChanges is what the cluster must act on beyond using the new
+// options.
+func clusterChanges(cur, next *Options, changes []Change) cluster.Changes {
+	ch := cluster.Changes{
+		Name: hasOption(changes, "cluster.name"),
+		Auth: hasOption(changes, routeAuthOptions...),
+	}
+	if hasOption(changes, "cluster.routes") {
+		ch.AddedRoutes, ch.RemovedRoutes = routeDelta(cur.Cluster.Routes, next.Cluster.Routes)
+	}
+	return ch
 }

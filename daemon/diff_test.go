@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -48,5 +50,46 @@ func TestDiffRedactsSecrets(t *testing.T) {
 	}
 	if got := changes[0].String() + "|" + changes[1].String(); !strings.Contains(got, "max_payload: 1 -> 2") {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// The diff's route sets: what the cluster is told to dial and to drop.
+func TestRouteDelta(t *testing.T) {
+	u := func(s string) *url.URL {
+		t.Helper()
+		v, err := url.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	keys := func(us []*url.URL) []string {
+		var out []string
+		for _, x := range us {
+			out = append(out, x.Redacted())
+		}
+		return out
+	}
+	tests := []struct {
+		name           string
+		old, cur       []*url.URL
+		added, removed []string
+	}{
+		{"none", nil, nil, nil, nil},
+		{"same", []*url.URL{u("nats-route://a:1")}, []*url.URL{u("nats-route://a:1")}, nil, nil},
+		{"added", nil, []*url.URL{u("nats-route://a:1")}, []string{"nats-route://a:1"}, nil},
+		{"removed", []*url.URL{u("nats-route://a:1")}, nil, nil, []string{"nats-route://a:1"}},
+		{"swapped", []*url.URL{u("nats-route://a:1"), u("nats-route://b:2")}, []*url.URL{u("nats-route://b:2"), u("nats-route://c:3")},
+			[]string{"nats-route://c:3"}, []string{"nats-route://a:1"}},
+		{"credentials aside", []*url.URL{u("nats-route://u:p@a:1")}, []*url.URL{u("nats-route://v:q@a:1")}, nil, nil},
+		{"order aside", []*url.URL{u("nats-route://a:1"), u("nats-route://b:2")}, []*url.URL{u("nats-route://b:2"), u("nats-route://a:1")}, nil, nil},
+		{"port differs", []*url.URL{u("nats-route://a:1")}, []*url.URL{u("nats-route://a:2")}, []string{"nats-route://a:2"}, []string{"nats-route://a:1"}},
+		{"listed twice", nil, []*url.URL{u("nats-route://a:1"), u("nats-route://a:1")}, []string{"nats-route://a:1"}, nil},
+	}
+	for _, tt := range tests {
+		added, removed := routeDelta(tt.old, tt.cur)
+		if !slices.Equal(keys(added), tt.added) || !slices.Equal(keys(removed), tt.removed) {
+			t.Errorf("%s: added %q removed %q, want %q %q", tt.name, keys(added), keys(removed), tt.added, tt.removed)
+		}
 	}
 }

@@ -4,6 +4,12 @@
 // on reload — building new options, validating them, diffing them against
 // the running ones and applying the difference.
 //
+// The listeners (client, cluster, monitor) are rows of one endpoint table
+// (endpoints.go) that start, reload and shutdown all go through; one
+// lifecycle owner (lifecycle.go) serialises reload and shutdown and tracks
+// every goroutine the daemon starts; the reload diff (diff.go) is the only
+// place that decides what a reload changes.
+//
 // It is the only package that knows about all the others: cmd/natsd calls
 // it, and it wires server, cluster, monitor and systemd together.
 package daemon

@@ -86,7 +86,7 @@ func holdReasons(cur, next *Options, changes []Change) []string {
 		out = append(out, "route authorization would be removed")
 	}
 	if wroteListener(cur) && !wroteListener(next) &&
-		(has(changes, secClientListener) || has(changes, secMonitor) || has(changes, secClusterListener) || has(changes, secClusterEnable)) {
+		(has(changes, secClientListener) || has(changes, secMonitorListener) || has(changes, secClusterListener) || has(changes, secClusterEnable)) {
 		out = append(out, "no listener is configured any more: listeners would go back to their defaults")
 	}
 	return out

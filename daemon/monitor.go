@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"net"
+	"net/http"
+	"sync/atomic"
 
 	"github.com/natsd/natsd/cluster"
 	"github.com/natsd/natsd/server/monitor"
@@ -11,11 +13,25 @@ import (
 // each component keeps its own typed statistics, and server/monitor, which
 // owns the responses, builds them from those.
 
+// monitorHandler is what the monitor endpoint serves: the monitoring
+// handler for the http_base_path in force. A reload that changes only the
+// base path swaps the handler and leaves the listener where it is.
+type monitorHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (m *monitorHandler) set(h http.Handler) { m.h.Store(&h) }
+
+func (m *monitorHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*m.h.Load()).ServeHTTP(w, r)
+}
+
+func (d *Daemon) newMonitorHandler(o *Options) http.Handler {
+	src := monitor.Sources{Server: d.srv, Cluster: d.clusterStats, Daemon: d.daemonStats, Healthz: d.health}
+	return monitor.Handler(src, o.Monitor.BasePath)
+}
+
 // clusterStats is the cluster's statistics; nil when not clustered.
 func (d *Daemon) clusterStats() *cluster.Stats {
-	d.mu.Lock()
-	cl := d.cl
-	d.mu.Unlock()
+	cl := d.cluster()
 	if cl == nil {
 		return nil
 	}
@@ -27,7 +43,10 @@ func (d *Daemon) clusterStats() *cluster.Stats {
 func (d *Daemon) daemonStats() monitor.DaemonStats {
 	d.mu.Lock()
 	o := d.opts
-	hl := d.httpLn
+	var hl net.Listener
+	if e := d.live[endpointIndex("monitor")]; e != nil {
+		hl = e.ln
+	}
 	lr := d.lastReload
 	d.mu.Unlock()
 	ds := monitor.DaemonStats{BasePath: o.Monitor.BasePath, ConfigDigest: o.Digest, ConfigLoadTime: o.LoadTime, LastReload: lr.Time}

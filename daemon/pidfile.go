@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // A pid file belongs to the process it names: natsd refuses to start over
@@ -41,13 +40,6 @@ func checkPidFile(path string) (stale string, err error) {
 			"Stop that one, give this one another pid file, or remove the file if the process is not natsd", path, pid)
 	}
 	return fmt.Sprintf("pid file %s names process %d, which is not running: replacing it", path, pid), nil
-}
-
-// running reports whether a process pid exists (EPERM: it does, as
-// another user's).
-func running(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // claimPidFile writes this process's pid to path, unless a running

@@ -45,12 +45,10 @@ func listenerURLs(scheme string, ln net.Listener) []string {
 
 // portsNow describes the listeners the daemon has.
 func (d *Daemon) portsNow() Ports {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	return Ports{
-		Nats:       listenerURLs("nats", d.clientLn),
-		Monitoring: listenerURLs("http", d.httpLn),
-		Cluster:    listenerURLs("nats", d.routeLn),
+		Nats:       listenerURLs("nats", d.listener("client")),
+		Monitoring: listenerURLs("http", d.listener("monitor")),
+		Cluster:    listenerURLs("nats", d.listener("cluster")),
 	}
 }
 

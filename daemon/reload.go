@@ -1,10 +1,7 @@
 package daemon
 
 import (
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"slices"
 	"time"
@@ -12,7 +9,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/natsd/natsd/cluster"
-	"github.com/natsd/natsd/server/monitor"
 )
 
 // A reload is: parse the file and its includes, build complete new options
@@ -20,7 +16,9 @@ import (
 // only then apply each change through the component that owns it, logging
 // one line per change. Any error before applying leaves the running config
 // untouched. Reloads never overlap: every trigger (file change, SIGHUP,
-// natsd --signal reload, systemctl reload) goes through one goroutine.
+// natsd --signal reload, systemctl reload) goes through one goroutine, and
+// a reload applies holding the lifecycle (lifecycle.go), so Shutdown waits
+// for it.
 
 // reloadReq asks the reload goroutine for a reload and waits for its result.
 type reloadReq struct {
@@ -41,7 +39,7 @@ func (d *Daemon) Reload(trigger string) error {
 	select {
 	case d.reloads <- req:
 	case <-d.stopping:
-		return errors.New("natsd is shutting down")
+		return errStopping
 	}
 	return <-req.done
 }
@@ -63,9 +61,12 @@ func (d *Daemon) reloadLoop() {
 }
 
 func (d *Daemon) reload(trigger string) (err error) {
-	d.mu.Lock()
-	cur := d.opts
-	d.mu.Unlock()
+	d.life.Lock()
+	defer d.life.Unlock()
+	if d.stopped {
+		return errStopping
+	}
+	cur := d.currentOpts()
 	if d.flags == nil || d.flags.ConfigFile == "" {
 		return errNoConfigFile
 	}
@@ -76,6 +77,9 @@ func (d *Daemon) reload(trigger string) (err error) {
 		}
 	}
 	if err == nil && next.Digest == cur.Digest && filesEqual(next.Files, cur.Files) {
+		// An edit that changes no value (a comment, a reformat) does
+		// nothing: no RELOADING=1, no new last_reload, nothing logged
+		// above debug.
 		d.log.Debug("Config reload (" + trigger + "): nothing changed")
 		if d.held != nil {
 			// The file is back to the running config: nothing is held now.
@@ -86,8 +90,9 @@ func (d *Daemon) reload(trigger string) (err error) {
 		return nil
 	}
 	_ = d.notify.Reloading()
+	applied := 0 // a reload that fails applies nothing
 	defer func() {
-		d.recordReload(len(Diff(cur, orNil(next, err))), err)
+		d.recordReload(applied, err)
 		// A reload ends with READY=1 either way, or systemd would show the
 		// unit as reloading forever; STATUS= says how it went.
 		_ = d.notify.Ready(d.statusText())
@@ -114,23 +119,17 @@ func (d *Daemon) reload(trigger string) (err error) {
 		d.watchFiles(next.Files)
 		return nil
 	}
-	if err := d.apply(cur, next, changes); err != nil {
+	if err = d.apply(cur, next, changes); err != nil {
 		d.log.Error("Failed to reload server configuration: " + oneLine(err))
 		return err
 	}
+	applied = len(changes)
 	for _, c := range changes {
 		d.log.Info("Reloaded: " + c.String())
 	}
 	d.log.Info(fmt.Sprintf("Reloaded server configuration (%s): %d changes, digest %s", trigger, len(changes), next.Digest[:12]))
 	d.watchFiles(next.Files)
 	return nil
-}
-
-func orNil(o *Options, err error) *Options {
-	if err != nil || o == nil {
-		return &Options{}
-	}
-	return o
 }
 
 func filesEqual(a, b []string) bool {
@@ -165,184 +164,85 @@ func oneLine(err error) string {
 	return string(out)
 }
 
-// apply makes next the running options. New listeners are bound first: if
-// one cannot be bound, nothing is applied. Then, in order: logging, the
-// server (limits, auth, names), the client listener, clustering, the monitor,
-// the files natsd writes. Existing connections stay up throughout.
+// apply makes next the running options, in two steps.
+//
+// Prepare, where anything may fail: bind every endpoint whose address the
+// changes move or that they turn on, and open a new log file. If one
+// fails, what was opened is closed and nothing is applied.
+//
+// Commit, where nothing fails: logging; the server (limits, auth, names);
+// a cluster that starts is created (before its endpoint serves); the
+// endpoints swap in table order — the new listener serves, then the old
+// one stops, and connections already accepted stay; a cluster that stops
+// is shut down (after its endpoint); a cluster that stays is told its
+// changes; a cluster that started dials its routes; the files natsd writes.
 func (d *Daemon) apply(cur, next *Options, changes []Change) error {
-	var clientLn, routeLn, httpLn net.Listener
-	closeAll := func() {
-		for _, ln := range []net.Listener{clientLn, routeLn, httpLn} {
-			if ln != nil {
-				_ = ln.Close()
-			}
-		}
+	if d.hooks.beforeApply != nil {
+		d.hooks.beforeApply()
 	}
-	var err error
-	if has(changes, secClientListener) {
-		if clientLn, err = d.rebind("client", next.Server.Host, next.Server.Port, true); err != nil {
-			closeAll()
-			return err
-		}
-	}
-	if next.Cluster.Enabled() && (has(changes, secClusterListener) || has(changes, secClusterEnable)) {
-		starting := !cur.Cluster.Enabled()
-		if routeLn, err = d.rebind("cluster", next.Cluster.Host, next.Cluster.Port, !starting); err != nil {
-			closeAll()
-			return err
-		}
-	}
-	monitorActivated := d.activated["monitor"] != nil
-	if has(changes, secMonitor) && monitorActivated {
-		d.log.Warn("The monitor listener came from systemd socket activation: keeping it as it is; edit the socket unit to change it")
-	}
-	if next.Monitor.Enabled() && has(changes, secMonitor) && !monitorActivated {
-		if httpLn, err = d.rebind("monitor", next.Monitor.Host, next.Monitor.Port, true); err != nil {
-			closeAll()
-			return err
-		}
+	moves, err := d.prepareEndpoints(next, changes)
+	if err != nil {
+		return err
 	}
 	if has(changes, secLogFile) {
 		if err := d.log.setFile(next.Log.File); err != nil {
-			closeAll()
+			moves.abort()
 			return err
 		}
 	}
 
-	// From here on nothing fails.
 	d.log.apply(next.Log)
 	d.srv.SetTrace(next.Log.Trace)
-	d.srv.Apply(next.Server)
-
+	d.srv.Apply(next.Server, serverChanges(changes))
 	d.mu.Lock()
 	d.opts = next
-	oldClient := d.clientLn
-	if clientLn != nil {
-		d.clientLn = clientLn
-	}
 	d.mu.Unlock()
-	if clientLn != nil && clientLn != oldClient {
-		_ = d.srv.Listen(clientLn)
-		go func() { _ = d.srv.Serve(clientLn) }()
-		d.srv.StopListener(oldClient)
-		d.log.Info("Listening for client connections on " + hostPort(next.Server.Host, clientLn))
+	if has(changes, secMonitorPath) {
+		d.monitor.set(d.newMonitorHandler(next))
 	}
 
-	d.applyCluster(cur, next, changes, routeLn)
-	if has(changes, secMonitor) && !monitorActivated {
-		d.applyMonitor(next, httpLn)
+	starting := !cur.Cluster.Enabled() && next.Cluster.Enabled()
+	stopping := cur.Cluster.Enabled() && !next.Cluster.Enabled()
+	if starting {
+		d.setCluster(cluster.New(next.Cluster, d.srv, d.log.Logger))
 	}
-	if has(changes, secFiles) || clientLn != nil || routeLn != nil || httpLn != nil {
-		if cur.PidFile != "" && cur.PidFile != next.PidFile {
-			removePidFile(cur.PidFile)
-		}
-		if next.PidFile != "" {
-			if err := d.claimPidFile(next.PidFile); err != nil {
-				d.log.Error("Writing pid file", zap.Error(err))
-			}
-		}
-		if d.portsFile != "" {
-			_ = os.Remove(d.portsFile)
-			d.portsFile = ""
-		}
-		if err := d.writePortsFile(); err != nil {
-			d.log.Error("Writing ports file", zap.Error(err))
-		}
+	d.commitEndpoints(moves)
+	switch cl := d.cluster(); {
+	case starting:
+		d.log.Info("Clustering started: cluster name is " + cl.Name())
+		cl.Start()
+	case stopping:
+		d.setCluster(nil)
+		cl.Shutdown()
+		d.srv.SetClusterName("")
+		d.log.Info("Clustering stopped")
+	case cl != nil && (has(changes, secCluster) || has(changes, secServer)):
+		// Server limits are the routes' too (routeLimits).
+		cl.Apply(next.Cluster, clusterChanges(cur, next, changes))
+	}
+
+	if has(changes, secFiles) || len(moves) > 0 {
+		d.rewriteFiles(cur, next)
 	}
 	return nil
 }
 
-// rebind opens a listener for a changed address (moving) or for a component
-// being started. A socket-activated listener is kept for the life of the
-// process: when it would move, natsd says so and keeps it; a component that
-// starts takes it.
-func (d *Daemon) rebind(name, host string, port int, moving bool) (net.Listener, error) {
-	if inherited := d.activated[name]; inherited != nil {
-		if !moving {
-			return inherited, nil
-		}
-		d.log.Warn(fmt.Sprintf("The %s listener came from systemd socket activation: keeping it; edit the socket unit to move it", name))
-		return nil, nil
+// rewriteFiles writes the pid file and ports file anew (their options or a
+// listener changed).
+func (d *Daemon) rewriteFiles(cur, next *Options) {
+	if cur.PidFile != "" && cur.PidFile != next.PidFile {
+		removePidFile(cur.PidFile)
 	}
-	ln, err := listen(host, port)
-	if err != nil {
-		return nil, fmt.Errorf("cannot listen for %s connections on %s: %w", name, net.JoinHostPort(host, fmt.Sprint(port)), err)
-	}
-	return ln, nil
-}
-
-// applyCluster starts, stops or changes clustering.
-func (d *Daemon) applyCluster(cur, next *Options, changes []Change, routeLn net.Listener) {
-	switch {
-	case !cur.Cluster.Enabled() && next.Cluster.Enabled():
-		// A cluster block added to a running standalone server.
-		if routeLn == nil {
-			return
-		}
-		cl := cluster.New(next.Cluster, d.srv, d.log.Logger)
-		d.mu.Lock()
-		d.cl, d.routeLn = cl, routeLn
-		d.mu.Unlock()
-		d.srv.SetRouter(cl)
-		_ = cl.Listen(routeLn)
-		go func() { _ = cl.Serve(routeLn) }()
-		d.log.Info("Clustering started: listening for route connections on " + hostPort(next.Cluster.Host, routeLn))
-		cl.Start()
-	case cur.Cluster.Enabled() && !next.Cluster.Enabled():
-		d.mu.Lock()
-		cl := d.cl
-		d.cl, d.routeLn = nil, nil
-		d.mu.Unlock()
-		if cl != nil {
-			d.srv.SetRouter(nil)
-			cl.Shutdown()
-			d.srv.SetClusterName("")
-			d.log.Info("Clustering stopped")
-		}
-	case next.Cluster.Enabled():
-		d.mu.Lock()
-		cl, old := d.cl, d.routeLn
-		if routeLn != nil {
-			d.routeLn = routeLn
-		}
-		d.mu.Unlock()
-		if cl == nil {
-			return
-		}
-		if routeLn != nil {
-			_ = cl.Listen(routeLn)
-			go func() { _ = cl.Serve(routeLn) }()
-			cl.StopListener(old)
-			d.log.Info("Listening for route connections on " + hostPort(next.Cluster.Host, routeLn))
-		}
-		if has(changes, secCluster) || has(changes, secServer) {
-			// Server limits are the routes' too (routeLimits).
-			cl.Apply(next.Cluster)
+	if next.PidFile != "" {
+		if err := d.claimPidFile(next.PidFile); err != nil {
+			d.log.Error("Writing pid file", zap.Error(err))
 		}
 	}
-}
-
-// applyMonitor moves (or starts, or stops) the monitoring listener.
-func (d *Daemon) applyMonitor(next *Options, ln net.Listener) {
-	d.mu.Lock()
-	oldSrv := d.httpSrv
-	d.httpSrv, d.httpLn = nil, nil
-	d.mu.Unlock()
-	if oldSrv != nil {
-		_ = oldSrv.Close()
+	if d.portsFile != "" {
+		_ = os.Remove(d.portsFile)
+		d.portsFile = ""
 	}
-	if ln == nil {
-		return
+	if err := d.writePortsFile(); err != nil {
+		d.log.Error("Writing ports file", zap.Error(err))
 	}
-	hs := d.newMonitorServer(next)
-	d.mu.Lock()
-	d.httpSrv, d.httpLn = hs, ln
-	d.mu.Unlock()
-	go func() { _ = hs.Serve(ln) }()
-	d.log.Info("Starting http monitor on " + hostPort(next.Monitor.Host, ln))
-}
-
-func (d *Daemon) newMonitorServer(o *Options) *http.Server {
-	src := monitor.Sources{Server: d.srv, Cluster: d.clusterStats, Daemon: d.daemonStats, Healthz: d.health}
-	return &http.Server{Handler: monitor.Handler(src, o.Monitor.BasePath), ReadHeaderTimeout: 5 * time.Second}
 }

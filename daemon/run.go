@@ -7,12 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -70,41 +67,63 @@ type Env struct {
 
 // Daemon owns every component of a running natsd and their lifecycle.
 type Daemon struct {
-	flags *Flags
-	env   Env
-	log   *logger
-	srv   *server.Server
+	flags  *Flags
+	env    Env
+	log    *logger
+	srv    *server.Server
+	notify *systemd.Notifier
 
-	mu       sync.Mutex // guards opts and the listeners
-	opts     *Options
-	clientLn net.Listener
-	httpLn   net.Listener
-	httpSrv  *http.Server
-	cl       *cluster.Cluster // nil when not clustered
-	routeLn  net.Listener
+	// life is the lifecycle owner (lifecycle.go): Start's wiring, each
+	// reload's apply and Shutdown's start hold it.
+	life    sync.Mutex
+	stopped bool  // under life: Shutdown began, no reload applies
+	tasks   tasks // every goroutine the daemon starts
 
-	activated  map[string]net.Listener // from systemd socket activation, by name; set once in Start
-	notify     *systemd.Notifier
+	mu         sync.Mutex // guards what monitoring and status read while a reload writes:
+	opts       *Options
+	live       []*endpoint      // the endpoint table's live rows (endpoints.go); nil when off
+	cl         *cluster.Cluster // nil when not clustered
 	lastReload ReloadStatus
-	reloads    chan reloadReq
-	held       *heldConfig // what the watcher's last reload held back (reload goroutine only)
-	watch      *watcher
 
+	activated map[string]net.Listener // from systemd socket activation, by name; set once in Start, closed by Shutdown
+	monitor   monitorHandler          // what the monitor endpoint serves
+	reloads   chan reloadReq
+	held      *heldConfig // what the watcher's last reload held back (reload goroutine only)
+	watch     *watcher
 	portsFile string
-	stopOnce  sync.Once
-	ldmOnce   sync.Once
-	ldmDone   chan struct{} // closed when lame duck mode has drained the clients
-	stopping  chan struct{} // closed when shutdown begins
-	done      chan struct{} // closed when shutdown is over
+
+	stopOnce sync.Once
+	ldmOnce  sync.Once
+	ldmDone  chan struct{}   // closed when lame duck mode has drained the clients
+	stopCtx  context.Context // cancelled when shutdown begins
+	stopping <-chan struct{} // stopCtx.Done()
+	stop     func()          // cancels stopCtx
+	done     chan struct{}   // closed when shutdown is over
+
+	hooks testSeams
 }
 
-// Run starts natsd and serves until ctx ends or SIGINT/SIGTERM arrives.
-// Shutdown order:
-//  1. stop accepting clients (listeners closed);
-//  2. close every client with reason "Server Shutdown";
-//  3. shut the monitoring HTTP server down;
-//  4. wait for every goroutine the server started;
-//  5. remove the ports file and pid file, sync the log.
+// testSeams let the package's tests hold the daemon at a point of a
+// reload; they are nil in natsd.
+type testSeams struct {
+	beforeApply   func()            // a reload has its changes and is about to apply them
+	beforeStopOld func(name string) // an endpoint moved: the new listener serves, the old one is still open
+}
+
+// Run starts natsd and serves until ctx ends, SIGINT or SIGTERM arrives, or
+// lame duck mode is over. Shutdown order:
+//  1. tell systemd STOPPING=1;
+//  2. wait for a reload in progress to finish (what it started is stopped
+//     below), then refuse new reloads and new goroutines: the reload,
+//     status and watchdog loops end, and the config watcher is closed;
+//  3. stop every endpoint in table order — client, cluster, monitor — so
+//     nothing new is accepted (monitoring requests in flight finish), and
+//     close the sockets systemd passed;
+//  4. close every client with reason "Server Shutdown" and wait for the
+//     server's goroutines;
+//  5. close every route, stop dialing, wait for the cluster's goroutines;
+//  6. wait for every goroutine the daemon started (bounded, as 4);
+//  7. remove the ports file and pid file, sync and close the log.
 func Run(ctx context.Context, flags *Flags, env Env) error {
 	d, err := Start(flags, env)
 	if err != nil {
@@ -113,7 +132,7 @@ func Run(ctx context.Context, flags *Flags, env Env) error {
 	sigs := env.Signals
 	if sigs == nil {
 		ch := make(chan os.Signal, 4)
-		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+		signal.Notify(ch, notifySignals...)
 		defer signal.Stop(ch)
 		sigs = ch
 	}
@@ -134,8 +153,9 @@ func Run(ctx context.Context, flags *Flags, env Env) error {
 	}
 }
 
-// Start builds the options, binds the listeners and starts serving.
-func Start(flags *Flags, env Env) (*Daemon, error) {
+// Start builds the options, binds the listeners and starts serving. On an
+// error nothing is left running.
+func Start(flags *Flags, env Env) (_ *Daemon, err error) {
 	if env.Stderr == nil {
 		env.Stderr = os.Stderr
 	}
@@ -157,9 +177,14 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{flags: flags, env: env, log: lg, opts: o, activated: map[string]net.Listener{},
-		reloads: make(chan reloadReq), ldmDone: make(chan struct{}), stopping: make(chan struct{}), done: make(chan struct{})}
-	d.notify = systemd.NewNotifier()
+	d := newDaemon(flags, env, lg, o)
+	// The one clean-up for every failure below: Shutdown stops whatever
+	// was started, and only that.
+	defer func() {
+		if err != nil {
+			d.Shutdown()
+		}
+	}()
 	for _, w := range diag.Warnings {
 		lg.Warn(w.Error())
 	}
@@ -168,69 +193,107 @@ func Start(flags *Flags, env Env) (*Daemon, error) {
 	if o.ConfigFile != "" {
 		lg.Info("  Using configuration file: " + o.ConfigFile)
 	}
-	d.srv = server.New(o.Server, lg.Logger, Version)
-	d.srv.SetTrace(o.Log.Trace)
 	lg.Info("  Name:     " + d.srv.Name())
 	lg.Info("  ID:       " + d.srv.ID())
+	if err := d.start(o); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
 
+func newDaemon(flags *Flags, env Env, lg *logger, o *Options) *Daemon {
+	stopCtx, stop := context.WithCancel(context.Background())
+	d := &Daemon{flags: flags, env: env, log: lg, opts: o, notify: systemd.NewNotifier(),
+		live: make([]*endpoint, len(endpointTable)), activated: map[string]net.Listener{},
+		reloads: make(chan reloadReq), ldmDone: make(chan struct{}), stopCtx: stopCtx, stopping: stopCtx.Done(), stop: stop,
+		done: make(chan struct{})}
+	d.srv = server.New(o.Server, lg.Logger, Version)
+	d.srv.SetTrace(o.Log.Trace)
+	d.monitor.set(d.newMonitorHandler(o))
+	return d
+}
+
+// start wires and starts the components, holding the lifecycle.
+func (d *Daemon) start(o *Options) error {
+	d.life.Lock()
+	defer d.life.Unlock()
 	if err := d.takeActivated(); err != nil {
-		d.Shutdown()
-		return nil, err
+		return err
 	}
-	if err := d.startMonitor(o); err != nil {
-		d.Shutdown()
-		return nil, err
-	}
-	if err := d.startCluster(o); err != nil {
-		d.Shutdown()
-		return nil, err
-	}
-	ln, err := d.listenFor("client", o.Server.Host, o.Server.Port)
+	opened, err := d.openAll(o)
 	if err != nil {
-		d.Shutdown()
-		return nil, fmt.Errorf("cannot listen for client connections: %w", err)
+		return err
 	}
-	d.clientLn = ln
-	if err := d.srv.Listen(ln); err != nil {
-		d.Shutdown()
-		return nil, err
+	if o.Cluster.Enabled() {
+		// Before its endpoint serves; routes are dialed once clients can
+		// be served (below).
+		d.setCluster(cluster.New(o.Cluster, d.srv, d.log.Logger))
+		d.log.Info("Cluster name is " + d.cl.Name())
 	}
-	go func() { _ = d.srv.Serve(ln) }()
-	lg.Info("Listening for client connections on " + hostPort(o.Server.Host, ln))
-
+	for i, e := range opened {
+		if e != nil {
+			d.serveEndpoint(i, e)
+		}
+	}
 	if o.PidFile != "" {
 		if err := d.claimPidFile(o.PidFile); err != nil {
-			d.Shutdown()
-			return nil, err
+			return err
 		}
 	}
 	if err := d.writePortsFile(); err != nil {
-		d.Shutdown()
-		return nil, err
+		return err
 	}
-	if d.cl != nil {
-		d.cl.Start()
+	if cl := d.cluster(); cl != nil {
+		cl.Start()
 	}
-	go d.reloadLoop()
-	if o.ConfigFile != "" && !flags.NoConfigWatch {
-		if w, err := newWatcher(lg.Logger, func() { _ = d.Reload(triggerFileChange) }); err != nil {
-			lg.Warn("Cannot watch the config file; reload with SIGHUP", zap.Error(err))
+	d.tasks.Go("reload loop", d.reloadLoop)
+	if o.ConfigFile != "" && !d.flags.NoConfigWatch {
+		reload := func() { _ = d.Reload(triggerFileChange) }
+		if w, err := newWatcher(d.log.Logger, reload, d.tasks.Go); err != nil {
+			d.log.Warn("Cannot watch the config file; reload with SIGHUP", zap.Error(err))
 		} else {
 			d.watch = w
 			w.watch(o.Files)
 		}
 	}
-	lg.Info("Server is ready")
+	d.log.Info("Server is ready")
 	// Every listener accepts by now (they were bound before Serve started).
 	if err := d.notify.Ready(d.statusText()); err != nil {
-		lg.Warn("Could not tell systemd we are ready", zap.Error(err))
+		d.log.Warn("Could not tell systemd we are ready", zap.Error(err))
 	}
 	if d.notify.Enabled() {
-		go d.statusLoop()
+		d.tasks.Go("systemd status", d.statusLoop)
 	}
 	d.startWatchdog()
-	d.wedgeHook()
-	return d, nil
+	d.startTestHooks()
+	return nil
+}
+
+// cluster is the running cluster, or nil.
+func (d *Daemon) cluster() *cluster.Cluster {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cl
+}
+
+// setCluster makes cl the running cluster (nil: none) and the server's
+// router.
+func (d *Daemon) setCluster(cl *cluster.Cluster) {
+	d.mu.Lock()
+	d.cl = cl
+	d.mu.Unlock()
+	if cl == nil {
+		d.srv.SetRouter(nil)
+		return
+	}
+	d.srv.SetRouter(cl)
+}
+
+// currentOpts are the options natsd runs with.
+func (d *Daemon) currentOpts() *Options {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.opts
 }
 
 // watchFiles points the watcher at a new set of config files (an include
@@ -241,77 +304,23 @@ func (d *Daemon) watchFiles(files []string) {
 	}
 }
 
-// hostPort is "host:port" of a listener as configured ("0.0.0.0:4222", not
-// Go's "[::]:4222"), for logs.
-func hostPort(host string, ln net.Listener) string {
-	if a, ok := ln.Addr().(*net.TCPAddr); ok {
-		return net.JoinHostPort(host, strconv.Itoa(a.Port))
-	}
-	return ln.Addr().String()
-}
-
-// listen binds host:port; port -1 means any free port.
-func listen(host string, port int) (net.Listener, error) {
-	if port == server.RandomPort {
-		port = 0
-	}
-	return net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-}
-
-// startCluster binds the route listener and connects the cluster to the
-// server; routes are dialed once clients can be served (Start).
-func (d *Daemon) startCluster(o *Options) error {
-	if !o.Cluster.Enabled() {
-		return nil
-	}
-	ln, err := d.listenFor("cluster", o.Cluster.Host, o.Cluster.Port)
-	if err != nil {
-		return fmt.Errorf("cannot listen for route connections: %w", err)
-	}
-	d.cl = cluster.New(o.Cluster, d.srv, d.log.Logger)
-	d.srv.SetRouter(d.cl)
-	d.routeLn = ln
-	if err := d.cl.Listen(ln); err != nil {
-		return err
-	}
-	go func() { _ = d.cl.Serve(ln) }()
-	d.log.Info("Cluster name is " + d.cl.Name())
-	d.log.Info("Listening for route connections on " + hostPort(o.Cluster.Host, ln))
-	return nil
-}
-
-func (d *Daemon) startMonitor(o *Options) error {
-	if !o.Monitor.Enabled() {
-		return nil
-	}
-	ln, err := d.listenFor("monitor", o.Monitor.Host, o.Monitor.Port)
-	if err != nil {
-		return fmt.Errorf("cannot listen for monitoring: %w", err)
-	}
-	hs := d.newMonitorServer(o)
-	d.httpLn, d.httpSrv = ln, hs
-	go func() { _ = hs.Serve(ln) }()
-	d.log.Info("Starting http monitor on " + hostPort(o.Monitor.Host, ln))
-	return nil
-}
-
 // handleSignal acts on a signal; it reports whether to shut down.
 func (d *Daemon) handleSignal(sig os.Signal) bool {
 	d.log.Info(fmt.Sprintf("Trapped %q signal", sig.String()))
 	switch sig {
-	case syscall.SIGINT:
+	case sigQuit:
 		return true
-	case syscall.SIGTERM:
+	case sigTerm:
 		if d.srv.InLameDuck() {
 			d.log.Info("Lame duck mode in progress: SIGTERM ignored")
 			return false
 		}
 		return true
-	case syscall.SIGUSR2:
-		d.ldmOnce.Do(func() { go d.lameDuck() })
-	case syscall.SIGHUP:
-		go func() { _ = d.Reload("SIGHUP") }()
-	case syscall.SIGUSR1:
+	case sigLameDuck:
+		d.ldmOnce.Do(func() { d.tasks.Go("lame duck", d.lameDuck) })
+	case sigReload:
+		d.tasks.Go("reload (SIGHUP)", func() { _ = d.Reload("SIGHUP") })
+	case sigReopen:
 		if ok, err := d.log.sink.reopen(); !ok {
 			d.log.Info("File log re-open ignored, not a file logger")
 		} else if err != nil {
@@ -327,14 +336,13 @@ func (d *Daemon) handleSignal(sig os.Signal) bool {
 func (d *Daemon) lameDuck() {
 	o := d.srv.Options()
 	d.log.Info(fmt.Sprintf("Entering lame duck mode, stop accepting new clients; closing them over %v after a %v grace period", o.LameDuckDuration, o.LameDuckGracePeriod))
-	d.mu.Lock()
-	cl := d.cl
-	d.mu.Unlock()
-	if cl != nil {
+	if cl := d.cluster(); cl != nil {
 		cl.EnterLameDuck()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
+	// Shutdown (SIGINT, or ctx) ends the drain early.
+	ctx, cancel := context.WithCancel(d.stopCtx)
+	defer cancel()
+	d.tasks.Go("lame duck timeout", func() {
 		// Tell systemd the stop takes longer than TimeoutStopSec allows,
 		// as long as the drain lasts.
 		end := time.Now().Add(o.LameDuckDuration)
@@ -343,64 +351,16 @@ func (d *Daemon) lameDuck() {
 		for {
 			_ = d.notify.ExtendTimeout(time.Until(end) + 15*time.Second)
 			select {
-			case <-d.stopping:
-				cancel()
-				return
 			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
 		}
-	}()
+	})
 	_ = d.notify.Status("lame duck mode: draining clients")
 	d.srv.LameDuck(ctx)
-	cancel()
 	d.log.Info("Lame duck mode done")
 	close(d.ldmDone)
-}
-
-// Shutdown stops natsd in the documented order. It is idempotent.
-func (d *Daemon) Shutdown() {
-	d.stopOnce.Do(func() {
-		_ = d.notify.Stopping()
-		d.log.Info("Initiating Shutdown...")
-		close(d.stopping)
-		if d.watch != nil {
-			d.watch.close()
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if d.srv != nil {
-			if err := d.srv.Shutdown(ctx); err != nil {
-				d.log.Warn("Shutdown did not finish cleanly", zap.Error(err))
-			}
-		}
-		d.mu.Lock()
-		cl := d.cl
-		d.mu.Unlock()
-		if cl != nil {
-			cl.Shutdown()
-		}
-		d.mu.Lock()
-		hs := d.httpSrv
-		d.mu.Unlock()
-		if hs != nil {
-			_ = hs.Shutdown(ctx)
-		}
-		if d.portsFile != "" {
-			_ = os.Remove(d.portsFile)
-		}
-		d.mu.Lock()
-		pid := d.opts.PidFile
-		d.mu.Unlock()
-		if pid != "" {
-			removePidFile(pid)
-		}
-		d.log.Info("Server Exiting..")
-		_ = d.log.Sync()
-		d.log.sink.close()
-		close(d.done)
-	})
 }
 
 // errNoConfigFile is nats-server's answer to a reload without -c.

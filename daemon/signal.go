@@ -9,14 +9,23 @@ import (
 	"syscall"
 )
 
+// The signals natsd acts on, as nats-server (docs/reload.md, Signals).
+// SIGUSR1 and SIGUSR2 exist only on Unix; signal_unix.go and
+// signal_other.go say what they are on each system.
+var (
+	sigReload = syscall.SIGHUP
+	sigQuit   = syscall.SIGINT
+	sigTerm   = syscall.SIGTERM
+)
+
 // signalCommands are nats-server's --signal commands.
-var signalCommands = map[string]syscall.Signal{
+var signalCommands = map[string]os.Signal{
 	"stop":   syscall.SIGKILL,
-	"quit":   syscall.SIGINT,
-	"term":   syscall.SIGTERM,
-	"reopen": syscall.SIGUSR1,
-	"reload": syscall.SIGHUP,
-	"ldm":    syscall.SIGUSR2,
+	"quit":   sigQuit,
+	"term":   sigTerm,
+	"reopen": sigReopen,
+	"reload": sigReload,
+	"ldm":    sigLameDuck,
 }
 
 // SendSignal implements --signal CMD[=PID|PIDFILE]: without a pid it finds the
@@ -52,7 +61,7 @@ func SendSignal(arg string) error {
 		}
 		pids = []int{pid}
 	}
-	return syscall.Kill(pids[0], sig)
+	return sendSignal(pids[0], sig)
 }
 
 // findProcesses lists the pids of other processes named name (from /proc).

@@ -1,11 +1,8 @@
 package daemon
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -43,20 +40,11 @@ func (d *Daemon) takeActivated() error {
 	return nil
 }
 
-// listenFor returns the activated listener name, or binds host:port.
-func (d *Daemon) listenFor(name, host string, port int) (net.Listener, error) {
-	if ln := d.activated[name]; ln != nil {
-		return ln, nil
-	}
-	return listen(host, port)
-}
-
 // statusText is the live summary systemctl status shows.
 func (d *Daemon) statusText() string {
 	nconn := d.srv.NumClients()
 	d.mu.Lock()
-	cl := d.cl
-	lr := d.lastReload
+	cl, lr := d.cl, d.lastReload
 	d.mu.Unlock()
 	s := fmt.Sprintf("%d clients", nconn)
 	if cl != nil {
@@ -106,7 +94,7 @@ func (d *Daemon) statusLoop() {
 // held forever, a stuck reload) fails it and stops the pings.
 func (d *Daemon) health() error {
 	done := make(chan error, 1)
-	go func() {
+	if !d.tasks.Go("health check", func() {
 		if err := d.srv.Healthz(); err != nil {
 			done <- err
 			return
@@ -116,9 +104,11 @@ func (d *Daemon) health() error {
 		case d.reloads <- req:
 			done <- <-req.done
 		case <-d.stopping:
-			done <- errors.New("stopping")
+			done <- errStopping
 		}
-	}()
+	}) {
+		return errStopping
+	}
 	select {
 	case err := <-done:
 		return err
@@ -132,41 +122,14 @@ func (d *Daemon) startWatchdog() {
 	if d.notify.WatchdogInterval() <= 0 {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		<-d.stopping
-		cancel()
-	}()
-	go d.notify.Watchdog(ctx, func() error {
-		err := d.health()
-		if err != nil {
-			d.log.Error("Health check failed: not pinging the systemd watchdog", zap.Error(err))
-		}
-		return err
+	d.tasks.Go("systemd watchdog", func() {
+		d.notify.Watchdog(d.stopCtx, func() error {
+			err := d.health()
+			if err != nil {
+				d.log.Error("Health check failed: not pinging the systemd watchdog", zap.Error(err))
+			}
+			return err
+		})
 	})
 	d.log.Info(fmt.Sprintf("systemd watchdog: pinging every %v while healthy", d.notify.WatchdogInterval()))
-}
-
-// wedgeHook is a test hook: when the file named by NATSD_TEST_WEDGE_FILE
-// appears, the server's shared lock is taken and never released, as a
-// deadlock would. Tests use it to see the watchdog stop.
-func (d *Daemon) wedgeHook() {
-	path := os.Getenv("NATSD_TEST_WEDGE_FILE")
-	if path == "" {
-		return
-	}
-	go func() {
-		for {
-			select {
-			case <-d.stopping:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			if _, err := os.Stat(path); err == nil {
-				d.log.Warn("Test hook: wedging the server")
-				d.srv.WedgeForTest()
-				return
-			}
-		}
-	}()
 }

@@ -45,6 +45,7 @@ const triggerFileChange = "file change"
 type watcher struct {
 	log    *zap.Logger
 	reload func()
+	spawn  spawnFunc
 	dw     *dirWatch
 	// onFire, when set (tests), is told what each timer firing decided:
 	// "writing", "unsettled" or "reload".
@@ -62,18 +63,28 @@ type watcher struct {
 	closed  bool
 }
 
-func newWatcher(log *zap.Logger, reload func()) (*watcher, error) {
+// spawnFunc runs a function in a goroutine of the daemon's (tasks.Go):
+// false means the daemon is stopping and the function did not run.
+type spawnFunc func(name string, f func()) bool
+
+// newWatcher starts watching; reload is called in a goroutine from spawn,
+// as is every other goroutine of the watcher, so that Shutdown waits for
+// them.
+func newWatcher(log *zap.Logger, reload func(), spawn spawnFunc) (*watcher, error) {
 	dw, err := newDirWatch()
 	if err != nil {
 		return nil, err
 	}
-	w := &watcher{log: log, reload: reload, dw: dw, dirs: map[string]bool{}, files: map[string]bool{},
+	w := &watcher{log: log, reload: reload, spawn: spawn, dw: dw, dirs: map[string]bool{}, files: map[string]bool{},
 		opens: map[string]int{}, dirty: map[string]bool{}}
-	go func() {
+	if !spawn("config watcher", func() {
 		if err := dw.run(w.event); err != nil {
 			log.Warn("Config file watcher stopped; reload with SIGHUP", zap.Error(err))
 		}
-	}()
+	}) {
+		dw.close()
+		return nil, errStopping
+	}
 	return w, nil
 }
 
@@ -178,7 +189,7 @@ func (w *watcher) event(ev fsEvent) {
 // arm (re)starts the timer. Called with w.mu held.
 func (w *watcher) arm() {
 	if w.timer == nil {
-		w.timer = time.AfterFunc(debounce, w.fire)
+		w.timer = time.AfterFunc(debounce, func() { w.spawn("config watcher timer", w.fire) })
 	} else {
 		w.timer.Reset(debounce)
 	}

@@ -24,7 +24,7 @@ func newWatchRig(t *testing.T) *watchRig {
 	r := &watchRig{dir: t.TempDir(), fires: make(chan string, 100), reloads: make(chan struct{}, 100)}
 	r.path = filepath.Join(r.dir, "natsd.conf")
 	writeTestFile(t, r.path, "port: 4222\n")
-	w, err := newWatcher(zaptest.NewLogger(t), func() { r.reloads <- struct{}{} })
+	w, err := newWatcher(zaptest.NewLogger(t), func() { r.reloads <- struct{}{} }, goSpawn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,6 +33,12 @@ func newWatchRig(t *testing.T) *watchRig {
 	t.Cleanup(w.close)
 	r.w = w
 	return r
+}
+
+// goSpawn is a spawnFunc without a daemon.
+func goSpawn(_ string, f func()) bool {
+	go f()
+	return true
 }
 
 func writeTestFile(t *testing.T, path, content string) {

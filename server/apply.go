@@ -2,7 +2,6 @@ package server
 
 import (
 	"github.com/natsd/natsd/server/conn"
-	"reflect"
 	"slices"
 
 	"go.uber.org/zap"
@@ -10,33 +9,37 @@ import (
 	"github.com/natsd/natsd/server/wire"
 )
 
+// Changes is what a reload changed that the server acts on beyond using
+// the new options. The caller's diff says so (daemon/diff.go); Apply does
+// not compare options itself.
+type Changes struct {
+	// Auth: authorization or no_auth_user changed, and every client is
+	// checked again.
+	Auth bool
+	// MaxConnections changed: the newest clients over it are closed.
+	MaxConnections bool
+}
+
 // Apply switches the server to new options (a config reload). Limits take
 // effect at once for every connection (max_payload and max_control_line at
 // the next read, pings at the next tick, write_deadline and max_pending at
-// the next write); clients that no longer pass authorization are closed with
-// Authorization Violation, with their permissions otherwise updated; and if
-// max_connections went down, the newest clients over the limit are closed
-// with "maximum connections exceeded". Listener addresses are the caller's
-// business (Serve a new listener, StopListener the old one).
-func (s *Server) Apply(o Options) {
+// the next write). With ch.Auth, clients that no longer pass authorization
+// are closed with Authorization Violation, with their permissions otherwise
+// updated; with ch.MaxConnections, the newest clients over the limit are
+// closed with "maximum connections exceeded". Listener addresses are the
+// caller's business (Serve a new listener, StopListener the old one).
+func (s *Server) Apply(o Options, ch Changes) {
 	o = o.WithDefaults()
 	if o.ServerName == "" {
 		o.ServerName = s.id
 	}
-	old := s.opts.Swap(&o)
-	if !authEqual(&old.Auth, &o.Auth) {
+	s.opts.Store(&o)
+	if ch.Auth {
 		s.reauthorize(&o.Auth)
 	}
-	if o.MaxConnections < old.MaxConnections || o.MaxConnections < 0 {
+	if ch.MaxConnections {
 		s.enforceMaxConnections(o.MaxConnections)
 	}
-}
-
-func authEqual(a, b *AuthOptions) bool {
-	if a.Username != b.Username || a.Password != b.Password || a.Token != b.Token || a.NoAuthUser != b.NoAuthUser || len(a.Users) != len(b.Users) {
-		return false
-	}
-	return reflect.DeepEqual(a.Users, b.Users)
 }
 
 func (s *Server) snapshotClients() []*client {

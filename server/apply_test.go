@@ -19,7 +19,7 @@ func TestApplyMaxConnections(t *testing.T) {
 
 	o := *srv.Options()
 	o.MaxConnections = 2
-	srv.Apply(o)
+	srv.Apply(o, Changes{MaxConnections: true})
 	// The newest two go, the oldest two stay.
 	for _, c := range cs[2:] {
 		if got := c.ReadUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
@@ -50,13 +50,13 @@ func TestApplyMaxConnections(t *testing.T) {
 
 	// Raising the limit closes nothing and admits a client again.
 	o.MaxConnections = 3
-	srv.Apply(o)
+	srv.Apply(o, Changes{MaxConnections: true})
 	third := connectRaw(t, addr, "")
 
 	// max_connections: 0 in a config file (MaxConnections < 0) refuses
 	// everyone, connected clients included.
 	o.MaxConnections = -1
-	srv.Apply(o)
+	srv.Apply(o, Changes{MaxConnections: true})
 	for _, c := range []*testutil.ProtoConn{cs[0], cs[1], third} {
 		if got := c.ReadUntilClosed(); !slices.Equal(got, errMaxConnsLine) {
 			t.Errorf("with max_connections 0: %q", got)
@@ -79,8 +79,8 @@ func TestApplyAuthorization(t *testing.T) {
 	bob := connectRaw(t, addr, `{"verbose":false,"user":"bob","pass":"b"}`)
 	carol := connectRaw(t, addr, `{"verbose":false,"user":"carol","pass":"c"}`)
 
-	// Same options again: nothing happens.
-	srv.Apply(*srv.Options())
+	// Checked again with the same options: nobody goes.
+	srv.Apply(*srv.Options(), Changes{Auth: true})
 
 	// bob's password changes, carol goes, alice gets permissions.
 	o := *srv.Options()
@@ -88,7 +88,7 @@ func TestApplyAuthorization(t *testing.T) {
 		{Username: "alice", Password: "a", Permissions: &Permissions{Publish: &SubjectPermission{Deny: []string{"secret"}}}},
 		{Username: "bob", Password: "new"},
 	}
-	srv.Apply(o)
+	srv.Apply(o, Changes{Auth: true})
 	for name, c := range map[string]*testutil.ProtoConn{"bob": bob, "carol": carol} {
 		if got := c.ReadUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
 			t.Errorf("%s got %q", name, got)
@@ -111,7 +111,7 @@ func TestApplyAuthorization(t *testing.T) {
 	// Back to no auth: remaining clients keep going, without permissions.
 	o = *srv.Options()
 	o.Auth = AuthOptions{}
-	srv.Apply(o)
+	srv.Apply(o, Changes{Auth: true})
 	alice.Send("PUB secret 0\r\n\r\n")
 	if got := alice.Flush(); len(got) != 0 {
 		t.Errorf("alice after auth was removed got %q", testutil.Lines(got))
@@ -128,7 +128,7 @@ func TestApplyAuthorizationAdded(t *testing.T) {
 	good := connectRaw(t, addr, `{"verbose":false,"auth_token":"t0k"}`)
 	o := *srv.Options()
 	o.Auth.Token = "t0k"
-	srv.Apply(o)
+	srv.Apply(o, Changes{Auth: true})
 	for _, c := range []*testutil.ProtoConn{anon, wrong} {
 		if got := c.ReadUntilClosed(); !slices.Equal(got, []string{"-ERR 'Authorization Violation'"}) {
 			t.Errorf("got %q", got)
@@ -153,7 +153,7 @@ func TestApplyMaxPayload(t *testing.T) {
 
 	o := *srv.Options()
 	o.MaxPayload = 10
-	srv.Apply(o)
+	srv.Apply(o, Changes{})
 	if mp := testutil.DialProto(t, addr).Info["max_payload"]; mp != float64(10) {
 		t.Errorf("INFO max_payload after reload = %v", mp)
 	}

@@ -40,7 +40,7 @@ func TestApplyAuthStartsAuthTimer(t *testing.T) {
 	o := *srv.Options()
 	o.Auth.Token = "t0k"
 	o.Auth.Timeout = 200 * time.Millisecond
-	srv.Apply(o)
+	srv.Apply(o, Changes{Auth: true})
 	start := time.Now()
 	got := idle.ReadUntilClosed()
 	if !slices.Contains(got, "-ERR 'Authentication Timeout'") {

@@ -87,8 +87,10 @@ func (s *Server) clientHostPort() (string, int) {
 		}
 		return o.ClientAdvertise, o.Port
 	}
-	for ln := range s.listeners {
-		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+	// The newest listener (s.current, see Listen): during a port move both
+	// are open, and a client must be told the new address.
+	if s.current != nil {
+		if a, ok := s.current.Addr().(*net.TCPAddr); ok {
 			return o.Host, a.Port
 		}
 	}
@@ -144,8 +146,8 @@ func HostURLs(host string, port int) []string {
 func (s *Server) ClientPort() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for ln := range s.listeners {
-		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+	if s.current != nil {
+		if a, ok := s.current.Addr().(*net.TCPAddr); ok {
 			return a.Port
 		}
 	}

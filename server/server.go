@@ -276,10 +276,3 @@ func (s *Server) Healthz() error {
 	s.gacc.sl.Match([]byte("_natsd.healthz"))
 	return nil
 }
-
-// WedgeForTest takes the server's lock and never gives it back: a test hook
-// that makes the server look deadlocked (new clients, monitoring and health
-// checks block).
-func (s *Server) WedgeForTest() {
-	s.mu.Lock()
-}

@@ -42,4 +42,8 @@
 //
 // This package knows nothing of natsd's configuration and logs nothing; the
 // daemon decides what to say and logs what fails.
+//
+// Off Linux (a developer's macOS or Windows) it builds and does nothing:
+// NewNotifier returns a disabled Notifier and Listeners an empty map
+// (systemd_other.go).
 package systemd

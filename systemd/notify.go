@@ -3,7 +3,6 @@ package systemd
 import (
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -27,10 +26,10 @@ type Notifier struct {
 
 // NewNotifier returns a Notifier for the socket named by NOTIFY_SOCKET, a
 // path or, with a leading '@', a Linux abstract socket. Without
-// NOTIFY_SOCKET every method is a no-op returning nil. NOTIFY_SOCKET stays
+// NOTIFY_SOCKET, or off Linux, every method is a no-op returning nil. NOTIFY_SOCKET stays
 // set; natsd starts no children.
 func NewNotifier() *Notifier {
-	name := os.Getenv("NOTIFY_SOCKET")
+	name := notifySocketName()
 	if name == "" {
 		return &Notifier{}
 	}

@@ -29,10 +29,7 @@ var (
 // startCmd starts cmd and registers it. Children get SIGKILL if the runner
 // dies without cleaning up (Pdeathsig), as a last resort behind killAll.
 func startCmd(cmd *exec.Cmd) error {
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	dieWithRunner(cmd)
 	procsMu.Lock()
 	defer procsMu.Unlock()
 	if err := cmd.Start(); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -255,4 +256,50 @@ func TestSocketActivation(t *testing.T) {
 			t.Errorf("natsd did not say it took the %s socket:\n%s", name, act.Log())
 		}
 	}
+}
+
+// Sockets from systemd are kept for the life of the process: a reload that
+// would move the client listener keeps the passed socket (and says so), and
+// clustering stopped and started again by reloads serves the passed cluster
+// socket again — it was not closed when clustering stopped.
+func TestSocketActivatedListenersKeptAcrossReloads(t *testing.T) {
+	activate := "/usr/bin/systemd-socket-activate"
+	if _, err := os.Stat(activate); err != nil {
+		t.Fatalf("%s not found (package systemd): run make test-deps", activate)
+	}
+	clientPort, clusterPort := testutil.FreePort(t), testutil.FreePort(t)
+	clustered := "listen: 127.0.0.1:1\nhttp: 127.0.0.1:-1\ncluster {\n  name: act\n  listen: 127.0.0.1:2\n}\n"
+	conf := testutil.WriteFile(t, "natsd.conf", clustered)
+	act := testutil.StartNoWait(t, activate,
+		"-l", fmt.Sprintf("127.0.0.1:%d", clientPort), "-l", fmt.Sprintf("127.0.0.1:%d", clusterPort),
+		"--fdname=client:cluster", testutil.NatsdBin(t), "-c", conf)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", clientPort)
+	nc := connectRetry(t, url)
+	peer := startNode(t, testutil.NatsdBin(t), "peer", []int{clusterPort}, "--cluster_name", "act")
+	waitRoutes(t, peer, 1, 5*time.Second)
+
+	// Clustering off, the client listener "moved" to port 3: the route
+	// goes, the client socket stays.
+	saveAtomically(t, conf, "listen: 127.0.0.1:3\nhttp: 127.0.0.1:-1\nmax_payload: 4096\n")
+	testutil.Eventually(t, 5*time.Second, func() error {
+		if !strings.Contains(act.Log(), "Clustering stopped") {
+			return errors.New("clustering not stopped yet")
+		}
+		return nil
+	})
+	waitRoutes(t, peer, 0, 5*time.Second)
+	if !strings.Contains(act.Log(), "The client listener came from systemd socket activation: keeping it") {
+		t.Errorf("natsd did not say it keeps the client socket:\n%s", act.Log())
+	}
+	if mp := testutil.DialProto(t, fmt.Sprintf("127.0.0.1:%d", clientPort)).Info["max_payload"]; mp != float64(4096) {
+		t.Fatalf("INFO max_payload %v on the kept client socket after the reload", mp)
+	}
+	if !nc.IsConnected() {
+		t.Fatal("the connected client was dropped")
+	}
+
+	// Clustering back on: the cluster socket serves again, the peer's
+	// route forms through it.
+	saveAtomically(t, conf, clustered)
+	waitRoutes(t, peer, 1, 15*time.Second)
 }

@@ -28,14 +28,20 @@ func RepoRoot() string {
 // SharedDir is ../shared next to the repository (shared test data and docs).
 func SharedDir() string { return filepath.Join(RepoRoot(), "..", "shared") }
 
+// TestHooksTag is the build tag that compiles natsd's test hooks in.
+const TestHooksTag = "natsd_testhooks"
+
 var (
 	buildOnce sync.Once
 	buildPath string
 	buildErr  error
 )
 
-// NatsdBin builds bin/natsd once per test process (the go build cache makes
-// it quick) and returns its path. NATSD_BIN overrides it.
+// NatsdBin builds natsd once per test process (the go build cache makes it
+// quick) and returns its path. It is built with the test hooks
+// (-tags natsd_testhooks, see daemon/testhooks.go), which the production
+// build (make bin/natsd) leaves out. NATSD_BIN overrides it; the tests that
+// use a hook (the wedged watchdog) fail with a binary built without them.
 func NatsdBin(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("NATSD_BIN"); p != "" {
@@ -48,7 +54,7 @@ func NatsdBin(t testing.TB) string {
 			return
 		}
 		buildPath = filepath.Join(dir, "natsd")
-		args := []string{"build", "-o", buildPath}
+		args := []string{"build", "-tags", TestHooksTag, "-o", buildPath}
 		if raceEnabled {
 			args = append(args, "-race")
 		}
@@ -166,9 +172,7 @@ func StartEnv(t testing.TB, env []string, bin string, args ...string) *Proc {
 	t.Helper()
 	p := &Proc{t: t, log: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
-	// If the test binary dies without its cleanups (a panic), the server
-	// dies with it instead of living on.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p.cmd.SysProcAttr = dieWithParent()
 	if env != nil {
 		p.cmd.Env = append(os.Environ(), env...)
 	}

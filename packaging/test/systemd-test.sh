@@ -2,7 +2,9 @@
 # systemd-test.sh: natsd under a real systemd 252, in a Debian bookworm
 # container (systemd-nspawn). Run by `make systemd-test`, as root.
 #
-# It installs bin/natsd as /usr/bin/natsd, the unit files from
+# It installs bin/natsd as /usr/bin/natsd (and bin/natsd-testhooks, the same
+# natsd with its test hooks, as /usr/bin/natsd-testhooks for the watchdog
+# step only), the unit files from
 # packaging/systemd, a `nats` system user and packaging/test/seed.conf as
 # /etc/nats/seed.conf, then runs the steps below, each from a clean state
 # (every natsd unit stopped), and prints a table of results and durations.
@@ -28,6 +30,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 SD_INTEGRATION=${SD_INTEGRATION:-1}
 STEPS=${STEPS:-}
 NATSD_BIN=${NATSD_BIN:-$REPO/bin/natsd}
+NATSD_TESTHOOKS_BIN=${NATSD_TESTHOOKS_BIN:-$REPO/bin/natsd-testhooks}
 . "$HERE/nspawn.sh"
 
 T_START=$(nspawn_now_ms)
@@ -340,8 +343,9 @@ step_status_broken() { # STATUS=reload failed: ... on a broken config, cleared b
 }
 step_watchdog() { # WATCHDOG=1 while healthy; a wedged natsd stops pinging and is restarted
 	# NATSD_TEST_WEDGE_FILE: natsd's test hook takes the server's lock for
-	# good once the file exists, as a deadlock would.
-	dropin 60-watchdog-test $'[Service]\nWatchdogSec=2s\nTimeoutAbortSec=5s\nEnvironment=NATSD_TEST_WEDGE_FILE=/run/nats/wedge'
+	# good once the file exists, as a deadlock would. Only the test build
+	# has the hook (the shipped natsd has none), so this step runs it.
+	dropin 60-watchdog-test $'[Service]\nExecStart=\nExecStart=/usr/bin/natsd-testhooks -c /etc/nats/seed.conf\nWatchdogSec=2s\nTimeoutAbortSec=5s\nEnvironment=NATSD_TEST_WEDGE_FILE=/run/nats/wedge'
 	local pid w1 w2 ok=1
 	start_natsd || ok=0
 	if ((ok)); then
@@ -412,6 +416,7 @@ step_extend_timeout() { # a lame duck drain outlasting TimeoutStopSec, with Kill
 install_natsd() {
 	local m=$NSPAWN_MNT
 	install -D -m 0755 "$NATSD_BIN" "$m/usr/bin/natsd"
+	install -D -m 0755 "$NATSD_TESTHOOKS_BIN" "$m/usr/bin/natsd-testhooks"
 	install -D -m 0644 -t "$m/lib/systemd/system" "$REPO"/packaging/systemd/natsd*.service "$REPO"/packaging/systemd/natsd*.socket
 	install -D -m 0640 "$HERE/seed.conf" "$m/etc/nats/seed.conf"
 	C adduser --system --group --home /var/lib/nats --no-create-home --quiet nats
@@ -422,6 +427,7 @@ install_natsd() {
 
 main() {
 	[ -x "$NATSD_BIN" ] || { say "no $NATSD_BIN: run make build"; exit 1; }
+	[ -x "$NATSD_TESTHOOKS_BIN" ] || { say "no $NATSD_TESTHOOKS_BIN: run make bin/natsd-testhooks"; exit 1; }
 	local t
 	t=$(nspawn_now_ms)
 	nspawn_host_deps || exit 1
