@@ -46,6 +46,9 @@ func Build(doc *confparse.Document, flags *Flags) (*Options, *Diagnostics) {
 	if err := flags.apply(o); err != nil {
 		b.diag.Errors = append(b.diag.Errors, &confparse.Error{Pos: confparse.Pos{File: "natsd"}, Msg: err.Error()})
 	}
+	if flags.tlsGiven() && o.Server.TLS != nil {
+		b.tlsFlagFiles(o.Server.TLS)
+	}
 	b.validate(o)
 	b.monitorTLS(o)
 	b.tlsNotServed(o)

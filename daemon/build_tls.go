@@ -240,6 +240,29 @@ func (b *builder) tlsFiles(t *tlsconf.Options, path string, files map[string]*co
 	}
 }
 
+// tlsFlagFiles checks the files the TLS flags name (nats-server: "TLS
+// Server certificate must be present and valid", "... private key must be
+// present and valid").
+func (b *builder) tlsFlagFiles(t *tlsconf.Options) {
+	at := confparse.Pos{File: "natsd"}
+	flag := map[string]string{"cert_file": "--tlscert", "key_file": "--tlskey", "ca_file": "--tlscacert"}
+	switch {
+	case t.CertFile == "":
+		b.diag.Errors.Add(at, "--tlscert: TLS for clients needs a certificate and its key (--tlscert, --tlskey)")
+		return
+	case t.KeyFile == "":
+		b.diag.Errors.Add(at, "--tlskey: TLS for clients needs the certificate's private key")
+		return
+	}
+	_, err := tlsconf.NewStore(t)
+	var fe *tlsconf.FileError
+	if errors.As(err, &fe) {
+		b.diag.Errors.Add(at, fmt.Sprintf("%s %s: %v", flag[fe.Key], fe.File, fe.Err))
+	} else if err != nil {
+		b.diag.Errors.Add(at, "--tls: "+err.Error())
+	}
+}
+
 // certPairs reads certs: [ { cert_file, key_file }, … ].
 func (b *builder) certPairs(e *confparse.Entry, path string) []tlsconf.CertPair {
 	if e.Value.Kind != confparse.Array {

@@ -154,3 +154,135 @@ func TestTLSValuesFollowReference(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSFlags: --tls, --tlsverify, --tlscert, --tlskey, --tlscacert and
+// -ms as nats-server v2.15.2 reads them, alone and over a file's tls block
+// (recorded by starting it and reading /varz tls_required, tls_verify,
+// tls_timeout, or its refusal).
+func TestTLSFlags(t *testing.T) {
+	dir := goldenCerts(t)
+	t.Chdir(dir)
+	const cert, key, ca = "certs/server.pem", "certs/server-key.pem", "certs/ca.pem"
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	verifying := write("verify.conf", "port: 4333\ntls { cert_file: "+cert+", key_file: "+key+", ca_file: "+ca+", verify: true, timeout: 5, handshake_first: true, min_version: \"1.3\" }\n")
+	mapping := write("map.conf", "tls { cert_file: "+cert+", key_file: "+key+", ca_file: "+ca+", verify_and_map: true }\n")
+	monitor := write("monitor.conf", "listen: 127.0.0.1:4333\nhttp_port: 8222\n")
+
+	cases := []struct {
+		name    string
+		flags   Flags
+		want    map[string]string
+		wantErr string
+	}{
+		// nats-server: "TLS required for client connections", tls_verify absent.
+		{name: "--tls --tlscert --tlskey",
+			flags: Flags{TLS: true, TLSCert: cert, TLSKey: key, Set: set("tls", "tlscert", "tlskey")},
+			want:  map[string]string{"Server.TLS.CertFile": `"certs/server.pem"`, "Server.TLS.KeyFile": `"certs/server-key.pem"`, "Server.TLS.Verify": ""}},
+		{name: "--tlscert --tlskey without --tls: TLS on",
+			flags: Flags{TLSCert: cert, TLSKey: key, Set: set("tlscert", "tlskey")},
+			want:  map[string]string{"Server.TLS.CertFile": `"certs/server.pem"`}},
+		{name: "--tlsverify without --tlscacert: system roots",
+			flags: Flags{TLSVerify: true, TLSCert: cert, TLSKey: key, Set: set("tlsverify", "tlscert", "tlskey")},
+			want:  map[string]string{"Server.TLS.Verify": "true", "Server.TLS.CAFile": ""}},
+		{name: "--tlsverify --tlscacert",
+			flags: Flags{TLSVerify: true, TLSCert: cert, TLSKey: key, TLSCACert: ca, Set: set("tlsverify", "tlscert", "tlskey", "tlscacert")},
+			want:  map[string]string{"Server.TLS.Verify": "true", "Server.TLS.CAFile": `"certs/ca.pem"`}},
+		{name: "--tlsverify=false still turns TLS on",
+			flags: Flags{TLSCert: cert, TLSKey: key, Set: set("tlsverify", "tlscert", "tlskey")},
+			want:  map[string]string{"Server.TLS.CertFile": `"certs/server.pem"`, "Server.TLS.Verify": ""}},
+		{name: "--tls=false wins over the other TLS flags",
+			flags: Flags{TLS: false, TLSVerify: true, TLSCert: cert, TLSKey: key, Set: set("tls", "tlsverify", "tlscert", "tlskey")},
+			want:  map[string]string{"Server.TLS.CertFile": ""}},
+		// nats-server: "TLS Server certificate must be present and valid".
+		{name: "--tls alone", flags: Flags{TLS: true, Set: set("tls")}, wantErr: "natsd: --tlscert: TLS for clients needs a certificate and its key"},
+		{name: "--tlscacert alone", flags: Flags{TLSCACert: ca, Set: set("tlscacert")}, wantErr: "natsd: --tlscert:"},
+		// nats-server: "TLS Server private key must be present and valid".
+		{name: "--tls --tlscert", flags: Flags{TLS: true, TLSCert: cert, Set: set("tls", "tlscert")}, wantErr: "natsd: --tlskey: TLS for clients needs the certificate's private key"},
+		// nats-server: "error parsing X509 certificate/key pair: tls: private key does not match public key".
+		{name: "--tlskey of another certificate",
+			flags:   Flags{TLS: true, TLSCert: cert, TLSKey: "certs/other-key.pem", Set: set("tls", "tlscert", "tlskey")},
+			wantErr: "natsd: --tlskey certs/other-key.pem: does not go with cert_file certs/server.pem"},
+		{name: "--tlscert missing",
+			flags:   Flags{TLS: true, TLSCert: "certs/nope.pem", TLSKey: key, Set: set("tls", "tlscert", "tlskey")},
+			wantErr: "natsd: --tlscert certs/nope.pem: open: no such file or directory"},
+		{name: "--tlscacert not a certificate",
+			flags:   Flags{TLS: true, TLSCert: cert, TLSKey: key, TLSCACert: "certs/not-a-cert.pem", Set: set("tls", "tlscert", "tlskey", "tlscacert")},
+			wantErr: "natsd: --tlscacert certs/not-a-cert.pem: no certificate in it"},
+
+		// Over a file's block: the flags alone give the files and verify.
+		{name: "file block, no flags", flags: Flags{ConfigFile: verifying},
+			want: map[string]string{"Server.TLS.Verify": "true", "Server.TLS.Timeout": "5s", "Server.TLS.CAFile": `"certs/ca.pem"`}},
+		{name: "file block, --tls: the file's certificate is not used",
+			flags: Flags{ConfigFile: verifying, TLS: true, Set: set("tls")}, wantErr: "natsd: --tlscert:"},
+		{name: "file block, --tlscert: nor its key",
+			flags: Flags{ConfigFile: verifying, TLSCert: cert, Set: set("tlscert")}, wantErr: "natsd: --tlskey:"},
+		{name: "file block, --tls=false: TLS off",
+			flags: Flags{ConfigFile: verifying, TLS: false, Set: set("tls")},
+			want:  map[string]string{"Server.TLS.CertFile": "", "Server.TLS.HandshakeFirst": "", "Server.Port": "4333"}},
+		// nats-server: tls_verify absent, tls_timeout 5, still TLS first.
+		// It also drops the file's min_version: natsd keeps it.
+		{name: "file block, --tlscert --tlskey: verify from the flags, the rest from the file",
+			flags: Flags{ConfigFile: verifying, TLSCert: cert, TLSKey: key, Set: set("tlscert", "tlskey")},
+			want: map[string]string{"Server.TLS.Verify": "", "Server.TLS.CAFile": "", "Server.TLS.Timeout": "5s",
+				"Server.TLS.HandshakeFirst": "true", "Server.TLS.MinVersion": "1.3"}},
+		// nats-server keeps verify_and_map (an unmapped client is refused).
+		{name: "file verify_and_map, --tlsverify",
+			flags: Flags{ConfigFile: mapping, TLSVerify: true, TLSCert: cert, TLSKey: key, TLSCACert: ca, Set: set("tlsverify", "tlscert", "tlskey", "tlscacert")},
+			want:  map[string]string{"Server.TLS.Verify": "true", "Server.TLS.VerifyAndMap": "true"}},
+
+		// -ms: HTTPS monitoring, on the client host like -m.
+		{name: "-ms with TLS",
+			flags: Flags{ConfigFile: verifying, HTTPSPort: 8443, Set: set("https_port")},
+			want:  map[string]string{"Monitor.HTTPSPort": "8443", "Monitor.Host": `"0.0.0.0"`, "Monitor.Port": ""}},
+		// nats-server: "can't specify both HTTP (8222) and HTTPs (8443) ports".
+		{name: "-ms over the file's http_port",
+			flags:   Flags{ConfigFile: monitor, TLS: true, TLSCert: cert, TLSKey: key, HTTPSPort: 8443, Set: set("https_port", "tls", "tlscert", "tlskey")},
+			wantErr: "https_port: monitoring is served over HTTP or HTTPS, not both: http port 8222 and https port 8443 are set"},
+		// nats-server: "TLS cert and key required for HTTPS".
+		{name: "-ms without TLS",
+			flags:   Flags{ConfigFile: "-", HTTPSPort: 8443, Set: set("https_port")},
+			wantErr: "https_port: HTTPS monitoring uses the top-level tls { } block"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.flags
+			if f.ConfigFile == "-" {
+				f.ConfigFile = ""
+			}
+			o, diag, err := Load(&f)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(allErrors(diag, err), tc.wantErr) || len(diag.Errors) != 1 {
+					t.Fatalf("errors:\n%v\nwant just one, containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %s", allErrors(diag, err))
+			}
+			got := renderMap(o)
+			for k, want := range tc.want {
+				if got[k] != want {
+					t.Errorf("%s = %q, want %q", k, got[k], want)
+				}
+			}
+			if o.Server.TLS != nil && !hasWarning(diag, "natsd does not serve TLS yet") {
+				t.Errorf("TLS from flags without the warning that it is not served: %v", diag.Warnings)
+			}
+		})
+	}
+}
+
+func hasWarning(diag *Diagnostics, s string) bool {
+	for _, w := range diag.Warnings {
+		if strings.Contains(w.Error(), s) {
+			return true
+		}
+	}
+	return false
+}
