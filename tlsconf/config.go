@@ -1,6 +1,7 @@
 package tlsconf
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
@@ -123,6 +124,15 @@ func (s *Store) listener(build func(m *material) *tls.Config) *tls.Config {
 			return b.cfg
 		}
 		cfg := build(m)
+		// Session tickets are sealed with keys of this set: a client that
+		// resumes a session made before a reload would otherwise skip the
+		// new certificate, and its own certificate the new CA.
+		var key [32]byte
+		if _, err := rand.Read(key[:]); err == nil {
+			cfg.SetSessionTicketKeys([][32]byte{key})
+		} else {
+			cfg.SessionTicketsDisabled = true
+		}
 		last.Store(&built{m: m, cfg: cfg})
 		return cfg
 	}

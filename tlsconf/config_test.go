@@ -208,6 +208,43 @@ func TestRotationReachesNewHandshakesOnly(t *testing.T) {
 	}
 }
 
+// TestRotationEndsSessionResumption: a client that kept a session ticket
+// from before a reload does not resume it after: it sees the new
+// certificate (a resumed TLS 1.3 session reports the old one).
+func TestRotationEndsSessionResumption(t *testing.T) {
+	ca := testutil.NewCA(t, "resumption CA")
+	a, b := ca.Issue(t, "localhost"), ca.Issue(t, "localhost")
+	f := newPairFiles(t, a, ca)
+	s := mustStore(t, &Options{CertFile: f.cert, KeyFile: f.key})
+	srv := startTLSServer(t, s.ServerConfig())
+	cfg := clientCfg(ca, nil)
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+
+	first, err := dial(t, srv.addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close() // the ticket arrived with the echo
+	again, err := dial(t, srv.addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.ConnectionState().DidResume {
+		t.Fatal("no resumption before the reload: the test proves nothing")
+	}
+	b.WriteTo(t, f.cert, f.key)
+	if _, err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := dial(t, srv.addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := after.ConnectionState(); st.DidResume || !st.PeerCertificates[0].Equal(b.Leaf) {
+		t.Fatalf("after the reload: resumed=%v, certificate b=%v", st.DidResume, st.PeerCertificates[0].Equal(b.Leaf))
+	}
+}
+
 // TestVerifyAndCARotation: verify asks for a client certificate and checks
 // it against ca_file, for client authentication; a new ca_file applies to
 // new handshakes after Reload.
