@@ -50,7 +50,10 @@ func (s *Store) MonitorConfig() *tls.Config {
 // authentication. With pinned_certs its key must be pinned; with
 // verify_cert_and_check_known_urls one of its DNS names must match the host
 // of a configured route URL: knownHosts is called on each handshake for
-// the current list (nil: none is known, every route is refused).
+// the current list (nil: none is known, every route is refused). Only DNS
+// names count: a route URL by IP address matches no certificate, as with
+// nats-server (recorded: it refuses such a route when it authenticates,
+// logging "authentication error"; natsd refuses it in the handshake).
 func (s *Store) RouteListenerConfig(knownHosts func() []string) *tls.Config {
 	return s.listener(func(m *material) *tls.Config {
 		c := s.base(m)
@@ -82,7 +85,8 @@ func (s *Store) RouteListenerConfig(knownHosts func() []string) *tls.Config {
 // name against the CA pool (ca_file, else the system roots) unless insecure
 // is set; natsd presents its first pair; pinned_certs applies to the
 // peer's certificate either way. Call it for each dial: it reads the
-// current set.
+// current set. (Recorded: nats-server dialing nats-route://127.0.0.1:port
+// refuses a certificate without that IP address; with insecure it routes.)
 func (s *Store) RouteDialConfig(serverName string) *tls.Config {
 	m := s.cur.Load()
 	c := s.base(m)
