@@ -1,9 +1,11 @@
 package cluster
 
 import (
-	"github.com/natsd/natsd/server"
 	"net/url"
 	"time"
+
+	"github.com/natsd/natsd/server"
+	"github.com/natsd/natsd/tlsconf"
 )
 
 // Options configure clustering; the zero value (no Port) means standalone.
@@ -22,6 +24,9 @@ type Options struct {
 	PingInterval   time.Duration // the daemon fills in the top-level ping_interval when unset
 	PingMax        int           // likewise ping_max
 	Limits         Limits        // the top-level limits, filled in by the daemon
+	// TLS is cluster.tls (nil: plain TCP routes). Verify is always true:
+	// routes verify their peer both ways. (Parsed; not served yet.)
+	TLS *tlsconf.Options
 }
 
 // withDefaults fills what was left unset with nats-server's defaults (the

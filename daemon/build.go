@@ -46,9 +46,14 @@ func Build(doc *confparse.Document, flags *Flags) (*Options, *Diagnostics) {
 	if err := flags.apply(o); err != nil {
 		b.diag.Errors = append(b.diag.Errors, &confparse.Error{Pos: confparse.Pos{File: "natsd"}, Msg: err.Error()})
 	}
+	if flags.tlsGiven() && o.Server.TLS != nil {
+		b.tlsFlagFiles(o.Server.TLS)
+	}
 	b.validate(o)
+	b.monitorTLS(o)
+	b.tlsNotServed(o)
 	o.Server = o.Server.WithDefaults()
-	if o.Monitor.Enabled() && o.Monitor.Host == "" {
+	if (o.Monitor.Enabled() || o.Monitor.HTTPSPort != 0) && o.Monitor.Host == "" {
 		o.Monitor.Host = o.Server.Host
 	}
 	if o.Cluster.Enabled() && o.Cluster.Host == "" {
@@ -284,12 +289,12 @@ func (b *builder) unknown(e *confparse.Entry, path string) {
 // serve yet: a warning, not a failure, so existing configs load.
 var notServed = map[string]string{
 	"jetstream": "JetStream", "leafnodes": "leaf nodes", "leaf": "leaf nodes", "websocket": "websocket", "ws": "websocket",
-	"gateway": "gateways", "mqtt": "MQTT", "accounts": "accounts", "tls": "TLS", "https": "HTTPS monitoring",
-	"https_port": "HTTPS monitoring", "system_account": "the system account", "operator": "operator JWTs",
+	"gateway": "gateways", "mqtt": "MQTT", "accounts": "accounts", "ocsp": "OCSP stapling", "ocsp_cache": "OCSP stapling",
+	"system_account": "the system account", "operator": "operator JWTs",
 	"resolver": "account resolvers", "resolver_preload": "account resolvers", "authorization.nkeys": "nkeys",
 	"syslog": "syslog", "remote_syslog": "syslog", "log_size_limit": "log size limits", "max_traced_msg_len": "trace truncation",
-	"allow_non_tls": "TLS", "server_tags": "server tags", "server_metadata": "server metadata",
-	"cluster.tls": "route TLS", "cluster.pool_size": "route pooling", "cluster.compression": "route compression",
+	"server_tags": "server tags", "server_metadata": "server metadata",
+	"cluster.pool_size": "route pooling", "cluster.compression": "route compression",
 	"cluster.accounts": "pinned-account routes", "cluster.permissions": "route permissions",
 	"disable_sublist_cache": "disabling the subject cache", "no_sys_acc": "the system account",
 	"max_closed_clients": "a closed-connections limit", "connect_error_reports": "error reports",
@@ -408,6 +413,23 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 		case "cluster":
 			if n, ok := b.block(e, key); ok {
 				b.cluster(n, o)
+			}
+		case "tls":
+			so.TLS = b.tlsBlock(e, key, false)
+		case "allow_non_tls":
+			so.AllowNonTLS, _ = b.boolean(e, key)
+		case "https", "https_port":
+			// Monitoring over TLS, with the top-level tls block.
+			b.pos["https_port"] = e.KeyPos
+			if key == "https" {
+				if h, p, ok := b.hostPort(e, key); ok {
+					if h != "" {
+						o.Monitor.Host = h
+					}
+					o.Monitor.HTTPSPort = p
+				}
+			} else {
+				o.Monitor.HTTPSPort, _ = b.port(e, key)
 			}
 		default:
 			if !b.notServedYet(e, key) {

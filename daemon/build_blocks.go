@@ -214,7 +214,7 @@ func (b *builder) responsePermission(e *confparse.Entry, path string) *server.Re
 }
 
 // cluster { name listen host port routes advertise no_advertise
-// connect_retries authorization ping_interval ping_max }
+// connect_retries authorization ping_interval ping_max tls }
 func (b *builder) cluster(n *confparse.Node, o *Options) {
 	co := &o.Cluster
 	for _, e := range n.Entries {
@@ -286,6 +286,8 @@ func (b *builder) cluster(n *confparse.Node, o *Options) {
 		case "ping_max":
 			v, _ := b.integer(e, path, 1, 1<<31-1)
 			co.PingMax = int(v)
+		case "tls":
+			co.TLS = b.tlsBlock(e, path, true)
 		default:
 			if !b.notServedYet(e, path) {
 				b.unknown(e, path)

@@ -19,8 +19,15 @@ import (
 var update = flag.Bool("update", false, "rewrite daemon/testdata/options/*.golden from the current output")
 
 // optionsDir holds the golden inputs: every *.conf directly in it is a case;
-// files that cases include live in its subfolders.
-var optionsDir = filepath.Join("testdata", "options")
+// files that cases include live in its subfolders. It is absolute, as the
+// golden test runs in a directory of generated certificates.
+var optionsDir = func() string {
+	d, err := filepath.Abs(filepath.Join("testdata", "options"))
+	if err != nil {
+		panic(err)
+	}
+	return d
+}()
 
 // TestBuildGolden loads each testdata/options/NAME.conf as natsd -c would
 // (Load with only ConfigFile set) and compares a rendering of the result
@@ -30,7 +37,12 @@ var optionsDir = filepath.Join("testdata", "options")
 //
 // Run `go test ./daemon -run TestBuildGolden -update` after a deliberate
 // change and review the diff of the .golden files.
+//
+// The cases run in a temporary directory holding certs/ (goldenCerts): TLS
+// cases name certificate files relative to it, as nats-server reads them
+// relative to the working directory, so that no key is committed.
 func TestBuildGolden(t *testing.T) {
+	t.Chdir(goldenCerts(t))
 	files, err := filepath.Glob(filepath.Join(optionsDir, "*.conf"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden inputs in %s: %v", optionsDir, err)
@@ -113,6 +125,9 @@ func writeList(b *strings.Builder, title string, l confparse.ErrorList) {
 	for _, e := range l {
 		c := *e
 		c.Pos.File = relName(c.Pos.File)
+		// Messages that quote a path (an include not found) quote it as
+		// the tests see it from the package directory.
+		c.Msg = strings.ReplaceAll(c.Msg, optionsDir, filepath.Join("testdata", "options"))
 		c.Includes = append([]confparse.Pos(nil), e.Includes...)
 		for i := range c.Includes {
 			c.Includes[i].File = relName(c.Includes[i].File)

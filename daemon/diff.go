@@ -41,6 +41,11 @@ const (
 	secLog
 	secLogFile
 	secFiles
+	// TLS (parsed; applied when the listeners serve TLS): the client
+	// listener's, the routes', and HTTPS monitoring.
+	secClientTLS
+	secClusterTLS
+	secMonitorTLS
 )
 
 // rule compares one option. field is the Go field path it covers, so that a
@@ -80,6 +85,8 @@ var rules = []rule{
 	{"authorization.users", "Server.Auth.Users", true, secServer, func(o *Options) any { return o.Server.Auth.Users }},
 	{"authorization.timeout", "Server.Auth.Timeout", false, secServer, func(o *Options) any { return o.Server.Auth.Timeout }},
 	{"no_auth_user", "Server.Auth.NoAuthUser", false, secServer, func(o *Options) any { return o.Server.Auth.NoAuthUser }},
+	// TLS: allow_non_tls here, the tls blocks' keys in diff_tls.go.
+	{"allow_non_tls", "Server.AllowNonTLS", false, secClientTLS, func(o *Options) any { return o.Server.AllowNonTLS }},
 	// Clustering.
 	{"cluster", "Cluster.Port!enabled", false, secClusterEnable, func(o *Options) any { return o.Cluster.Enabled() }},
 	{"cluster.host", "Cluster.Host", false, secClusterListener, func(o *Options) any { return o.Cluster.Host }},
@@ -102,6 +109,7 @@ var rules = []rule{
 	{"http.host", "Monitor.Host", false, secMonitorListener, func(o *Options) any { return o.Monitor.Host }},
 	{"http.port", "Monitor.Port", false, secMonitorListener, func(o *Options) any { return o.Monitor.Port }},
 	{"http_base_path", "Monitor.BasePath", false, secMonitorPath, func(o *Options) any { return o.Monitor.BasePath }},
+	{"https_port", "Monitor.HTTPSPort", false, secMonitorTLS, func(o *Options) any { return o.Monitor.HTTPSPort }},
 	// Logging.
 	{"debug", "Log.Debug", false, secLog, func(o *Options) any { return o.Log.Debug }},
 	{"trace", "Log.Trace", false, secLog, func(o *Options) any { return o.Log.Trace }},

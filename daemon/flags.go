@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/natsd/natsd/cluster"
+	"github.com/natsd/natsd/tlsconf"
 )
 
 // Flags are nats-server's command-line options, as cmd/natsd parsed them.
@@ -42,6 +43,15 @@ type Flags struct {
 	NoAdvertise      bool
 	ConnectRetries   int
 
+	// TLS for clients: --tls, --tlsverify, --tlscert, --tlskey, --tlscacert;
+	// -ms/--https_port for HTTPS monitoring.
+	TLS       bool
+	TLSVerify bool
+	TLSCert   string
+	TLSKey    string
+	TLSCACert string
+	HTTPSPort int
+
 	// NoConfigWatch turns off reloading on file changes (natsd only):
 	// reloads then come from SIGHUP, --signal reload and systemctl reload.
 	NoConfigWatch bool
@@ -50,6 +60,12 @@ type Flags struct {
 }
 
 func (f *Flags) isSet(name string) bool { return f != nil && f.Set[name] }
+
+// tlsGiven reports whether a client TLS flag was given: then the flags,
+// not the file, say whether clients use TLS and with which files.
+func (f *Flags) tlsGiven() bool {
+	return f.isSet("tls") || f.isSet("tlsverify") || f.isSet("tlscert") || f.isSet("tlskey") || f.isSet("tlscacert")
+}
 
 // apply overlays the flags that were given onto o, as nats-server does after
 // reading the file. Errors are the flags' own (a bad --routes URL).
@@ -74,6 +90,32 @@ func (f *Flags) apply(o *Options) error {
 		o.Monitor.Port = f.HTTPPort
 		if o.Monitor.Host == "" {
 			o.Monitor.Host = so.Host
+		}
+	}
+	if f.isSet("https_port") {
+		o.Monitor.HTTPSPort = f.HTTPSPort
+		if o.Monitor.Host == "" {
+			o.Monitor.Host = so.Host
+		}
+	}
+	if f.tlsGiven() {
+		// As nats-server v2.15.2 (recorded): a TLS flag takes the client
+		// certificate, key, CA and verify from the flags alone; any TLS
+		// flag turns TLS on, unless --tls is given false; the file's tls
+		// block keeps its other settings (timeout, handshake_first,
+		// pinned_certs, verify_and_map). nats-server also drops the
+		// file's min_version, cipher_suites and curve_preferences then;
+		// natsd keeps them rather than weaken what the file asks.
+		if f.isSet("tls") && !f.TLS {
+			so.TLS = nil
+		} else {
+			t := tlsconf.Options{}
+			if so.TLS != nil {
+				t = *so.TLS
+			}
+			t.CertFile, t.KeyFile, t.CAFile, t.Certs = f.TLSCert, f.TLSKey, f.TLSCACert, nil
+			t.Verify = f.TLSVerify
+			so.TLS = &t
 		}
 	}
 	if f.isSet("pid") {

@@ -39,6 +39,11 @@ type MonitorOptions struct {
 	Host     string
 	Port     int // 0: none; -1: random
 	BasePath string
+	// HTTPSPort is monitoring over HTTPS (https, https_port, -ms) with the
+	// top-level tls block (Server.TLS), asking no client certificate. It
+	// excludes Port (Build refuses both, as nats-server does); Enabled does
+	// not count it while HTTPS is not served.
+	HTTPSPort int // 0: none; -1: random
 }
 
 // Enabled reports whether monitoring is configured.

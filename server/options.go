@@ -2,6 +2,8 @@ package server
 
 import (
 	"time"
+
+	"github.com/natsd/natsd/tlsconf"
 )
 
 // Defaults, as nats-server's (protocol notes §3.3); where the docs disagree
@@ -49,6 +51,13 @@ type Options struct {
 	WriteDeadline  time.Duration
 
 	NoHeaderSupport bool
+
+	// TLS is the top-level tls block (nil: no TLS): the client listener's
+	// TLS and INFO's tls_required/tls_verify. AllowNonTLS (allow_non_tls)
+	// makes TLS optional for clients: INFO says tls_available instead of
+	// tls_required. (Parsed; not served yet.)
+	TLS         *tlsconf.Options
+	AllowNonTLS bool
 
 	Auth AuthOptions
 

@@ -73,6 +73,12 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 	str(&f.Routes, "routes")
 	boolean(&f.NoAdvertise, "no_advertise")
 	num(&f.ConnectRetries, "connect_retries")
+	boolean(&f.TLS, "tls")
+	boolean(&f.TLSVerify, "tlsverify")
+	str(&f.TLSCert, "tlscert")
+	str(&f.TLSKey, "tlskey")
+	str(&f.TLSCACert, "tlscacert")
+	num(&f.HTTPSPort, "ms", "https_port")
 	boolean(&f.NoConfigWatch, "no_config_watch")
 	boolean(&cl.check, "t")
 	boolean(&cl.help, "h", "help")
@@ -80,9 +86,9 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 	str(&cl.signal, "sl", "signal")
 	// Accepted so that documented command lines run; natsd does not serve
 	// what they configure (a warning is logged when they are used).
-	num(&ignoredI, "ms", "https_port", "max_traced_msg_len")
-	str(&ignoredS, "r", "remote_syslog", "log_size_limit", "tlscert", "tlskey", "tlscacert", "sd", "store_dir")
-	boolean(&ignoredB, "s", "syslog", "tls", "tlsverify", "js", "jetstream")
+	num(&ignoredI, "max_traced_msg_len")
+	str(&ignoredS, "r", "remote_syslog", "log_size_limit", "sd", "store_dir")
+	boolean(&ignoredB, "s", "syslog", "js", "jetstream")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -102,7 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 	canon := map[string]string{
 		"c": "config", "a": "addr", "net": "addr", "p": "port", "n": "name", "server_name": "name",
 		"m": "http_port", "P": "pid", "l": "log", "D": "debug", "V": "trace", "T": "logtime",
-		"cluster_listen": "cluster", "VV": "trace_verbose", "DVV": "trace_verbose",
+		"cluster_listen": "cluster", "VV": "trace_verbose", "DVV": "trace_verbose", "ms": "https_port",
 	}
 	f.Set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) {
@@ -121,7 +127,7 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 			f.TraceVerbose = vv || dvv
 			f.Trace = f.Trace || f.TraceVerbose
 			f.Set["trace"] = true
-		case "ms", "https_port", "r", "remote_syslog", "s", "syslog", "tls", "tlscert", "tlskey", "tlscacert", "tlsverify", "js", "jetstream", "sd", "store_dir":
+		case "r", "remote_syslog", "s", "syslog", "js", "jetstream", "sd", "store_dir":
 			fmt.Fprintf(stderr, "natsd: warning: --%s is accepted but not served by natsd yet; ignored\n", strings.TrimLeft(fl.Name, "-"))
 		}
 	})
@@ -139,6 +145,7 @@ Server Options:
     -n, --name <server_name>         Server name (default: server id)
     -P, --pid <file>                 File to store PID
     -m, --http_port <port>           Use port for http monitoring
+    -ms,--https_port <port>          Use port for https monitoring (with the TLS options below)
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit
     -sl,--signal <signal>[=<pid>]    Send signal to natsd process (stop, quit, reopen, reload, ldm, term)
@@ -156,6 +163,13 @@ Authorization Options:
         --user <user>                User required for connections
         --pass <password>            Password required for connections
         --auth <token>               Authorization token required for connections
+
+TLS Options (read; natsd does not serve TLS yet):
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
 
 Cluster Options:
         --routes <rurl-1, rurl-2>    Routes to solicit and connect
