@@ -34,6 +34,7 @@ func (s *Server) Apply(o Options, ch Changes) {
 		o.ServerName = s.id
 	}
 	s.opts.Store(&o)
+	s.setMapper(&o)
 	if ch.Auth {
 		s.reauthorize(&o.Auth)
 	}
@@ -79,7 +80,7 @@ func (s *Server) reauthorize(a *AuthOptions) {
 			c.Unlock()
 			continue
 		}
-		u, ok := authenticate(a, &co)
+		u, ok := c.authenticate(a, &co)
 		if !ok {
 			c.log().Info("Authorization no longer valid after reload; closing")
 			c.SendErrAndClose(wire.ErrAuthorization, conn.AuthRevoked)

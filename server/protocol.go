@@ -41,7 +41,10 @@ func (c *client) Connect(arg []byte) error {
 	}
 	var user *User
 	if so.Auth.Configured() {
-		u, ok := authenticate(&so.Auth, &opts)
+		if opts.User != "" && c.srv.mapper.Load() != nil {
+			c.log().Warn(`User "` + opts.User + `" found in connect proto, but user required from cert`)
+		}
+		u, ok := c.authenticate(&so.Auth, &opts)
 		if !ok {
 			c.log().Info("Authorization Error", zap.String("user", opts.User))
 			return errAuthViolation

@@ -26,6 +26,7 @@ const (
 	AuthRevoked // credentials no longer valid after a reload
 	RouteRemoved
 	DuplicateRoute
+	TLSHandshakeFailure // the TLS handshake failed or timed out
 )
 
 var reasonText = map[Reason]string{
@@ -47,6 +48,7 @@ var reasonText = map[Reason]string{
 	AuthRevoked:               "Authentication Revoked",
 	RouteRemoved:              "Route Removed",
 	DuplicateRoute:            "Duplicate Route",
+	TLSHandshakeFailure:       "TLS Handshake Failure",
 }
 
 func (r Reason) String() string {
