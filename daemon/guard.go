@@ -86,7 +86,7 @@ func holdReasons(cur, next *Options, changes []Change) []string {
 		out = append(out, "route authorization would be removed")
 	}
 	if wroteListener(cur) && !wroteListener(next) &&
-		(has(changes, secClientListener) || has(changes, secMonitorListener) || has(changes, secClusterListener) || has(changes, secClusterEnable)) {
+		(has(changes, secClientListener) || has(changes, secMonitorHost) || has(changes, secMonitorListener) || has(changes, secMonitorTLS) || has(changes, secClusterListener) || has(changes, secClusterEnable)) {
 		out = append(out, "no listener is configured any more: listeners would go back to their defaults")
 	}
 	return out
@@ -99,7 +99,7 @@ func clientAuth(o *Options) bool {
 	return a.Username != "" || a.Token != "" || len(a.Users) > 0
 }
 
-var listenerKeys = []string{"listen", "host", "net", "port", "http", "http_port", "monitor", "monitor_port", "cluster"}
+var listenerKeys = []string{"listen", "host", "net", "port", "http", "http_port", "monitor", "monitor_port", "https", "https_port", "cluster"}
 
 func wroteListener(o *Options) bool {
 	for _, k := range listenerKeys {
