@@ -17,7 +17,7 @@ import (
 //   - sets fewer than half as many values in one of its files (an emptied
 //     file sets none);
 //   - removes client authorization, or route authorization from a cluster
-//     that stays;
+//     that stays, or turns TLS off for clients or for a cluster that stays;
 //   - writes no listener setting any more where the running one did, so
 //     that listeners would go back to their defaults.
 //
@@ -84,6 +84,12 @@ func holdReasons(cur, next *Options, changes []Change) []string {
 	}
 	if cur.Cluster.Username != "" && next.Cluster.Enabled() && next.Cluster.Username == "" {
 		out = append(out, "route authorization would be removed")
+	}
+	if cur.Server.TLS != nil && next.Server.TLS == nil {
+		out = append(out, "client TLS would be turned off")
+	}
+	if cur.Cluster.TLS != nil && next.Cluster.Enabled() && next.Cluster.TLS == nil {
+		out = append(out, "route TLS would be turned off")
 	}
 	if wroteListener(cur) && !wroteListener(next) &&
 		(has(changes, secClientListener) || has(changes, secMonitorHost) || has(changes, secMonitorListener) || has(changes, secMonitorTLS) || has(changes, secClusterListener) || has(changes, secClusterEnable)) {

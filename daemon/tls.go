@@ -191,8 +191,13 @@ func (d *Daemon) warnExpiry(r storeRef, expired bool) {
 					pairs[i].CertFile, r.name, leaf.NotAfter.UTC().Format(time.RFC3339)))
 			}
 		case left < certExpiryWarning:
-			d.log.Warn(fmt.Sprintf("TLS certificate %s (%s) expires in %d days, on %s: renew it (natsd loads the new files by itself)",
-				pairs[i].CertFile, r.name, int(math.Ceil(left.Hours()/24)), leaf.NotAfter.UTC().Format(time.RFC3339)))
+			days := int(math.Ceil(left.Hours() / 24))
+			unit := "days"
+			if days == 1 {
+				unit = "day"
+			}
+			d.log.Warn(fmt.Sprintf("TLS certificate %s (%s) expires in %d %s, on %s: renew it (natsd loads the new files by itself)",
+				pairs[i].CertFile, r.name, days, unit, leaf.NotAfter.UTC().Format(time.RFC3339)))
 		}
 	}
 }
