@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/natsd/natsd/server/conn"
+	"github.com/natsd/natsd/server/outbuf"
 	"github.com/natsd/natsd/tlsconf"
 )
 
@@ -93,6 +94,7 @@ type clientSocket struct {
 	decided  atomic.Bool
 	mu       sync.Mutex
 	upgrade  func(prefix []byte) (*tlsconf.Conn, error)
+	scratch  net.Buffers // the writer's, for writev in plain text
 }
 
 func (s *clientSocket) Read(b []byte) (int, error) {
@@ -136,6 +138,27 @@ func (s *clientSocket) Write(b []byte) (int, error) {
 		}
 	}
 	return s.Conn.Write(b)
+}
+
+// WriteBuffers hands the writer's chunks to the TLS session in one batch
+// (tlsconf.Conn.WriteBuffers), or to the socket in one writev once the
+// client chose plain text. Only the writer calls it.
+func (s *clientSocket) WriteBuffers(bufs [][]byte) (int64, error) {
+	if tc := s.tc.Load(); tc != nil {
+		return tc.WriteBuffers(bufs)
+	}
+	if s.decided.Load() {
+		return outbuf.WriteTo(s.Conn, bufs, &s.scratch)
+	}
+	var n int64
+	for _, b := range bufs {
+		k, err := s.Write(b)
+		n += int64(k)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // clientTLS is what a client accepted on a TLS listener needs for its

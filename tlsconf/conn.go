@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -21,19 +22,22 @@ import (
 // as a closed connection.
 type Conn struct {
 	*tls.Conn
-	raw net.Conn
+	raw   net.Conn
+	batch *batchConn // under the session: gathers WriteBuffers' records
 }
 
 // Server makes the server side of a TLS connection on raw; nothing happens
 // until Handshake.
 func Server(raw net.Conn, cfg *tls.Config) *Conn {
-	return &Conn{Conn: tls.Server(raw, cfg), raw: raw}
+	b := &batchConn{Conn: raw}
+	return &Conn{Conn: tls.Server(b, cfg), raw: raw, batch: b}
 }
 
 // Client makes the client side of a TLS connection on raw (a route natsd
 // dials); nothing happens until Handshake.
 func Client(raw net.Conn, cfg *tls.Config) *Conn {
-	return &Conn{Conn: tls.Client(raw, cfg), raw: raw}
+	b := &batchConn{Conn: raw}
+	return &Conn{Conn: tls.Client(b, cfg), raw: raw, batch: b}
 }
 
 // Handshake runs the handshake, bounded by timeout (a timeout of 0 or less
@@ -113,4 +117,84 @@ func (r *replayConn) Read(b []byte) (int, error) {
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// WriteBuffers writes bufs (a connection's queued chunks) as TLS records
+// and hands them to the socket in writes of up to batchFlush bytes, where
+// writing each chunk with Write would make one system call per record
+// (crypto/tls writes every record to the socket as it seals it), and
+// net.Buffers' writev cannot reach the socket under a *tls.Conn.
+func (c *Conn) WriteBuffers(bufs [][]byte) (int64, error) {
+	c.batch.begin()
+	var n int64
+	for _, b := range bufs {
+		k, err := c.Conn.Write(b)
+		n += int64(k)
+		if err != nil {
+			c.batch.end()
+			return n, err
+		}
+	}
+	return n, c.batch.end()
+}
+
+// batchFlush is how many sealed bytes a batch gathers before it writes
+// them: four full TLS records.
+const batchFlush = 64 * 1024
+
+var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, batchFlush+maxRecord); return &b }}
+
+// maxRecord is a sealed TLS record's largest size (16 KiB of plaintext
+// and the overhead).
+const maxRecord = 16*1024 + 256
+
+// batchConn is the socket as the TLS session writes to it. Between begin
+// and end it gathers what the session writes (in a pooled buffer, so that
+// an idle connection holds none) and writes it to the socket every
+// batchFlush bytes and at the end; otherwise it writes through. A session
+// may write from the reader's goroutine too (a TLS 1.3 KeyUpdate answer):
+// mu keeps the two in order.
+type batchConn struct {
+	net.Conn
+	mu  sync.Mutex
+	buf *[]byte // nil: not batching
+}
+
+func (b *batchConn) begin() {
+	b.mu.Lock()
+	b.buf = batchPool.Get().(*[]byte)
+	b.mu.Unlock()
+}
+
+func (b *batchConn) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf == nil {
+		return b.Conn.Write(p)
+	}
+	*b.buf = append(*b.buf, p...)
+	if len(*b.buf) >= batchFlush {
+		if err := b.flushLocked(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (b *batchConn) flushLocked() error {
+	_, err := b.Conn.Write(*b.buf)
+	*b.buf = (*b.buf)[:0]
+	return err
+}
+
+// end writes what the batch gathered and stops gathering.
+func (b *batchConn) end() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	err := b.flushLocked()
+	if cap(*b.buf) <= batchFlush+maxRecord {
+		batchPool.Put(b.buf)
+	}
+	b.buf = nil
+	return err
 }
