@@ -204,9 +204,7 @@ authorization { users: [
 	case <-time.After(5 * time.Second):
 		t.Fatal("no permissions violation for the mapped user")
 	}
-	if !strings.Contains(srv.Log(), `User "x" found in connect proto, but user required from cert`) {
-		t.Error(`no warning about the CONNECT's user "x"`)
-	}
+	waitLog(t, srv, `User "x" found in connect proto, but user required from cert`)
 }
 
 // TestTLSBadInputProcess: with raw sockets against the process, each bad

@@ -145,9 +145,7 @@ func TestTLSCertRotation(t *testing.T) {
 			if cid, _ := old.GetClientID(); cid != oldCID || old.Stats().Reconnects != 0 {
 				t.Fatalf("the old client reconnected (cid %d -> %d)", oldCID, cid)
 			}
-			if !strings.Contains(srv.Log(), "TLS certificates reloaded (file change) for tls") {
-				t.Fatal("no reload logged")
-			}
+			waitLog(t, srv, "TLS certificates reloaded (file change) for tls")
 			if strings.Contains(srv.Log(), "Reloaded server configuration") {
 				t.Fatal("the config was reloaded: only the certificates changed")
 			}
@@ -209,9 +207,7 @@ func TestTLSRouteCertRotation(t *testing.T) {
 	second := p.ca.Issue(t, "localhost", "127.0.0.1")
 	cd.rename(t, second)
 	waitServed(t, p.pool(), routeAddr, false, &client, second.Leaf.SerialNumber, rotationWithin)
-	if !strings.Contains(a.Log(), "TLS certificates reloaded (file change) for cluster.tls") {
-		t.Fatal("no reload logged")
-	}
+	waitLog(t, a.Proc, "TLS certificates reloaded (file change) for cluster.tls")
 	waitMesh(t, time.Second, a, b) // the route stayed
 	checkPubSubBothWays(t, a, b)
 }
@@ -288,11 +284,12 @@ func TestTLSExpiryWarning(t *testing.T) {
 	p := newPKI(t, "expiry")
 	soon := p.ca.IssueSpec(t, testutil.CertSpec{Names: []string{"localhost"}, NotAfter: time.Now().Add(10*24*time.Hour - time.Hour)})
 	srv, _ := tlsNatsd(t, fmt.Sprintf("tls { cert_file: %q, key_file: %q }\n", soon.CertFile, soon.KeyFile))
-	if want := fmt.Sprintf("TLS certificate %s (tls) expires in 10 days", soon.CertFile); !strings.Contains(srv.Log(), want) {
-		t.Fatalf("no %q in:\n%s", want, srv.Log())
-	}
+	// The ports file can be there before the log line is read from the
+	// process's stderr: wait for the line.
+	waitLog(t, srv, fmt.Sprintf("TLS certificate %s (tls) expires in 10 days", soon.CertFile))
 	later := p.ca.IssueSpec(t, testutil.CertSpec{Names: []string{"localhost"}, NotAfter: time.Now().Add(31 * 24 * time.Hour)})
 	far, _ := tlsNatsd(t, fmt.Sprintf("tls { cert_file: %q, key_file: %q }\n", later.CertFile, later.KeyFile))
+	waitLog(t, far, "Server is ready") // logged after any expiry warning
 	if strings.Contains(far.Log(), "expires in") {
 		t.Fatalf("a certificate valid for 31 days was warned about:\n%s", far.Log())
 	}
