@@ -44,7 +44,7 @@ type client struct {
 	conn.Conn // the socket, queue, writer, timers; its lock guards the fields below too
 
 	srv *Server
-	acc *Account
+	acc atomic.Pointer[Account] // the client's account: written under the lock, read lock-free
 	cid uint64
 
 	// Owned by the read goroutine.
@@ -59,6 +59,7 @@ type client struct {
 	user    *User
 	perms   *perms
 	replies map[string]*replyGrant // allow_responses: requests this client may answer
+	bound   bool                   // counted in acc's connections
 
 	// authed: may do more than CONNECT (passed auth, or none is required,
 	// or no_auth_user applies). Atomic because every op checks it and a
@@ -79,7 +80,6 @@ func (f clientFlags) has(x clientFlags) bool { return f&x != 0 }
 func newClient(s *Server, nc net.Conn) *client {
 	c := &client{
 		srv:  s,
-		acc:  s.gacc,
 		cid:  s.nextCID.Add(1),
 		subs: make(map[string]*subscription),
 		// CONNECT's defaults (a client that never sends CONNECT, or leaves
@@ -92,6 +92,29 @@ func newClient(s *Server, nc net.Conn) *client {
 	c.parser = wire.NewClientParser(c, wire.Limits{MaxControlLine: opts.MaxControlLine, MaxPayload: opts.MaxPayload})
 	c.admitBeforeConnect(&opts.Auth)
 	return c
+}
+
+// account is the account the client is bound to (never nil once started).
+func (c *client) account() *Account { return c.acc.Load() }
+
+// setAccount binds the client to a (and counts it there), unless a is full
+// or the client closed. It reports whether the client is bound to a now.
+func (c *client) setAccount(a *Account) bool {
+	c.Lock()
+	defer c.Unlock()
+	old := c.acc.Load()
+	if old == a && c.bound {
+		return true
+	}
+	if c.IsClosedLocked() || !a.bind() {
+		return false
+	}
+	if c.bound {
+		old.unbind()
+	}
+	c.acc.Store(a)
+	c.bound = true
+	return true
 }
 
 // admitBeforeConnect decides what a client may do before its CONNECT: with
@@ -109,6 +132,17 @@ func (c *client) admitBeforeConnect(a *AuthOptions) {
 	default:
 		c.setUser(nil)
 		c.authed.Store(false)
+	}
+	if c.acc.Load() == nil {
+		// Before CONNECT the client is in no_auth_user's account, else $G;
+		// start binds it there (or says the account is full).
+		acc := c.srv.gacc
+		if u := a.noAuthUser(); u != nil {
+			if ua := c.srv.userAccount(u); ua != nil {
+				acc = ua
+			}
+		}
+		c.acc.Store(acc)
 	}
 }
 
@@ -157,10 +191,14 @@ func (c *client) Closed(reason conn.Reason) {
 	}
 	c.subs = nil
 	pending := c.PendingLocked()
+	if c.bound {
+		c.bound = false
+		c.acc.Load().unbind()
+	}
 	c.Unlock()
 
 	for _, sub := range subs {
-		c.acc.removeLocalSub(sub)
+		sub.acc.removeLocalSub(sub)
 	}
 	c.srv.removeClient(c)
 	c.srv.recordClosed(info)
@@ -182,11 +220,16 @@ func (c *client) Closed(reason conn.Reason) {
 func (c *client) start(n int) {
 	opts := c.srv.getOpts()
 	c.Send(c.srv.clientInfo(c, false))
-	if opts.MaxConnections < 0 || n > opts.MaxConnections {
+	acc := c.acc.Load()
+	switch {
+	case opts.MaxConnections < 0 || n > opts.MaxConnections:
 		// nats-server sends the INFO first, then the -ERR (recorded).
 		c.log().Info("Maximum connections exceeded", zap.Int("max_connections", max(opts.MaxConnections, 0)))
 		c.SendErrAndClose(wire.ErrMaxConnections, conn.MaxConnectionsExceeded)
-	} else {
+	case !c.setAccount(acc):
+		c.log().Info("Maximum account connections exceeded", zap.String("account", acc.Name))
+		c.SendErrAndClose(wire.ErrMaxAccountConnections, conn.MaxAccountConnectionsExceeded)
+	default:
 		c.ArmKeepalive(min(opts.PingInterval, firstPingMax))
 		if opts.Auth.Configured() {
 			// With authorization configured a client must send CONNECT
@@ -212,7 +255,7 @@ func (c *client) connected() bool {
 func (c *client) read(b []byte) error {
 	o := c.srv.getOpts() // limits a reload changed apply from this read on
 	c.parser.MaxControlLine = o.MaxControlLine
-	c.parser.MaxPayload = o.MaxPayload
+	c.parser.MaxPayload = c.maxPayload(o)
 	perr := c.parser.Parse(b)
 	if c.prod.active {
 		c.prod.active = false
@@ -318,4 +361,28 @@ func (c *client) sendOK() {
 func (c *client) enqueue(b []byte) {
 	c.Enqueue(b)
 	c.prod.mark(c)
+}
+
+// maxPayload is the largest message the client may publish: the server's
+// max_payload, or its account's when that is smaller.
+func (c *client) maxPayload(o *Options) int {
+	mp := o.MaxPayload
+	if a := c.acc.Load(); a != nil {
+		if l := a.limits().MaxPayload; l > 0 && l < mp {
+			mp = l
+		}
+	}
+	return mp
+}
+
+// maxSubs is the client's subscription limit (0: none): the server's
+// max_subscriptions or its account's, the smaller.
+func (c *client) maxSubs(o *Options) int {
+	ms := o.MaxSubs
+	if a := c.acc.Load(); a != nil {
+		if l := a.limits().MaxSubscriptions; l > 0 && (ms == 0 || l < ms) {
+			ms = l
+		}
+	}
+	return ms
 }

@@ -38,6 +38,7 @@ type subscription struct {
 	queue   string
 	sid     []byte       // a client's subscription id
 	weight  atomic.Int32 // remote queue interest: members on that server (RS+ replaces it)
+	noRoute bool         // local interest routes are not told of (a service import's)
 
 	// Guarded by the client's lock.
 	delivered int64
@@ -98,6 +99,20 @@ func (p *producer) publish(a *Account, src *client, m *wire.Msg) {
 	}
 	if delivered == 0 && len(m.Reply) > 0 && src != nil && src.opts.NoResponders {
 		p.noResponders(a, src, m)
+	}
+}
+
+// deliverLocal delivers m in account a to local subscribers only: every
+// matching plain subscriber and one local member of each queue group.
+func (p *producer) deliverLocal(a *Account, m *wire.Msg) {
+	r := a.sl.Match(m.Subject)
+	for _, sub := range r.Plain {
+		if !sub.to.remote() {
+			sub.to.deliver(p, sub, m)
+		}
+	}
+	for i := range r.Queues {
+		p.pickLocal(&r.Queues[i], m)
 	}
 }
 
@@ -261,7 +276,7 @@ func (tc *client) deliver(p *producer, sub *subscription, m *wire.Msg) bool {
 		tc.trace("->>", "MSG", joinArgs(m.Subject, sub.sid, m.Reply, m.SizeField))
 	}
 	if unsub {
-		tc.acc.removeLocalSub(sub)
+		sub.acc.removeLocalSub(sub)
 	}
 	p.mark(tc)
 	return true

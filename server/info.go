@@ -70,7 +70,8 @@ func (s *Server) clientInfo(c *client, connectInfo bool) []byte {
 	info.ClientIP = c.Host()
 	if connectInfo {
 		info.ConnectInfo = true
-		info.RemoteAccount = c.acc.Name
+		info.RemoteAccount = c.acc.Load().Name
+		info.MaxPayload = c.maxPayload(c.srv.getOpts())
 	}
 	b, _ := json.Marshal(&info)
 	return wire.AppendInfo(nil, b)

@@ -61,6 +61,10 @@ type Options struct {
 
 	Auth AuthOptions
 
+	// Accounts are the accounts block ($G, the global account, always
+	// exists besides them).
+	Accounts []*AccountConfig
+
 	LameDuckDuration    time.Duration
 	LameDuckGracePeriod time.Duration
 }
@@ -107,11 +111,13 @@ func (a *AuthOptions) noAuthUser() *User {
 	return nil
 }
 
-// User is one entry of authorization.users.
+// User is one entry of authorization.users or of an account's users.
 type User struct {
 	Username    string
 	Password    string
 	Permissions *Permissions
+	// Account is the account the user's clients are bound to ("": $G).
+	Account string
 }
 
 // Permissions limit what a user may publish and subscribe to.

@@ -26,6 +26,11 @@ type producer struct {
 	// as it takes (a client's reader); false for a route's reader and the
 	// server's own publishing.
 	patient bool
+	// routed: this producer delivers what a route brought (one hop: local
+	// subscribers only, and imports handled at the origin are skipped).
+	routed bool
+	// depth: how many imports the message being delivered has crossed.
+	depth int
 
 	// Per-message scratch, reused.
 	routes []routeTarget

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/natsd/natsd/server/conn"
+
 	"go.uber.org/zap"
 
 	"github.com/natsd/natsd/server/subject"
@@ -48,6 +50,30 @@ func (c *client) Connect(arg []byte) error {
 		}
 		user = u
 	}
+	acc := c.srv.gacc
+	if user != nil {
+		if acc = c.srv.userAccount(user); acc == nil {
+			c.log().Info("Authorization Error: the user's account does not exist", zap.String("user", user.Username))
+			return errAuthViolation
+		}
+	}
+	if cur := c.acc.Load(); acc != cur {
+		c.Lock()
+		nsubs := len(c.subs)
+		c.Unlock()
+		if nsubs > 0 {
+			// Subscriptions made before CONNECT belong to the account
+			// the client was in then: it may not move them.
+			return errAuthViolation
+		}
+		if !c.setAccount(acc) {
+			c.log().Info("Maximum account connections exceeded", zap.String("account", acc.Name))
+			return &closeErr{wire.ErrMaxAccountConnections, conn.MaxAccountConnectionsExceeded}
+		}
+	}
+	// The account's max_payload applies from the next op on, also in this
+	// read.
+	c.parser.MaxPayload = c.maxPayload(so)
 
 	c.Lock()
 	c.opts = opts
@@ -150,9 +176,9 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 		c.sendErr(subPermViolation(subj, queue))
 		return nil
 	}
-	if so.MaxSubs > 0 && len(c.subs) >= so.MaxSubs {
+	if ms := c.maxSubs(so); ms > 0 && len(c.subs) >= ms {
 		c.Unlock()
-		c.log().Info("Maximum subscriptions exceeded", zap.Int("max_subscriptions", so.MaxSubs))
+		c.log().Info("Maximum subscriptions exceeded", zap.Int("max_subscriptions", ms))
 		c.sendErr(wire.ErrMaxSubscriptions)
 		return nil
 	}
@@ -164,15 +190,16 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 		}
 		return nil
 	}
-	sub := &subscription{to: c, acc: c.acc, subject: string(subj), queue: string(queue), sid: bytes.Clone(sid)}
-	if err := c.acc.sl.Insert(sub.subject, sub.queue, sub); err != nil {
+	acc := c.acc.Load()
+	sub := &subscription{to: c, acc: acc, subject: string(subj), queue: string(queue), sid: bytes.Clone(sid)}
+	if err := acc.sl.Insert(sub.subject, sub.queue, sub); err != nil {
 		c.Unlock()
 		c.sendErr(wire.ErrInvalidSubject)
 		return nil
 	}
 	c.subs[string(sid)] = sub
 	c.Unlock()
-	c.acc.localInterestAdded(sub)
+	acc.localInterestAdded(sub)
 	if verbose {
 		c.sendOK()
 	}
@@ -202,7 +229,7 @@ func (c *client) Unsub(sid []byte, maxMsgs int64) error {
 	}
 	c.Unlock()
 	if remove {
-		c.acc.removeLocalSub(sub)
+		sub.acc.removeLocalSub(sub)
 	}
 	if verbose {
 		c.sendOK()
@@ -267,7 +294,13 @@ func (c *client) Pub(m *wire.Msg) error {
 	if traceOnly(m) {
 		return nil
 	}
-	c.prod.publish(c.acc, c, m)
+	acc := c.acc.Load()
+	if ms := acc.cfg.Load().mappings; ms != nil {
+		if subj, ok := ms.apply(m.Subject); ok {
+			m.Subject = subj
+		}
+	}
+	c.prod.publish(acc, c, m)
 	return nil
 }
 

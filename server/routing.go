@@ -72,6 +72,7 @@ type RouteLink struct {
 func (s *Server) NewRouteLink(rt Route) *RouteLink {
 	l := &RouteLink{srv: s, rt: rt}
 	l.p.init(s, false)
+	l.p.routed = true
 	return l
 }
 

@@ -115,7 +115,7 @@ func (c *client) statsLocked() *ConnStats {
 		Cid: c.cid, IP: c.Host(), Port: c.Port(), Start: c.Start(), LastActivity: c.LastActivityLocked(),
 		RTT: c.RTTLocked(), Pending: c.PendingLocked(),
 		InMsgs: inMsgs, OutMsgs: outMsgs, InBytes: inBytes, OutBytes: outBytes,
-		Name: c.opts.Name, Lang: c.opts.Lang, Version: c.opts.Version, Account: c.acc.Name,
+		Name: c.opts.Name, Lang: c.opts.Lang, Version: c.opts.Version, Account: c.accountName(),
 	}
 	if c.user != nil {
 		cs.User = c.user.Username
@@ -131,6 +131,9 @@ func (c *client) statsLocked() *ConnStats {
 	}
 	return cs
 }
+
+// accountName is the name of the client's account.
+func (c *client) accountName() string { return c.acc.Load().Name }
 
 func (sub *subscription) stats(cid uint64) SubStats {
 	return SubStats{Account: sub.acc.Name, Subject: sub.subject, Queue: sub.queue, Sid: string(sub.sid), Msgs: sub.delivered, Max: sub.max, Cid: cid}

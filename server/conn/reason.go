@@ -26,6 +26,7 @@ const (
 	AuthRevoked // credentials no longer valid after a reload
 	RouteRemoved
 	DuplicateRoute
+	MaxAccountConnectionsExceeded
 )
 
 var reasonText = map[Reason]string{
@@ -47,6 +48,8 @@ var reasonText = map[Reason]string{
 	AuthRevoked:               "Authentication Revoked",
 	RouteRemoved:              "Route Removed",
 	DuplicateRoute:            "Duplicate Route",
+
+	MaxAccountConnectionsExceeded: "Maximum Account Connections Exceeded",
 }
 
 func (r Reason) String() string {

@@ -3,13 +3,14 @@ package monitor
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/natsd/natsd/cluster"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/natsd/natsd/cluster"
 
 	"github.com/natsd/natsd/server"
 )

@@ -1,9 +1,10 @@
 package monitor
 
 import (
-	"github.com/natsd/natsd/cluster"
 	"runtime"
 	"time"
+
+	"github.com/natsd/natsd/cluster"
 
 	"github.com/natsd/natsd/server"
 )
