@@ -2,11 +2,12 @@ package daemon
 
 import (
 	"fmt"
-	"github.com/natsd/natsd/cluster"
 	"net"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/natsd/natsd/cluster"
 
 	"github.com/natsd/natsd/confparse"
 	"github.com/natsd/natsd/server"
@@ -289,7 +290,7 @@ func (b *builder) unknown(e *confparse.Entry, path string) {
 // serve yet: a warning, not a failure, so existing configs load.
 var notServed = map[string]string{
 	"jetstream": "JetStream", "leafnodes": "leaf nodes", "leaf": "leaf nodes", "websocket": "websocket", "ws": "websocket",
-	"gateway": "gateways", "mqtt": "MQTT", "accounts": "accounts", "ocsp": "OCSP stapling", "ocsp_cache": "OCSP stapling",
+	"gateway": "gateways", "mqtt": "MQTT", "ocsp": "OCSP stapling", "ocsp_cache": "OCSP stapling",
 	"system_account": "the system account", "operator": "operator JWTs",
 	"resolver": "account resolvers", "resolver_preload": "account resolvers", "authorization.nkeys": "nkeys",
 	"syslog": "syslog", "remote_syslog": "syslog", "log_size_limit": "log size limits", "max_traced_msg_len": "trace truncation",
@@ -345,6 +346,13 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 			}
 		case "no_auth_user":
 			so.Auth.NoAuthUser, _ = b.str(e, key)
+		case "accounts":
+			b.accountsBlock(e, o)
+		case "mappings", "maps":
+			// The global account's.
+			if ms := b.mappings(e, key); len(ms) > 0 {
+				so.Accounts = append(so.Accounts, &server.AccountConfig{Name: server.GlobalAccountName, Mappings: ms})
+			}
 		case "max_payload":
 			v, _ := b.integer(e, key, 1, 1<<31-1)
 			so.MaxPayload = int(v)
@@ -472,9 +480,10 @@ func (b *builder) validate(o *Options) {
 			found = found || u.Username == a.NoAuthUser
 		}
 		if !found {
-			b.errorf(b.at("no_auth_user"), "no_auth_user", "%q is not one of authorization.users", a.NoAuthUser)
+			b.errorf(b.at("no_auth_user"), "no_auth_user", "%q is not one of the configured users", a.NoAuthUser)
 		}
 	}
+	b.validateAccounts(o)
 	co := &o.Cluster
 	if len(co.Routes) > 0 && !co.Enabled() {
 		b.errorf(b.at("cluster.routes"), "cluster.routes", "solicited routes require cluster capabilities, e.g. --cluster")

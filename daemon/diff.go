@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"reflect"
@@ -85,6 +86,7 @@ var rules = []rule{
 	{"authorization.users", "Server.Auth.Users", true, secServer, func(o *Options) any { return o.Server.Auth.Users }},
 	{"authorization.timeout", "Server.Auth.Timeout", false, secServer, func(o *Options) any { return o.Server.Auth.Timeout }},
 	{"no_auth_user", "Server.Auth.NoAuthUser", false, secServer, func(o *Options) any { return o.Server.Auth.NoAuthUser }},
+	{"accounts", "Server.Accounts", false, secServer, func(o *Options) any { return accountsSummary(o.Server.Accounts) }},
 	// TLS: allow_non_tls here, the tls blocks' keys in diff_tls.go.
 	{"allow_non_tls", "Server.AllowNonTLS", false, secClientTLS, func(o *Options) any { return o.Server.AllowNonTLS }},
 	// Clustering.
@@ -200,6 +202,7 @@ func serverChanges(changes []Change) server.Changes {
 	return server.Changes{
 		Auth:           hasOption(changes, clientAuthOptions...),
 		MaxConnections: hasOption(changes, "max_connections"),
+		Accounts:       hasOption(changes, "accounts"),
 	}
 }
 
@@ -214,4 +217,12 @@ func clusterChanges(cur, next *Options, changes []Change) cluster.Changes {
 		ch.AddedRoutes, ch.RemovedRoutes = routeDelta(cur.Cluster.Routes, next.Cluster.Routes)
 	}
 	return ch
+}
+
+// accountsSummary is the accounts block as the diff compares it and the
+// reload log shows it: every account's exports, imports, mappings and
+// limits, in JSON (users are in authorization.users, redacted).
+func accountsSummary(accs []*server.AccountConfig) string {
+	b, _ := json.Marshal(accs)
+	return string(b)
 }
