@@ -1,13 +1,14 @@
 package cluster
 
 import (
-	"github.com/natsd/natsd/server/conn"
 	"math/rand/v2"
 	"net"
 	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/natsd/natsd/server/conn"
 
 	"go.uber.org/zap"
 )
