@@ -267,8 +267,12 @@ func (c *client) Pub(m *wire.Msg) error {
 		return err
 	}
 	c.CountIn(1, int64(len(m.Data)))
+	acc := c.acc.Load()
+	c.prod.setAccount(acc)
 	c.prod.inMsgs++
 	c.prod.inBytes += int64(len(m.Data))
+	c.prod.accStats.inMsgs++
+	c.prod.accStats.inBytes += int64(len(m.Data))
 
 	c.prod.active = true
 	verbose, pedantic := c.opts.Verbose, c.opts.Pedantic // only this goroutine writes opts
@@ -294,7 +298,6 @@ func (c *client) Pub(m *wire.Msg) error {
 	if traceOnly(m) {
 		return nil
 	}
-	acc := c.acc.Load()
 	if ms := acc.cfg.Load().mappings; ms != nil {
 		if subj, ok := ms.apply(m.Subject); ok {
 			m.Subject = subj
