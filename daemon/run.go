@@ -240,9 +240,6 @@ func (d *Daemon) start(o *Options) error {
 			return err
 		}
 	}
-	if err := d.writePortsFile(); err != nil {
-		return err
-	}
 	if cl := d.cluster(); cl != nil {
 		cl.Start()
 	}
@@ -255,6 +252,12 @@ func (d *Daemon) start(o *Options) error {
 			d.watch = w
 			w.watch(o.Files)
 		}
+	}
+	// The ports file says "ready" to whoever waits for it (scripts, tests):
+	// it is written once everything above runs, the config watcher included,
+	// so that an edit made right after it appears is seen.
+	if err := d.writePortsFile(); err != nil {
+		return err
 	}
 	d.log.Info("Server is ready")
 	// Every listener accepts by now (they were bound before Serve started).
