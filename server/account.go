@@ -106,10 +106,17 @@ func (s *Server) accountsLocked() []*Account {
 // authenticate: a reload closes them). Then every account's imports are
 // made again.
 func (s *Server) configureAccounts(cfgs []*AccountConfig) {
+	sys := s.getOpts().SystemAccount
 	s.accountsMu.Lock()
 	want := map[string]*AccountConfig{}
 	for _, c := range cfgs {
 		want[c.Name] = c
+	}
+	if _, ok := want[sys]; !ok && sys != "" {
+		// The system account exists whether or not it is configured.
+		c := &AccountConfig{Name: sys}
+		want[sys] = c
+		cfgs = append(cfgs[:len(cfgs):len(cfgs)], c)
 	}
 	for name := range s.accounts {
 		if _, ok := want[name]; !ok && name != GlobalAccountName {
@@ -252,4 +259,10 @@ func (s *Server) userAccount(u *User) *Account {
 		return s.gacc
 	}
 	return s.LookupAccount(u.Account)
+}
+
+// SystemAccount is the system account ($SYS unless system_account names
+// another).
+func (s *Server) SystemAccount() *Account {
+	return s.LookupAccount(s.getOpts().SystemAccount)
 }

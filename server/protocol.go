@@ -76,6 +76,7 @@ func (c *client) Connect(arg []byte) error {
 	c.parser.MaxPayload = c.maxPayload(so)
 
 	c.Lock()
+	first := !c.flags.has(connectReceived)
 	c.opts = opts
 	c.headers = headers
 	c.flags |= connectReceived
@@ -85,7 +86,15 @@ func (c *client) Connect(arg []byte) error {
 	}
 	c.setUser(user)
 	c.StopAuthTimerLocked()
+	var event *ConnStats
+	sink := c.srv.eventSink()
+	if first && sink != nil {
+		event = c.statsLocked()
+	}
 	c.Unlock()
+	if event != nil {
+		sink.ClientConnected(event)
+	}
 	c.parser.Headers = headers
 	if opts.Verbose {
 		c.sendOK()

@@ -45,7 +45,7 @@ func (s *Server) Stats() Stats {
 		InMsgs: s.stats.inMsgs.Load(), OutMsgs: s.stats.outMsgs.Load(),
 		InBytes: s.stats.inBytes.Load(), OutBytes: s.stats.outBytes.Load(),
 		SlowConsumers: s.stats.slowConsumers.Load(), StaleConnections: s.stats.staleConnections.Load(),
-		Subscriptions: s.gacc.sl.Count(), ConnectURLs: urls,
+		Subscriptions: s.NumSubscriptions(), ConnectURLs: urls,
 	}
 }
 

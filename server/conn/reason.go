@@ -27,6 +27,7 @@ const (
 	RouteRemoved
 	DuplicateRoute
 	MaxAccountConnectionsExceeded
+	Kicked // by the system account's KICK request
 )
 
 var reasonText = map[Reason]string{
@@ -50,6 +51,7 @@ var reasonText = map[Reason]string{
 	DuplicateRoute:            "Duplicate Route",
 
 	MaxAccountConnectionsExceeded: "Maximum Account Connections Exceeded",
+	Kicked:                        "Kicked",
 }
 
 func (r Reason) String() string {
