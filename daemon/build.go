@@ -291,7 +291,7 @@ func (b *builder) unknown(e *confparse.Entry, path string) {
 var notServed = map[string]string{
 	"jetstream": "JetStream", "leafnodes": "leaf nodes", "leaf": "leaf nodes", "websocket": "websocket", "ws": "websocket",
 	"gateway": "gateways", "mqtt": "MQTT", "ocsp": "OCSP stapling", "ocsp_cache": "OCSP stapling",
-	"system_account": "the system account", "operator": "operator JWTs",
+	"operator": "operator JWTs",
 	"resolver": "account resolvers", "resolver_preload": "account resolvers", "authorization.nkeys": "nkeys",
 	"syslog": "syslog", "remote_syslog": "syslog", "log_size_limit": "log size limits", "max_traced_msg_len": "trace truncation",
 	"server_tags": "server tags", "server_metadata": "server metadata",
@@ -348,6 +348,8 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 			so.Auth.NoAuthUser, _ = b.str(e, key)
 		case "accounts":
 			b.accountsBlock(e, o)
+		case "system_account", "system":
+			so.SystemAccount, _ = b.str(e, key)
 		case "mappings", "maps":
 			// The global account's.
 			if ms := b.mappings(e, key); len(ms) > 0 {

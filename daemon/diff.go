@@ -86,6 +86,7 @@ var rules = []rule{
 	{"authorization.users", "Server.Auth.Users", true, secServer, func(o *Options) any { return o.Server.Auth.Users }},
 	{"authorization.timeout", "Server.Auth.Timeout", false, secServer, func(o *Options) any { return o.Server.Auth.Timeout }},
 	{"no_auth_user", "Server.Auth.NoAuthUser", false, secServer, func(o *Options) any { return o.Server.Auth.NoAuthUser }},
+	{"system_account", "Server.SystemAccount", false, secServer, func(o *Options) any { return o.Server.SystemAccount }},
 	{"accounts", "Server.Accounts", false, secServer, func(o *Options) any { return accountsSummary(o.Server.Accounts) }},
 	// TLS: allow_non_tls here, the tls blocks' keys in diff_tls.go.
 	{"allow_non_tls", "Server.AllowNonTLS", false, secClientTLS, func(o *Options) any { return o.Server.AllowNonTLS }},
@@ -202,7 +203,7 @@ func serverChanges(changes []Change) server.Changes {
 	return server.Changes{
 		Auth:           hasOption(changes, clientAuthOptions...),
 		MaxConnections: hasOption(changes, "max_connections"),
-		Accounts:       hasOption(changes, "accounts"),
+		Accounts:       hasOption(changes, "accounts", "system_account"),
 	}
 }
 

@@ -131,7 +131,11 @@ func (d *Daemon) shutdown() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	// 3.
+	// 3. The system account says this server is going ($SYS.SERVER.<id>.SHUTDOWN)
+	// while its clients can still hear it.
+	if sys := d.sys.Swap(nil); sys != nil {
+		sys.Stop()
+	}
 	d.stopEndpoints()
 	// 4.
 	if err := d.srv.Shutdown(ctx); err != nil {

@@ -20,10 +20,15 @@ import (
 // a reload applies holding the lifecycle (lifecycle.go), so Shutdown waits
 // for it.
 
+// triggerSystemRequest names reloads asked for on
+// $SYS.REQ.SERVER.<id>.RELOAD.
+const triggerSystemRequest = "system account request"
+
 // reloadReq asks the reload goroutine for a reload and waits for its result.
 type reloadReq struct {
 	trigger string
 	done    chan error
+	changed *[]string // filled with what the reload changed, before done
 }
 
 // ReloadStatus is the outcome of the last reload, for /varz and systemd.
@@ -35,13 +40,22 @@ type ReloadStatus struct {
 
 // Reload reloads the config now (from any goroutine) and returns the result.
 func (d *Daemon) Reload(trigger string) error {
-	req := reloadReq{trigger: trigger, done: make(chan error, 1)}
+	_, err := d.ReloadChanges(trigger)
+	return err
+}
+
+// ReloadChanges reloads the config now and returns what it changed, one
+// line per option as the log says it ("max_payload: 1048576 -> 2048").
+func (d *Daemon) ReloadChanges(trigger string) ([]string, error) {
+	var changed []string
+	req := reloadReq{trigger: trigger, done: make(chan error, 1), changed: &changed}
 	select {
 	case d.reloads <- req:
 	case <-d.stopping:
-		return errStopping
+		return nil, errStopping
 	}
-	return <-req.done
+	err := <-req.done
+	return changed, err
 }
 
 // reloadLoop serves reload requests one at a time.
@@ -53,22 +67,28 @@ func (d *Daemon) reloadLoop() {
 				req.done <- nil // a health probe: the loop answers
 				continue
 			}
-			req.done <- d.reload(req.trigger)
+			changes, err := d.reload(req.trigger)
+			if req.changed != nil {
+				for _, c := range changes {
+					*req.changed = append(*req.changed, c.String())
+				}
+			}
+			req.done <- err
 		case <-d.stopping:
 			return
 		}
 	}
 }
 
-func (d *Daemon) reload(trigger string) (err error) {
+func (d *Daemon) reload(trigger string) (applied []Change, err error) {
 	d.life.Lock()
 	defer d.life.Unlock()
 	if d.stopped {
-		return errStopping
+		return nil, errStopping
 	}
 	cur := d.currentOpts()
 	if d.flags == nil || d.flags.ConfigFile == "" {
-		return errNoConfigFile
+		return nil, errNoConfigFile
 	}
 	next, diag, err := Load(d.flags)
 	if diag != nil {
@@ -87,26 +107,26 @@ func (d *Daemon) reload(trigger string) (err error) {
 			d.recordReload(0, nil)
 			d.log.Info("The held-back configuration was replaced by the running one")
 		}
-		return nil
+		return nil, nil
 	}
 	_ = d.notify.Reloading()
-	applied := 0 // a reload that fails applies nothing
+	// A reload that fails applies nothing.
 	defer func() {
-		d.recordReload(applied, err)
+		d.recordReload(len(applied), err)
 		// A reload ends with READY=1 either way, or systemd would show the
 		// unit as reloading forever; STATUS= says how it went.
 		_ = d.notify.Ready(d.statusText())
 	}()
 	if err != nil {
 		d.log.Error("Failed to reload server configuration: " + oneLine(err))
-		return err
+		return nil, err
 	}
 	changes := Diff(cur, next)
 	if trigger == triggerFileChange && len(changes) > 0 {
 		if err = d.holdBack(cur, next, changes); err != nil {
 			// Watch the held config's files too: saving it again applies it.
 			d.watchFiles(append(slices.Clone(cur.Files), next.Files...))
-			return err
+			return nil, err
 		}
 	}
 	d.held = nil
@@ -117,19 +137,19 @@ func (d *Daemon) reload(trigger string) (err error) {
 		d.mu.Unlock()
 		d.log.Info("Reloaded server configuration (" + trigger + "): no option changed")
 		d.watchFiles(next.Files)
-		return nil
+		return nil, nil
 	}
 	if err = d.apply(cur, next, changes); err != nil {
 		d.log.Error("Failed to reload server configuration: " + oneLine(err))
-		return err
+		return nil, err
 	}
-	applied = len(changes)
+	applied = changes
 	for _, c := range changes {
 		d.log.Info("Reloaded: " + c.String())
 	}
 	d.log.Info(fmt.Sprintf("Reloaded server configuration (%s): %d changes, digest %s", trigger, len(changes), next.Digest[:12]))
 	d.watchFiles(next.Files)
-	return nil
+	return applied, nil
 }
 
 func filesEqual(a, b []string) bool {
@@ -194,6 +214,13 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 	d.log.apply(next.Log)
 	d.srv.SetTrace(next.Log.Trace)
 	d.srv.Apply(next.Server, serverChanges(changes))
+	if hasOption(changes, "system_account") {
+		// nats-server refuses this reload; natsd moves its requests and
+		// events to the new account.
+		if err := d.startSystemAccount(); err != nil {
+			d.log.Error("The system account did not restart", zap.Error(err))
+		}
+	}
 	d.mu.Lock()
 	d.opts = next
 	d.mu.Unlock()
