@@ -133,6 +133,7 @@ func (d *Daemon) shutdown() {
 	defer cancel()
 	// 3.
 	d.stopEndpoints()
+	d.stopControl()
 	// 4.
 	if err := d.srv.Shutdown(ctx); err != nil {
 		d.log.Warn("Shutdown did not finish cleanly", zap.Error(err))

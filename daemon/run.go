@@ -91,6 +91,7 @@ type Daemon struct {
 	held      *heldConfig // what the watcher's last reload held back (reload goroutine only)
 	watch     *watcher
 	portsFile string
+	control   interface{ Close() error } // the control socket (control.go); nil when none
 
 	stopOnce sync.Once
 	ldmOnce  sync.Once
@@ -243,6 +244,8 @@ func (d *Daemon) start(o *Options) error {
 	if err := d.writePortsFile(); err != nil {
 		return err
 	}
+	// Before READY=1: from then on systemctl reload may come.
+	d.startControl(o.PidFile)
 	if cl := d.cluster(); cl != nil {
 		cl.Start()
 	}

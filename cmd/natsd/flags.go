@@ -16,6 +16,13 @@ type cmdline struct {
 	help    bool
 	version bool
 	signal  string
+	// wait: --signal reload waits for the reload's result (the control
+	// socket) instead of sending SIGHUP.
+	wait bool
+	// reload is the `natsd reload [TARGET]` verb; reloadTarget its
+	// argument (a pid, pid file or control socket; "" for the default).
+	reload       bool
+	reloadTarget string
 }
 
 // parseFlags reads nats-server's flags with Go's flag package, as
@@ -84,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 	boolean(&cl.help, "h", "help")
 	boolean(&cl.version, "v", "version")
 	str(&cl.signal, "sl", "signal")
+	boolean(&cl.wait, "wait")
 	// Accepted so that documented command lines run; natsd does not serve
 	// what they configure (a warning is logged when they are used).
 	num(&ignoredI, "max_traced_msg_len")
@@ -93,7 +101,19 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	for _, a := range fs.Args() {
+	rest := fs.Args()
+	if len(rest) > 0 && rest[0] == "reload" {
+		// natsd reload [PID|PIDFILE|SOCKET]
+		cl.reload = true
+		if len(rest) > 2 {
+			return nil, fmt.Errorf("natsd reload takes at most one argument (a pid, pid file or control socket), got %q", rest[1:])
+		}
+		if len(rest) == 2 {
+			cl.reloadTarget = rest[1]
+		}
+		rest = nil
+	}
+	for _, a := range rest {
 		switch a {
 		case "version":
 			cl.version = true
@@ -102,6 +122,13 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 		default:
 			return nil, fmt.Errorf("unrecognized command: %q", a)
 		}
+	}
+	if cl.wait {
+		cmd, target, _ := strings.Cut(cl.signal, "=")
+		if cmd != "reload" {
+			return nil, fmt.Errorf("--wait goes with --signal reload only")
+		}
+		cl.reload, cl.reloadTarget, cl.signal = true, target, ""
 	}
 	// Record which flags were given, by canonical name: only those override
 	// the config file.
@@ -149,6 +176,7 @@ Server Options:
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit
     -sl,--signal <signal>[=<pid>]    Send signal to natsd process (stop, quit, reopen, reload, ldm, term)
+        --wait                       With --signal reload: wait for the reload and report it (as natsd reload)
         --client_advertise <string>  Client URL to advertise to other servers
         --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).
 
@@ -181,6 +209,12 @@ Cluster Options:
 
 natsd Options:
         --no_config_watch            Reload only on SIGHUP, not when the config file changes
+
+Commands:
+    reload [<pid>|<pidfile>|<socket>] Reload the running natsd's config and wait: prints each
+                                     change, or the error (file:line:col), exits 0 or 1.
+                                     Uses natsd's control socket ($RUNTIME_DIRECTORY/natsd.sock,
+                                     /run/nats/natsd.sock, or next to its pid file).
 
 Common Options:
     -h, --help                       Show this message
