@@ -217,7 +217,7 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 		return err
 	}
 	if has(changes, secLogFile) {
-		if err := d.log.setFile(next.Log.File); err != nil {
+		if err := d.log.setOutput(next.Log); err != nil {
 			moves.abort()
 			return err
 		}

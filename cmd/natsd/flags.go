@@ -95,8 +95,11 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 	// Accepted so that documented command lines run; natsd does not serve
 	// what they configure (a warning is logged when they are used).
 	num(&ignoredI, "max_traced_msg_len")
-	str(&ignoredS, "r", "remote_syslog", "log_size_limit", "sd", "store_dir")
-	boolean(&ignoredB, "s", "syslog", "js", "jetstream")
+	str(&f.RemoteSyslog, "r", "remote_syslog")
+	boolean(&f.Syslog, "s", "syslog")
+	fs.Int64Var(&f.LogSizeLimit, "log_size_limit", 0, "")
+	str(&ignoredS, "sd", "store_dir")
+	boolean(&ignoredB, "js", "jetstream")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -135,6 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 	canon := map[string]string{
 		"c": "config", "a": "addr", "net": "addr", "p": "port", "n": "name", "server_name": "name",
 		"m": "http_port", "P": "pid", "l": "log", "D": "debug", "V": "trace", "T": "logtime",
+		"r": "remote_syslog", "s": "syslog",
 		"cluster_listen": "cluster", "VV": "trace_verbose", "DVV": "trace_verbose", "ms": "https_port",
 	}
 	f.Set = map[string]bool{}
@@ -154,7 +158,7 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 			f.TraceVerbose = vv || dvv
 			f.Trace = f.Trace || f.TraceVerbose
 			f.Set["trace"] = true
-		case "r", "remote_syslog", "s", "syslog", "js", "jetstream", "sd", "store_dir":
+		case "js", "jetstream", "sd", "store_dir":
 			fmt.Fprintf(stderr, "natsd: warning: --%s is accepted but not served by natsd yet; ignored\n", strings.TrimLeft(fl.Name, "-"))
 		}
 	})
@@ -183,6 +187,9 @@ Server Options:
 Logging Options:
     -l, --log <file>                 File to redirect log output
     -T, --logtime                    Timestamp log entries (default: true)
+    -s, --syslog                     Log to the local syslog (/dev/log)
+    -r, --remote_syslog <addr>       Log to a syslog server (udp://host:port, tcp://host:port, unix:///path)
+        --log_size_limit <bytes>     Rotate the log file once it reaches this size
     -D, --debug                      Enable debugging output
     -V, --trace                      Trace the raw protocol
     -DV                              Debug and trace
