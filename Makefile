@@ -41,7 +41,7 @@ run: build
 	./bin/natsd
 
 ## test-deps: install what the tests need, only when it is missing.
-test-deps: $(NATS_SERVER_BIN) $(NATS_CLI_BIN) $(DEBIAN_NATS_SERVER) $(SOCKET_ACTIVATE) /bin/kill
+test-deps: $(NATS_SERVER_BIN) $(NATS_CLI_BIN) $(DEBIAN_NATS_SERVER) $(SOCKET_ACTIVATE) /bin/kill $(PROMETHEUS)
 
 $(NATS_SERVER_BIN):
 	mkdir -p $(TOOLS)
@@ -60,6 +60,13 @@ $(DEBIAN_NATS_SERVER):
 $(SOCKET_ACTIVATE):
 	DEBIAN_FRONTEND=noninteractive apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd
+
+# Debian's Prometheus server and promtool: cmd/natsd's TestPrometheusScrapesCluster
+# scrapes a natsd cluster with it; promtool check metrics lints /metrics.
+PROMETHEUS := /usr/bin/prometheus
+$(PROMETHEUS):
+	DEBIAN_FRONTEND=noninteractive apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus
 
 # /bin/kill (procps): the unit's ExecReload, which systemd-analyze verify checks.
 /bin/kill:

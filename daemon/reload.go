@@ -29,11 +29,14 @@ type reloadReq struct {
 	changes *[]string
 }
 
-// ReloadStatus is the outcome of the last reload, for /varz and systemd.
+// ReloadStatus is the outcome of the last reload, for /varz and systemd,
+// and how many ran, for /metrics.
 type ReloadStatus struct {
 	Time    time.Time
 	Err     error
 	Changes int
+
+	OK, Failed uint64 // reloads so far that applied / failed or were held back
 }
 
 // Reload reloads the config now (from any goroutine) and returns the result.
@@ -178,7 +181,13 @@ func filesEqual(a, b []string) bool {
 
 func (d *Daemon) recordReload(changes int, err error) {
 	d.mu.Lock()
-	d.lastReload = ReloadStatus{Time: time.Now(), Err: err, Changes: changes}
+	ok, failed := d.lastReload.OK, d.lastReload.Failed
+	if err != nil {
+		failed++
+	} else {
+		ok++
+	}
+	d.lastReload = ReloadStatus{Time: time.Now(), Err: err, Changes: changes, OK: ok, Failed: failed}
 	d.mu.Unlock()
 }
 

@@ -87,6 +87,7 @@ type Daemon struct {
 
 	activated map[string]net.Listener // from systemd socket activation, by name; set once in Start, closed by Shutdown
 	monitor   monitorHandler          // what the monitor endpoint serves
+	certs     certCache               // the configured certificates' expiry, for /metrics
 	reloads   chan reloadReq
 	held      *heldConfig // what the watcher's last reload held back (reload goroutine only)
 	watch     *watcher

@@ -65,6 +65,7 @@ func Handler(src Sources, basePath string) http.Handler {
 	mux.HandleFunc(base+SubszPath, h.count(SubszPath, h.subsz))
 	mux.HandleFunc(base+SubsAlias, h.count(SubszPath, h.subsz))
 	mux.HandleFunc(base+HealthzPath, h.count(HealthzPath, h.healthz))
+	mux.HandleFunc(base+MetricsPath, h.count(MetricsPath, metricsHandler(h).ServeHTTP))
 	root := h.count(RootPath, h.root)
 	mux.HandleFunc(base+RootPath, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != base+RootPath {
@@ -328,6 +329,7 @@ func (h *handler) root(w http.ResponseWriter, r *http.Request) {
 <a href=".%s">routez</a><br/>
 <a href=".%s">subsz</a><br/>
 <a href=".%s">healthz</a><br/>
+<a href=".%s">metrics</a><br/>
 </body></html>
-`, h.src.Server.Version(), VarzPath, ConnzPath, RoutezPath, SubszPath, HealthzPath)
+`, h.src.Server.Version(), VarzPath, ConnzPath, RoutezPath, SubszPath, HealthzPath, MetricsPath)
 }
