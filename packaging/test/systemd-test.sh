@@ -18,10 +18,9 @@
 # SD_INTEGRATION selects what must pass:
 #   1 (default)  Every step runs on the unit as shipped, and all must pass.
 #   0            For a natsd without the integration (before f5a51b9): the
-#                basic steps run with a drop-in that makes the unit (and
-#                ExecReload=/bin/kill -HUP, as natsd reload is newer)
+#                basic steps run with a drop-in that makes the unit
 #                Type=simple without WatchdogSec, so they work without
-#                READY=1; the integration steps then run on the unit as
+#                READY=1, and reloads by kill -HUP (natsd reload is newer); the integration steps then run on the unit as
 #                shipped and are reported, but do not fail the run.
 # STEPS="name ..." runs only the named steps (and "install").
 set -uo pipefail
