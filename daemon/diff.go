@@ -119,7 +119,10 @@ var rules = []rule{
 	{"trace_verbose", "Log.TraceVerbose", false, secLog, func(o *Options) any { return o.Log.TraceVerbose }},
 	{"logtime", "Log.Logtime", false, secLog, func(o *Options) any { return o.Log.Logtime }},
 	{"logtime_utc", "Log.LogtimeUTC", false, secLog, func(o *Options) any { return o.Log.LogtimeUTC }},
-	{"syslog", "Log.Syslog", false, secLog, func(o *Options) any { return o.Log.Syslog }},
+	{"syslog", "Log.Syslog", false, secLogFile, func(o *Options) any { return o.Log.Syslog }},
+	{"remote_syslog", "Log.RemoteSyslog", false, secLogFile, func(o *Options) any { return o.Log.RemoteSyslog }},
+	{"log_size_limit", "Log.SizeLimit", false, secLogFile, func(o *Options) any { return o.Log.SizeLimit }},
+	{"log_max_num", "Log.MaxNum", false, secLogFile, func(o *Options) any { return o.Log.MaxNum }},
 	{"log_file", "Log.File", false, secLogFile, func(o *Options) any { return o.Log.File }},
 	// Files natsd writes.
 	{"pid_file", "PidFile", false, secFiles, func(o *Options) any { return o.PidFile }},

@@ -137,6 +137,7 @@ func (d *Daemon) shutdown() {
 		sys.Stop()
 	}
 	d.stopEndpoints()
+	d.stopControl()
 	// 4.
 	if err := d.srv.Shutdown(ctx); err != nil {
 		d.log.Warn("Shutdown did not finish cleanly", zap.Error(err))

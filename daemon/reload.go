@@ -28,34 +28,39 @@ const triggerSystemRequest = "system account request"
 type reloadReq struct {
 	trigger string
 	done    chan error
-	changed *[]string // filled with what the reload changed, before done
+	// changes, when set, receives the applied changes (one line each, as
+	// logged) before done: the control socket reports them.
+	changes *[]string
 }
 
-// ReloadStatus is the outcome of the last reload, for /varz and systemd.
+// ReloadStatus is the outcome of the last reload, for /varz and systemd,
+// and how many ran, for /metrics.
 type ReloadStatus struct {
 	Time    time.Time
 	Err     error
 	Changes int
+
+	OK, Failed uint64 // reloads so far that applied / failed or were held back
 }
 
 // Reload reloads the config now (from any goroutine) and returns the result.
 func (d *Daemon) Reload(trigger string) error {
-	_, err := d.ReloadChanges(trigger)
+	_, err := d.ReloadReport(trigger)
 	return err
 }
 
-// ReloadChanges reloads the config now and returns what it changed, one
-// line per option as the log says it ("max_payload: 1048576 -> 2048").
-func (d *Daemon) ReloadChanges(trigger string) ([]string, error) {
-	var changed []string
-	req := reloadReq{trigger: trigger, done: make(chan error, 1), changed: &changed}
+// ReloadReport is Reload that also returns what the reload changed, one
+// line per change as the log says it ("max_payload: 1048576 -> 2048").
+func (d *Daemon) ReloadReport(trigger string) ([]string, error) {
+	var changes []string
+	req := reloadReq{trigger: trigger, done: make(chan error, 1), changes: &changes}
 	select {
 	case d.reloads <- req:
 	case <-d.stopping:
 		return nil, errStopping
 	}
 	err := <-req.done
-	return changed, err
+	return changes, err
 }
 
 // reloadLoop serves reload requests one at a time.
@@ -68,10 +73,8 @@ func (d *Daemon) reloadLoop() {
 				continue
 			}
 			changes, err := d.reload(req.trigger)
-			if req.changed != nil {
-				for _, c := range changes {
-					*req.changed = append(*req.changed, c.String())
-				}
+			if req.changes != nil {
+				*req.changes = changes
 			}
 			req.done <- err
 		case <-d.stopping:
@@ -80,14 +83,26 @@ func (d *Daemon) reloadLoop() {
 	}
 }
 
-func (d *Daemon) reload(trigger string) (applied []Change, err error) {
+// reload runs one reload. Asked for by hand (SIGHUP, the control socket),
+// it always answers systemd RELOADING=1, then READY=1 with a STATUS= that
+// says how it went — also when there is no file to reload or nothing
+// changed — so that a Type=notify-reload unit's `systemctl reload` never
+// waits for an answer that does not come. A file change that changes
+// nothing tells systemd nothing.
+func (d *Daemon) reload(trigger string) (applied []string, err error) {
 	d.life.Lock()
 	defer d.life.Unlock()
 	if d.stopped {
 		return nil, errStopping
 	}
+	byHand := trigger != triggerFileChange
 	cur := d.currentOpts()
 	if d.flags == nil || d.flags.ConfigFile == "" {
+		d.log.Warn("Config reload (" + trigger + ") ignored: " + errNoConfigFile.Error())
+		if byHand {
+			_ = d.notify.Reloading()
+			_ = d.notify.Ready(d.statusText() + "; no config file to reload (started without -c)")
+		}
 		return nil, errNoConfigFile
 	}
 	next, diag, err := Load(d.flags)
@@ -107,10 +122,14 @@ func (d *Daemon) reload(trigger string) (applied []Change, err error) {
 			d.recordReload(0, nil)
 			d.log.Info("The held-back configuration was replaced by the running one")
 		}
+		if byHand {
+			d.log.Info("Config reload (" + trigger + "): the configuration is unchanged")
+			_ = d.notify.Reloading()
+			_ = d.notify.Ready(d.statusText())
+		}
 		return nil, nil
 	}
 	_ = d.notify.Reloading()
-	// A reload that fails applies nothing.
 	defer func() {
 		d.recordReload(len(applied), err)
 		// A reload ends with READY=1 either way, or systemd would show the
@@ -143,8 +162,8 @@ func (d *Daemon) reload(trigger string) (applied []Change, err error) {
 		d.log.Error("Failed to reload server configuration: " + oneLine(err))
 		return nil, err
 	}
-	applied = changes
 	for _, c := range changes {
+		applied = append(applied, c.String())
 		d.log.Info("Reloaded: " + c.String())
 	}
 	d.log.Info(fmt.Sprintf("Reloaded server configuration (%s): %d changes, digest %s", trigger, len(changes), next.Digest[:12]))
@@ -166,7 +185,13 @@ func filesEqual(a, b []string) bool {
 
 func (d *Daemon) recordReload(changes int, err error) {
 	d.mu.Lock()
-	d.lastReload = ReloadStatus{Time: time.Now(), Err: err, Changes: changes}
+	ok, failed := d.lastReload.OK, d.lastReload.Failed
+	if err != nil {
+		failed++
+	} else {
+		ok++
+	}
+	d.lastReload = ReloadStatus{Time: time.Now(), Err: err, Changes: changes, OK: ok, Failed: failed}
 	d.mu.Unlock()
 }
 
@@ -205,7 +230,7 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 		return err
 	}
 	if has(changes, secLogFile) {
-		if err := d.log.setFile(next.Log.File); err != nil {
+		if err := d.log.setOutput(next.Log); err != nil {
 			moves.abort()
 			return err
 		}

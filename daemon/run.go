@@ -91,10 +91,12 @@ type Daemon struct {
 
 	activated map[string]net.Listener // from systemd socket activation, by name; set once in Start, closed by Shutdown
 	monitor   monitorHandler          // what the monitor endpoint serves
+	certs     certCache               // the configured certificates' expiry, for /metrics
 	reloads   chan reloadReq
 	held      *heldConfig // what the watcher's last reload held back (reload goroutine only)
 	watch     *watcher
 	portsFile string
+	control   interface{ Close() error } // the control socket (control.go); nil when none
 
 	stopOnce sync.Once
 	ldmOnce  sync.Once
@@ -246,6 +248,8 @@ func (d *Daemon) start(o *Options) error {
 			return err
 		}
 	}
+	// Before READY=1: from then on systemctl reload may come.
+	d.startControl(o.PidFile)
 	if cl := d.cluster(); cl != nil {
 		cl.Start()
 	}
@@ -387,7 +391,7 @@ var errNoConfigFile = errors.New("can only reload config when a file is provided
 func (d *Daemon) startSystemAccount() error {
 	sys, err := sysacct.Start(sysacct.Config{
 		Server: d.srv, Cluster: d.clusterStats, Daemon: d.daemonStats, Health: d.health, Log: d.log.Logger,
-		Reload: func() ([]string, error) { return d.ReloadChanges(triggerSystemRequest) },
+		Reload: func() ([]string, error) { return d.ReloadReport(triggerSystemRequest) },
 	})
 	if err != nil {
 		return err

@@ -70,6 +70,7 @@ func Handler(src Sources, basePath string) http.Handler {
 	mux.HandleFunc(base+HealthzPath, h.count(HealthzPath, h.healthz))
 	mux.HandleFunc(base+AccountzPath, h.count(AccountzPath, h.accountz))
 	mux.HandleFunc(base+AccstatzPath, h.count(AccstatzPath, h.accstatz))
+	mux.HandleFunc(base+MetricsPath, h.count(MetricsPath, metricsHandler(h).ServeHTTP))
 	root := h.count(RootPath, h.root)
 	mux.HandleFunc(base+RootPath, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != base+RootPath {
@@ -335,6 +336,7 @@ func (h *handler) root(w http.ResponseWriter, r *http.Request) {
 <a href=".%s">healthz</a><br/>
 <a href=".%s">accountz</a><br/>
 <a href=".%s">accstatz</a><br/>
+<a href=".%s">metrics</a><br/>
 </body></html>
-`, h.src.Server.Version(), VarzPath, ConnzPath, RoutezPath, SubszPath, HealthzPath, AccountzPath, AccstatzPath)
+`, h.src.Server.Version(), VarzPath, ConnzPath, RoutezPath, SubszPath, HealthzPath, AccountzPath, AccstatzPath, MetricsPath)
 }
