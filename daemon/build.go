@@ -292,7 +292,7 @@ var notServed = map[string]string{
 	"jetstream": "JetStream", "leafnodes": "leaf nodes", "leaf": "leaf nodes", "websocket": "websocket", "ws": "websocket",
 	"gateway": "gateways", "mqtt": "MQTT", "ocsp": "OCSP stapling", "ocsp_cache": "OCSP stapling",
 	"system_account": "the system account", "operator": "operator JWTs",
-	"resolver": "account resolvers", "resolver_preload": "account resolvers", "authorization.nkeys": "nkeys",
+	"resolver": "account resolvers", "resolver_preload": "account resolvers",
 	"syslog": "syslog", "remote_syslog": "syslog", "log_size_limit": "log size limits", "max_traced_msg_len": "trace truncation",
 	"server_tags": "server tags", "server_metadata": "server metadata",
 	"cluster.pool_size": "route pooling", "cluster.compression": "route compression",
@@ -477,7 +477,7 @@ func (b *builder) validate(o *Options) {
 	if a.NoAuthUser != "" {
 		found := false
 		for _, u := range a.Users {
-			found = found || u.Username == a.NoAuthUser
+			found = found || u.Name() == a.NoAuthUser
 		}
 		if !found {
 			b.errorf(b.at("no_auth_user"), "no_auth_user", "%q is not one of the configured users", a.NoAuthUser)

@@ -133,8 +133,9 @@ func (b *builder) newAccount(name string, at confparse.Pos, o *Options) *server.
 // are unique across all accounts (nats-server: "Duplicate user").
 func (b *builder) accountUser(u *server.User, at confparse.Pos, so *server.Options) {
 	for _, other := range so.Auth.Users {
-		if other.Username == u.Username {
-			b.errorf(at, "accounts."+u.Account+".users", "duplicate user %q", u.Username)
+		if other.Name() == u.Name() {
+			what := map[bool]string{false: "user", true: "nkey"}[u.Nkey != ""]
+			b.errorf(at, "accounts."+u.Account+".users", "duplicate %s %q", what, u.Name())
 			return
 		}
 	}

@@ -27,6 +27,7 @@ const (
 	RouteRemoved
 	DuplicateRoute
 	MaxAccountConnectionsExceeded
+	AuthExpired // the user's credentials (a JWT) expired on a live connection
 )
 
 var reasonText = map[Reason]string{
@@ -50,6 +51,7 @@ var reasonText = map[Reason]string{
 	DuplicateRoute:            "Duplicate Route",
 
 	MaxAccountConnectionsExceeded: "Maximum Account Connections Exceeded",
+	AuthExpired:                   "Authentication Expired",
 }
 
 func (r Reason) String() string {
