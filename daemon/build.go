@@ -291,8 +291,7 @@ func (b *builder) unknown(e *confparse.Entry, path string) {
 var notServed = map[string]string{
 	"jetstream": "JetStream", "leafnodes": "leaf nodes", "leaf": "leaf nodes", "websocket": "websocket", "ws": "websocket",
 	"gateway": "gateways", "mqtt": "MQTT", "ocsp": "OCSP stapling", "ocsp_cache": "OCSP stapling",
-	"system_account": "the system account", "operator": "operator JWTs",
-	"resolver": "account resolvers", "resolver_preload": "account resolvers",
+
 	"syslog": "syslog", "remote_syslog": "syslog", "log_size_limit": "log size limits", "max_traced_msg_len": "trace truncation",
 	"server_tags": "server tags", "server_metadata": "server metadata",
 	"cluster.pool_size": "route pooling", "cluster.compression": "route compression",
@@ -348,6 +347,9 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 			so.Auth.NoAuthUser, _ = b.str(e, key)
 		case "accounts":
 			b.accountsBlock(e, o)
+		case "operator", "operators", "root", "roots", "root_operators", "root_operator",
+			"system_account", "system", "resolver", "account_resolver", "accounts_resolver", "resolver_preload":
+			b.operatorKey(key, e, o)
 		case "mappings", "maps":
 			// The global account's.
 			if ms := b.mappings(e, key); len(ms) > 0 {
@@ -484,6 +486,7 @@ func (b *builder) validate(o *Options) {
 		}
 	}
 	b.validateAccounts(o)
+	b.validateOperator(o)
 	co := &o.Cluster
 	if len(co.Routes) > 0 && !co.Enabled() {
 		b.errorf(b.at("cluster.routes"), "cluster.routes", "solicited routes require cluster capabilities, e.g. --cluster")

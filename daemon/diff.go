@@ -90,6 +90,8 @@ var rules = []rule{
 	// operator options themselves have their own rule.
 	{"operator mode", "Server.Auth.External", false, secServer, func(o *Options) any { return o.Server.Auth.External != nil }},
 	{"accounts", "Server.Accounts", false, secServer, func(o *Options) any { return accountsSummary(o.Server.Accounts) }},
+	// Operator mode cannot change on a reload (carryOperator refuses it).
+	{"operator", "Operator", false, secServer, func(o *Options) any { return operatorSummary(o.Operator) }},
 	// TLS: allow_non_tls here, the tls blocks' keys in diff_tls.go.
 	{"allow_non_tls", "Server.AllowNonTLS", false, secClientTLS, func(o *Options) any { return o.Server.AllowNonTLS }},
 	// Clustering.

@@ -71,6 +71,9 @@ func (d *Daemon) reload(trigger string) (err error) {
 		return errNoConfigFile
 	}
 	next, diag, err := Load(d.flags)
+	if err == nil {
+		err = carryOperator(cur, next)
+	}
 	if diag != nil {
 		for _, w := range diag.Warnings {
 			d.log.Warn(w.Error())

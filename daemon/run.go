@@ -17,6 +17,7 @@ import (
 	"github.com/natsd/natsd/cluster"
 	"github.com/natsd/natsd/confparse"
 	"github.com/natsd/natsd/server"
+	"github.com/natsd/natsd/server/jwtauth"
 	"github.com/natsd/natsd/systemd"
 )
 
@@ -72,6 +73,7 @@ type Daemon struct {
 	log    *logger
 	srv    *server.Server
 	notify *systemd.Notifier
+	jwt    *jwtauth.Auth // operator mode; nil when off
 
 	// life is the lifecycle owner (lifecycle.go): Start's wiring, each
 	// reload's apply and Shutdown's start hold it.
@@ -177,7 +179,12 @@ func Start(flags *Flags, env Env) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	ja, err := newOperatorAuth(o, lg)
+	if err != nil {
+		return nil, err
+	}
 	d := newDaemon(flags, env, lg, o)
+	d.jwt = ja
 	// The one clean-up for every failure below: Shutdown stops whatever
 	// was started, and only that.
 	defer func() {
@@ -219,6 +226,13 @@ func (d *Daemon) start(o *Options) error {
 	defer d.life.Unlock()
 	if err := d.takeActivated(); err != nil {
 		return err
+	}
+	if d.jwt != nil {
+		// Before any client is served: the system account and its
+		// claims-update service, the resolver's directory.
+		if err := d.jwt.Start(d.srv); err != nil {
+			return err
+		}
 	}
 	opened, err := d.openAll(o)
 	if err != nil {

@@ -64,8 +64,9 @@ type Identity struct {
 const errUserExpired = "User Authentication Expired"
 
 // errAuthRevoked is nats-server's text for a connection whose user was
-// revoked (recorded: nats.go reports "nats: authentication revoked").
-const errAuthRevoked = "Authentication Revoked"
+// revoked (recorded: nats.go matches "user authentication revoked" and
+// reports "nats: authentication revoked").
+const errAuthRevoked = "User Authentication Revoked"
 
 // armExpiry closes the client when its credentials expire. Call with the
 // lock held.
@@ -94,7 +95,7 @@ func (s *Server) clientsOf(a *Account) []*client {
 	return out
 }
 
-// RevokeClients closes, with -ERR 'Authentication Revoked', the clients of
+// RevokeClients closes, with -ERR 'User Authentication Revoked', the clients of
 // the account whose Identity.Tag match reports revoked.
 func (a *Account) RevokeClients(match func(tag any) bool) {
 	for _, c := range a.srv.clientsOf(a) {
