@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -291,9 +292,8 @@ func (b *builder) unknown(e *confparse.Entry, path string) {
 var notServed = map[string]string{
 	"jetstream": "JetStream", "leafnodes": "leaf nodes", "leaf": "leaf nodes", "websocket": "websocket", "ws": "websocket",
 	"gateway": "gateways", "mqtt": "MQTT", "ocsp": "OCSP stapling", "ocsp_cache": "OCSP stapling",
-
-	"syslog": "syslog", "remote_syslog": "syslog", "log_size_limit": "log size limits", "max_traced_msg_len": "trace truncation",
-	"server_tags": "server tags", "server_metadata": "server metadata",
+	"max_traced_msg_len": "trace truncation",
+	"server_tags":        "server tags", "server_metadata": "server metadata",
 	"cluster.pool_size": "route pooling", "cluster.compression": "route compression",
 	"cluster.accounts": "pinned-account routes", "cluster.permissions": "route permissions",
 	"disable_sublist_cache": "disabling the subject cache", "no_sys_acc": "the system account",
@@ -416,6 +416,21 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 			o.Log.LogtimeUTC, _ = b.boolean(e, key)
 		case "log_file", "logfile":
 			o.Log.File, _ = b.str(e, key)
+		case "syslog":
+			o.Log.Syslog, _ = b.boolean(e, key)
+		case "remote_syslog":
+			if v, ok := b.str(e, key); ok {
+				if _, _, err := syslogAddr(v); err != nil {
+					b.errorf(e.Value.Pos, key, "%v", err)
+				}
+				o.Log.RemoteSyslog = v
+			}
+		case "log_size_limit", "logfile_size_limit":
+			o.Log.SizeLimit, _ = b.integer(e, key, 0, math.MaxInt64)
+		case "log_max_num", "logfile_max_num":
+			if v, ok := b.integer(e, key, 0, math.MaxInt32); ok {
+				o.Log.MaxNum = int(v)
+			}
 		case "pid_file", "pidfile":
 			o.PidFile, _ = b.str(e, key)
 		case "ports_file_dir":
@@ -485,8 +500,8 @@ func (b *builder) validate(o *Options) {
 			b.errorf(b.at("no_auth_user"), "no_auth_user", "%q is not one of the configured users", a.NoAuthUser)
 		}
 	}
+	b.validateOperator(o) // first: it says whether operator mode is on
 	b.validateAccounts(o)
-	b.validateOperator(o)
 	co := &o.Cluster
 	if len(co.Routes) > 0 && !co.Enabled() {
 		b.errorf(b.at("cluster.routes"), "cluster.routes", "solicited routes require cluster capabilities, e.g. --cluster")

@@ -434,6 +434,16 @@ func (b *builder) validateAccounts(o *Options) {
 			}
 		}
 	}
+	// nats-server accepts this with -t and then refuses to start ("error
+	// resolving system account: account missing"); natsd says so at once.
+	// The default, $SYS, is created when not configured.
+	if sys := o.Server.SystemAccount; o.Operator == nil && sys != "" && sys != server.DefaultSystemAccount && accs[sys] == nil {
+		key := "system_account"
+		if _, ok := b.pos[key]; !ok {
+			key = "system" // the alias
+		}
+		b.errorf(b.at(key), key, "account %q is not defined in accounts", sys)
+	}
 	for _, a := range o.Server.Accounts {
 		for i, im := range a.Imports {
 			if !im.Service && streamCycle(accs, a.Name, im, len(o.Server.Accounts)) {

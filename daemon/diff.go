@@ -89,6 +89,7 @@ var rules = []rule{
 	// The operator-mode authenticator the daemon hands the server; the
 	// operator options themselves have their own rule.
 	{"operator mode", "Server.Auth.External", false, secServer, func(o *Options) any { return o.Server.Auth.External != nil }},
+	{"system_account", "Server.SystemAccount", false, secServer, func(o *Options) any { return o.Server.SystemAccount }},
 	{"accounts", "Server.Accounts", false, secServer, func(o *Options) any { return accountsSummary(o.Server.Accounts) }},
 	// Operator mode cannot change on a reload (carryOperator refuses it).
 	{"operator", "Operator", false, secServer, func(o *Options) any { return operatorSummary(o.Operator) }},
@@ -123,7 +124,10 @@ var rules = []rule{
 	{"trace_verbose", "Log.TraceVerbose", false, secLog, func(o *Options) any { return o.Log.TraceVerbose }},
 	{"logtime", "Log.Logtime", false, secLog, func(o *Options) any { return o.Log.Logtime }},
 	{"logtime_utc", "Log.LogtimeUTC", false, secLog, func(o *Options) any { return o.Log.LogtimeUTC }},
-	{"syslog", "Log.Syslog", false, secLog, func(o *Options) any { return o.Log.Syslog }},
+	{"syslog", "Log.Syslog", false, secLogFile, func(o *Options) any { return o.Log.Syslog }},
+	{"remote_syslog", "Log.RemoteSyslog", false, secLogFile, func(o *Options) any { return o.Log.RemoteSyslog }},
+	{"log_size_limit", "Log.SizeLimit", false, secLogFile, func(o *Options) any { return o.Log.SizeLimit }},
+	{"log_max_num", "Log.MaxNum", false, secLogFile, func(o *Options) any { return o.Log.MaxNum }},
 	{"log_file", "Log.File", false, secLogFile, func(o *Options) any { return o.Log.File }},
 	// Files natsd writes.
 	{"pid_file", "PidFile", false, secFiles, func(o *Options) any { return o.PidFile }},
@@ -207,7 +211,7 @@ func serverChanges(changes []Change) server.Changes {
 	return server.Changes{
 		Auth:           hasOption(changes, clientAuthOptions...),
 		MaxConnections: hasOption(changes, "max_connections"),
-		Accounts:       hasOption(changes, "accounts"),
+		Accounts:       hasOption(changes, "accounts", "system_account"),
 	}
 }
 

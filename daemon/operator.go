@@ -51,8 +51,11 @@ func (b *builder) operatorKey(key string, e *confparse.Entry, o *Options) {
 			b.wrongType(e, "operator", "an operator JWT file or JWT, or a list of them")
 		}
 	case "system_account", "system":
+		// Both modes: an account name with accounts {}, an account public
+		// key with an operator (validateOperator says which it is).
 		if s, ok := b.str(e, "system_account"); ok {
 			op.SystemAccount = s
+			o.Server.SystemAccount = s
 		}
 	case "resolver", "account_resolver", "accounts_resolver":
 		b.pos["resolver"] = e.KeyPos
@@ -203,11 +206,8 @@ func (b *builder) validateOperator(o *Options) {
 	at := b.at("operator")
 	if len(op.Operators) == 0 {
 		if _, written := b.pos["operator"]; !written {
-			// resolver or system_account without an operator: the
-			// config-mode system account is the system account's own issue.
-			if op.SystemAccount != "" {
-				b.warnf(b.at("system_account"), "system_account", "natsd does not serve the system account yet; ignored")
-			}
+			// resolver or system_account without an operator: a
+			// system_account names an account of the accounts block.
 			if op.Resolver.Type != "" || len(op.Preload) > 0 {
 				b.warnf(b.at("resolver"), "resolver", "ignored without an operator")
 			}
@@ -235,7 +235,13 @@ func (b *builder) validateOperator(o *Options) {
 		b.errorf(b.at("system_account"), "system_account", "%q is not an account public key", op.SystemAccount)
 		return
 	}
-	if _, err := jwtauth.New(*op, nil); err != nil {
+	ja, err := jwtauth.New(*op, nil)
+	if err == nil && ja.SystemAccount() != "" {
+		// The operator JWT may name the system account when the config
+		// does not.
+		o.Server.SystemAccount = ja.SystemAccount()
+	}
+	if err != nil {
 		where, path := at, "operator"
 		for pub := range op.Preload {
 			if strings.Contains(err.Error(), pub) {

@@ -62,6 +62,9 @@ type LogOptions struct {
 	LogtimeUTC   bool
 	File         string
 	Syslog       bool
+	RemoteSyslog string // remote_syslog: udp://host:port, tcp://…, unix:///path
+	SizeLimit    int64  // log_size_limit: rotate the file past this many bytes; 0: never
+	MaxNum       int    // log_max_num: rotated files kept, the live one included; 0: all
 }
 
 // Pos returns where option name (dotted path, e.g. "cluster.port") was

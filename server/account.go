@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/natsd/natsd/server/subject"
 )
@@ -30,8 +31,10 @@ type Account struct {
 
 	// cfg is the account's configuration, replaced whole by a reload; the
 	// message path reads it lock-free.
-	cfg    atomic.Pointer[accountConfig]
-	nconns atomic.Int32 // clients bound to the account
+	cfg     atomic.Pointer[accountConfig]
+	nconns  atomic.Int32 // clients bound to the account
+	stats   accountStats
+	updated atomic.Int64 // when its configuration last changed, unix nanoseconds
 
 	// Imports: the internal subscriptions this account's imports made (in
 	// the exporting accounts for streams, in this one for services), and
@@ -43,17 +46,27 @@ type Account struct {
 
 // accountConfig is what a reload may change of an account.
 type accountConfig struct {
-	limits   AccountLimits
-	exports  []*Export
-	imports  []*Import
-	mappings *mappings // nil: none
+	limits      AccountLimits
+	exports     []*Export
+	imports     []*Import
+	mappings    *mappings // compiled; nil: none
+	mappingList []*Mapping
 }
 
 type interestKey struct{ subject, queue string }
 
+// accountStats are an account's counters (/accstatz): messages received
+// from its clients and routes, and sent to its clients.
+type accountStats struct {
+	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
+	totalConns                         atomic.Int64
+	slowConsumers                      atomic.Int64
+}
+
 func newAccount(s *Server, name string) *Account {
 	a := &Account{Name: name, srv: s, sl: subject.NewSublist[*subscription](true), interest: map[interestKey]int32{}}
 	a.cfg.Store(&accountConfig{})
+	a.updated.Store(time.Now().UnixNano())
 	return a
 }
 
@@ -97,10 +110,17 @@ func (s *Server) accountsLocked() []*Account {
 // authenticate: a reload closes them). Then every account's imports are
 // made again.
 func (s *Server) configureAccounts(cfgs []*AccountConfig) {
+	sys := s.getOpts().SystemAccount
 	s.accountsMu.Lock()
 	want := map[string]*AccountConfig{}
 	for _, c := range cfgs {
 		want[c.Name] = c
+	}
+	if _, ok := want[sys]; !ok && sys != "" {
+		// The system account exists whether or not it is configured.
+		c := &AccountConfig{Name: sys}
+		want[sys] = c
+		cfgs = append(cfgs[:len(cfgs):len(cfgs)], c)
 	}
 	for name, a := range s.accounts {
 		if _, ok := want[name]; !ok && name != GlobalAccountName && !a.external {
@@ -132,7 +152,8 @@ func (s *Server) storeAccountLocked(c *AccountConfig, external bool) *Account {
 		a.external = external
 		s.accounts[c.Name] = a
 	}
-	a.cfg.Store(&accountConfig{limits: c.Limits, exports: c.Exports, imports: c.Imports, mappings: compileMappings(c.Mappings)})
+	a.cfg.Store(&accountConfig{limits: c.Limits, exports: c.Exports, imports: c.Imports, mappings: compileMappings(c.Mappings), mappingList: c.Mappings})
+	a.updated.Store(time.Now().UnixNano())
 	return a
 }
 
@@ -180,6 +201,7 @@ func (a *Account) bind() bool {
 			return false
 		}
 		if a.nconns.CompareAndSwap(n, n+1) {
+			a.stats.totalConns.Add(1)
 			return true
 		}
 	}
@@ -273,4 +295,10 @@ func (s *Server) userAccount(u *User) *Account {
 		return s.gacc
 	}
 	return s.LookupAccount(u.Account)
+}
+
+// SystemAccount is the system account ($SYS unless system_account names
+// another).
+func (s *Server) SystemAccount() *Account {
+	return s.LookupAccount(s.getOpts().SystemAccount)
 }

@@ -194,6 +194,7 @@ func (c *client) Keepalive() conn.Keepalive {
 func (c *client) Closed(reason conn.Reason) {
 	c.Lock()
 	info := c.statsLocked() // subscriptions included
+	connected := c.flags.has(connectReceived)
 	subs := make([]*subscription, 0, len(c.subs))
 	for _, sub := range c.subs {
 		subs = append(subs, sub)
@@ -214,6 +215,9 @@ func (c *client) Closed(reason conn.Reason) {
 	}
 	c.srv.removeClient(c)
 	c.srv.recordClosed(info)
+	if sink := c.srv.eventSink(); sink != nil && connected {
+		sink.ClientDisconnected(info)
+	}
 	switch reason {
 	case conn.SlowConsumerWriteDeadline:
 		c.srv.CountSlowConsumer()

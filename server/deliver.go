@@ -65,6 +65,7 @@ type routeTarget struct {
 // matching queue group (local or remote, weighted), and in one RMSG to each
 // route with interest.
 func (p *producer) publish(a *Account, src *client, m *wire.Msg) {
+	p.setAccount(a)
 	r := a.sl.Match(m.Subject)
 	var self subscriber
 	echo := true
@@ -105,6 +106,7 @@ func (p *producer) publish(a *Account, src *client, m *wire.Msg) {
 // deliverLocal delivers m in account a to local subscribers only: every
 // matching plain subscriber and one local member of each queue group.
 func (p *producer) deliverLocal(a *Account, m *wire.Msg) {
+	p.setAccount(a)
 	r := a.sl.Match(m.Subject)
 	for _, sub := range r.Plain {
 		if !sub.to.remote() {
@@ -272,6 +274,8 @@ func (tc *client) deliver(p *producer, sub *subscription, m *wire.Msg) bool {
 	}
 	p.outMsgs++
 	p.outBytes += int64(size)
+	p.accStats.outMsgs++
+	p.accStats.outBytes += int64(size)
 	if p.srv.tracing.Load() {
 		tc.trace("->>", "MSG", joinArgs(m.Subject, sub.sid, m.Reply, m.SizeField))
 	}
@@ -321,6 +325,7 @@ func (p *producer) noResponders(a *Account, src *client, m *wire.Msg) {
 // nats-server closes such a client; its publishers never wait for it.
 func (s *Server) slowConsumer(c *client) {
 	s.CountSlowConsumer()
+	c.acc.Load().stats.slowConsumers.Add(1)
 	c.log().Info("Slow Consumer Detected: MaxPending exceeded", zap.Int64("max_pending", s.getOpts().MaxPending))
 	c.Close(conn.SlowConsumerPendingBytes)
 }

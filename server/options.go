@@ -22,6 +22,10 @@ const (
 	DefaultLameDuck       = 2 * time.Minute
 	DefaultLameDuckGrace  = 10 * time.Second
 
+	// DefaultSystemAccount is the system account's name when none is
+	// configured (nats-server makes it too).
+	DefaultSystemAccount = "$SYS"
+
 	// RandomPort asks for any free port (-1 in flags and config, as nats-server).
 	RandomPort = -1
 
@@ -64,6 +68,9 @@ type Options struct {
 	// Accounts are the accounts block ($G, the global account, always
 	// exists besides them).
 	Accounts []*AccountConfig
+	// SystemAccount names the system account (system_account); when it is
+	// not one of Accounts it is made, empty. Default "$SYS".
+	SystemAccount string
 
 	LameDuckDuration    time.Duration
 	LameDuckGracePeriod time.Duration
@@ -183,6 +190,9 @@ const (
 
 // WithDefaults returns a copy of o with every unset field given its default.
 func (o Options) WithDefaults() Options {
+	if o.SystemAccount == "" {
+		o.SystemAccount = DefaultSystemAccount
+	}
 	if o.Host == "" {
 		o.Host = DefaultHost
 	}

@@ -86,6 +86,7 @@ func (c *client) Connect(arg []byte) error {
 	c.parser.MaxPayload = c.maxPayload(so)
 
 	c.Lock()
+	first := !c.flags.has(connectReceived)
 	c.opts = opts
 	c.headers = headers
 	c.flags |= connectReceived
@@ -99,7 +100,15 @@ func (c *client) Connect(arg []byte) error {
 		c.armExpiry(ident.Expires)
 	}
 	c.StopAuthTimerLocked()
+	var event *ConnStats
+	sink := c.srv.eventSink()
+	if first && sink != nil {
+		event = c.statsLocked()
+	}
 	c.Unlock()
+	if event != nil {
+		sink.ClientConnected(event)
+	}
 	c.parser.Headers = headers
 	if opts.Verbose {
 		c.sendOK()
@@ -289,8 +298,12 @@ func (c *client) Pub(m *wire.Msg) error {
 		return err
 	}
 	c.CountIn(1, int64(len(m.Data)))
+	acc := c.acc.Load()
+	c.prod.setAccount(acc)
 	c.prod.inMsgs++
 	c.prod.inBytes += int64(len(m.Data))
+	c.prod.accStats.inMsgs++
+	c.prod.accStats.inBytes += int64(len(m.Data))
 
 	c.prod.active = true
 	verbose, pedantic := c.opts.Verbose, c.opts.Pedantic // only this goroutine writes opts
@@ -316,7 +329,6 @@ func (c *client) Pub(m *wire.Msg) error {
 	if traceOnly(m) {
 		return nil
 	}
-	acc := c.acc.Load()
 	if ms := acc.cfg.Load().mappings; ms != nil {
 		if subj, ok := ms.apply(m.Subject); ok {
 			m.Subject = subj

@@ -138,8 +138,11 @@ func (l *RouteLink) Deliver(m *wire.Msg) {
 		return
 	}
 	p := &l.p
+	p.setAccount(a)
 	p.inMsgs++
 	p.inBytes += int64(len(m.Data))
+	p.accStats.inMsgs++
+	p.accStats.inBytes += int64(len(m.Data))
 	r := a.sl.Match(m.Subject)
 	p.routes = p.routes[:0]
 	for _, sub := range r.Plain {

@@ -57,6 +57,7 @@ type Server struct {
 	stats      counters
 
 	router atomic.Pointer[routerHolder]
+	events eventsHolder // the system account's client events (events.go)
 
 	internal internalPublisher // the server's own publishing (internal.go)
 

@@ -45,7 +45,7 @@ func (s *Server) Stats() Stats {
 		InMsgs: s.stats.inMsgs.Load(), OutMsgs: s.stats.outMsgs.Load(),
 		InBytes: s.stats.inBytes.Load(), OutBytes: s.stats.outBytes.Load(),
 		SlowConsumers: s.stats.slowConsumers.Load(), StaleConnections: s.stats.staleConnections.Load(),
-		Subscriptions: s.gacc.sl.Count(), ConnectURLs: urls,
+		Subscriptions: s.NumSubscriptions(), ConnectURLs: urls,
 	}
 }
 
@@ -197,4 +197,60 @@ func (s *Server) ClientURL() string {
 	host, port := s.clientHostPort()
 	s.mu.Unlock()
 	return "nats://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// AccountStats are one account's counters (/accstatz).
+type AccountStats struct {
+	Name          string
+	Conns         int   // clients bound now
+	TotalConns    int64 // clients ever bound
+	NumSubs       int
+	InMsgs        int64 // received from its clients and routes
+	InBytes       int64
+	OutMsgs       int64 // sent to its clients
+	OutBytes      int64
+	SlowConsumers int64
+}
+
+// AccountStats returns every account's counters, $G first, then by name.
+func (s *Server) AccountStats() []AccountStats {
+	var out []AccountStats
+	for _, a := range s.Accounts() {
+		out = append(out, a.Stats())
+	}
+	return out
+}
+
+// Stats returns the account's counters.
+func (a *Account) Stats() AccountStats {
+	st := &a.stats
+	return AccountStats{
+		Name: a.Name, Conns: a.NumClients(), TotalConns: st.totalConns.Load(), NumSubs: a.NumSubscriptions(),
+		InMsgs: st.inMsgs.Load(), InBytes: st.inBytes.Load(), OutMsgs: st.outMsgs.Load(), OutBytes: st.outBytes.Load(),
+		SlowConsumers: st.slowConsumers.Load(),
+	}
+}
+
+// AccountDetail is one account's configuration and state (/accountz?acc=).
+type AccountDetail struct {
+	AccountStats
+	Updated  time.Time
+	Exports  []*Export
+	Imports  []*Import
+	Mappings []*Mapping
+	Index    subject.Stats
+}
+
+// AccountDetail returns account name's detail; ok is false when there is
+// no such account.
+func (s *Server) AccountDetail(name string) (d AccountDetail, ok bool) {
+	a := s.LookupAccount(name)
+	if a == nil {
+		return d, false
+	}
+	cfg := a.cfg.Load()
+	return AccountDetail{
+		AccountStats: a.Stats(), Updated: time.Unix(0, a.updated.Load()),
+		Exports: cfg.exports, Imports: cfg.imports, Mappings: cfg.mappingList, Index: a.sl.Stats(),
+	}, true
 }

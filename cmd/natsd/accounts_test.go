@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -429,5 +430,91 @@ func TestAccountConfigVerdictsMatchReference(t *testing.T) {
 				t.Errorf("nats-server -t: %v; natsd -t: %v\n%s", refErr, err, out)
 			}
 		})
+	}
+}
+
+// /accountz and /accstatz answer with nats-server's fields: the same
+// config on both servers gives the same account details (nats-server's
+// own $SYS account and imports aside: natsd has no system account yet).
+func TestAccountzLikeReference(t *testing.T) {
+	conf := testutil.WriteFile(t, "accounts.conf", "http: 127.0.0.1:-1\n"+accountsConf)
+	n := testutil.Start(t, testutil.NatsdBin(t), "-a", "127.0.0.1", "-p", "-1", "-c", conf)
+	r := testutil.Start(t, testutil.NatsServerBin(t), "-a", "127.0.0.1", "-p", "-1", "-c", conf)
+	for _, p := range []*testutil.Proc{n, r} {
+		nc := userConn(t, p.ClientURL(), "a")
+		_ = nc.Publish("events.x", []byte("hello"))
+		_ = nc.Flush()
+	}
+	withoutSys := func(m map[string]any) map[string]any {
+		d, _ := m["account_detail"].(map[string]any)
+		if imps, ok := d["imports"].([]any); ok {
+			var keep []any
+			for _, i := range imps {
+				if i.(map[string]any)["account"] != "$SYS" {
+					keep = append(keep, i)
+				}
+			}
+			d["imports"] = keep
+			if keep == nil {
+				delete(d, "imports")
+			}
+		}
+		for _, k := range []string{"update_time", "subscriptions", "sublist_stats"} {
+			delete(d, k) // $SYS imports are subscriptions too
+		}
+		for _, k := range []string{"exports", "imports"} {
+			if l, ok := d[k].([]any); ok {
+				// nats-server lists them in no fixed order.
+				slices.SortFunc(l, func(a, b any) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+			}
+		}
+		delete(m, "now")
+		delete(m, "server_id")
+		delete(m, "system_account")
+		return m
+	}
+	for _, acc := range []string{"A", "B", "C"} {
+		got := withoutSys(httpGet(t, n.MonitorURL()+"/accountz?acc="+acc))
+		want := withoutSys(httpGet(t, r.MonitorURL()+"/accountz?acc="+acc))
+		if g, w := fmt.Sprint(got), fmt.Sprint(want); g != w {
+			t.Errorf("/accountz?acc=%s\nnatsd:       %s\nnats-server: %s", acc, g, w)
+		}
+	}
+	if code := httpStatus(t, n.MonitorURL()+"/accountz?acc=NOPE"); code != 400 {
+		t.Errorf("/accountz of an unknown account: %d, want 400", code)
+	}
+	// The list, $SYS included (both create it when none is configured).
+	// nats-server lists them in map order: compare sorted.
+	sorted := func(v any) string {
+		var s []string
+		for _, x := range v.([]any) {
+			s = append(s, x.(string))
+		}
+		slices.Sort(s)
+		return fmt.Sprint(s)
+	}
+	names := httpGet(t, n.MonitorURL()+"/accountz")["accounts"]
+	refNames := httpGet(t, r.MonitorURL()+"/accountz")["accounts"]
+	if sorted(names) != sorted(refNames) {
+		t.Errorf("/accountz accounts: natsd %v, nats-server %v", names, refNames)
+	}
+	stat := httpGet(t, n.MonitorURL()+"/accstatz?unused=1")["account_statz"].([]any)
+	refStat := httpGet(t, r.MonitorURL()+"/accstatz?unused=1")["account_statz"].([]any)
+	keys := func(v any) string {
+		var ks []string
+		for k := range v.(map[string]any) {
+			ks = append(ks, k)
+		}
+		slices.Sort(ks)
+		return strings.Join(ks, ",")
+	}
+	if keys(stat[0]) != keys(refStat[0]) {
+		t.Errorf("/accstatz fields: natsd %s, nats-server %s", keys(stat[0]), keys(refStat[0]))
+	}
+	for _, s := range stat {
+		m := s.(map[string]any)
+		if m["acc"] == "A" && m["received"].(map[string]any)["msgs"] != float64(1) {
+			t.Errorf("account A received %v, want 1 message", m["received"])
+		}
 	}
 }

@@ -283,3 +283,36 @@ func checkPushedUpdates(t *testing.T, bin, resolver string) {
 		}
 	}
 }
+
+// In operator mode the system account is the operator's (its public key):
+// its users ask the servers ($SYS.REQ.SERVER.PING) and see the clients of
+// the other accounts connect, on natsd as on nats-server.
+func TestOperatorModeSystemAccount(t *testing.T) {
+	op := newOperator(t)
+	a := op.newAccount("A", nil)
+	conf := op.memoryConf(a)
+	for _, impl := range implementations(t) {
+		t.Run(impl.name, func(t *testing.T) {
+			p := startConf(t, impl.bin, conf)
+			sys := op.sys.connectUser(p.ClientURL())
+			rep, err := sys.Request("$SYS.REQ.SERVER.PING.IDZ", nil, 5*time.Second)
+			if err != nil {
+				t.Fatalf("$SYS.REQ.SERVER.PING.IDZ: %v", err)
+			}
+			if !strings.Contains(string(rep.Data), `"id":"N`) {
+				t.Errorf("IDZ reply %s", rep.Data)
+			}
+			events, _ := sys.SubscribeSync("$SYS.ACCOUNT." + a.pub + ".CONNECT")
+			_ = sys.Flush()
+			a.connectUser(p.ClientURL())
+			if _, err := events.NextMsg(5 * time.Second); err != nil {
+				t.Errorf("no CONNECT event for A's client: %v", err)
+			}
+			// A's users are not the system account's.
+			anc := a.connectUser(p.ClientURL())
+			if _, err := anc.Request("$SYS.REQ.SERVER.PING.IDZ", nil, 2*time.Second); err != nats.ErrNoResponders {
+				t.Errorf("A's request to the system account: %v, want no responders", err)
+			}
+		})
+	}
+}

@@ -28,6 +28,7 @@ const (
 	DuplicateRoute
 	MaxAccountConnectionsExceeded
 	AuthExpired // the user's credentials (a JWT) expired on a live connection
+	Kicked      // by the system account's KICK request
 )
 
 var reasonText = map[Reason]string{
@@ -52,6 +53,7 @@ var reasonText = map[Reason]string{
 
 	MaxAccountConnectionsExceeded: "Maximum Account Connections Exceeded",
 	AuthExpired:                   "Authentication Expired",
+	Kicked:                        "Kicked",
 }
 
 func (r Reason) String() string {

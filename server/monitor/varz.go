@@ -85,6 +85,12 @@ type DaemonStats struct {
 	ConfigLoadTime  time.Time
 	LastReload      time.Time // zero: none yet
 	LastReloadError string
+	// For /metrics only.
+	LastReloadChanges int
+	ReloadsOK         uint64 // reloads that applied (or found nothing to change)
+	ReloadsFailed     uint64 // reloads that failed or were held back
+	ConfigFile        string
+	Certs             []CertExpiry // the configured certificates
 }
 
 // BuildVarz makes /varz from the server's statistics and options, the
