@@ -41,7 +41,7 @@ run: build
 	./bin/natsd
 
 ## test-deps: install what the tests need, only when it is missing.
-test-deps: $(NATS_SERVER_BIN) $(NATS_CLI_BIN) $(DEBIAN_NATS_SERVER) $(SOCKET_ACTIVATE) /bin/kill
+test-deps: $(NATS_SERVER_BIN) $(NATS_CLI_BIN) $(DEBIAN_NATS_SERVER) $(SOCKET_ACTIVATE) $(PROMETHEUS)
 
 $(NATS_SERVER_BIN):
 	mkdir -p $(TOOLS)
@@ -61,10 +61,12 @@ $(SOCKET_ACTIVATE):
 	DEBIAN_FRONTEND=noninteractive apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd
 
-# /bin/kill (procps): the unit's ExecReload, which systemd-analyze verify checks.
-/bin/kill:
+# Debian's Prometheus server and promtool: cmd/natsd's TestPrometheusScrapesCluster
+# scrapes a natsd cluster with it; promtool check metrics lints /metrics.
+PROMETHEUS := /usr/bin/prometheus
+$(PROMETHEUS):
 	DEBIAN_FRONTEND=noninteractive apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends procps
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus
 
 TEST_ENV := NATS_SERVER_BIN=$(NATS_SERVER_BIN) NATS_SERVER_29_BIN=$(DEBIAN_NATS_SERVER) NATS_CLI_BIN=$(NATS_CLI_BIN)
 
@@ -93,7 +95,7 @@ unit-test:
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
-FUZZ_TARGETS := confparse:FuzzParse confparse:FuzzLex server/wire:FuzzParser server/wire:FuzzRouteParser server/subject:FuzzSubject server/monitor:FuzzQuery server:FuzzRedactConnect
+FUZZ_TARGETS := confparse:FuzzParse confparse:FuzzLex server/wire:FuzzParser server/wire:FuzzRouteParser server/subject:FuzzSubject server/monitor:FuzzQuery server:FuzzRedactConnect server/jwtauth:FuzzAuthenticate
 fuzz:
 	@for t in $(FUZZ_TARGETS); do 		pkg=$${t%%:*}; fn=$${t##*:}; 		echo "== $$fn ($$pkg) for $(FUZZTIME)"; 		$(GO) test -run '^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) -parallel=1 ./$$pkg || exit 1; 	done
 
@@ -150,13 +152,17 @@ bin/natsd-testhooks:
 ## when it is not $(VERSION)). packages: both, then packaging/test/check-packages.sh
 ## (seed.conf passes natsd -t, lintian, rpm -qp file and script checks; installs
 ## lintian and rpm when missing). package-test: the packages and a newer build
-## of them installed, upgraded, removed and purged under systemd in a Debian
-## bookworm container (packaging/test/package-test.sh; root).
+## of them installed, upgraded, removed and purged under systemd in Debian
+## bookworm and trixie containers (packaging/test/package-test.sh; root).
 .PHONY: deb rpm packages package-test
 DIST ?= dist
 # The second, newer build package-test upgrades to: same code, higher version,
 # a changed seed.conf (so that dpkg and rpm must keep the edited one).
 PKG_UPGRADE_VERSION := $(VERSION)+upgrade
+# The Debian releases package-test installs on: 12 (systemd 252) and 13
+# (systemd 257, Type=notify-reload). Each root is debootstrapped once into
+# .tools/nspawn/<suite>.
+PKG_TEST_SUITES ?= bookworm trixie
 PKG_UPGRADE_DIST    := $(DIST)/upgrade
 define pkg-check-bin
 	@[ "$$(bin/natsd --version 2>/dev/null)" = "natsd: v$(VERSION)" ] || { \
@@ -181,5 +187,6 @@ package-test: packages
 	{ cat packaging/seed.conf; echo; echo '# (package-test: the seed.conf of a newer package)'; } >$(PKG_UPGRADE_DIST)/seed.conf
 	for p in deb rpm; do VERSION='$(PKG_UPGRADE_VERSION)' NATSD_BIN=$(PKG_UPGRADE_DIST)/natsd \
 		SEED_CONF=$(PKG_UPGRADE_DIST)/seed.conf DIST=$(PKG_UPGRADE_DIST) GO=$(GO) packaging/build-package.sh $$p || exit 1; done
-	VERSION='$(VERSION)' UPGRADE_VERSION='$(PKG_UPGRADE_VERSION)' DIST=$(DIST) UPGRADE_DIST=$(PKG_UPGRADE_DIST) \
-		packaging/test/package-test.sh
+	for suite in $(PKG_TEST_SUITES); do \
+		NSPAWN_SUITE=$$suite VERSION='$(VERSION)' UPGRADE_VERSION='$(PKG_UPGRADE_VERSION)' DIST=$(DIST) UPGRADE_DIST=$(PKG_UPGRADE_DIST) \
+			packaging/test/package-test.sh || exit 1; done

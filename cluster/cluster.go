@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"github.com/natsd/natsd/server/conn"
 	"net"
 	"net/url"
 	"runtime"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/natsd/natsd/server/conn"
 
 	"go.uber.org/zap"
 

@@ -2,8 +2,9 @@ package cluster
 
 import (
 	"encoding/json"
-	"github.com/natsd/natsd/server/conn"
 	"net/url"
+
+	"github.com/natsd/natsd/server/conn"
 
 	"go.uber.org/zap"
 

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"github.com/natsd/natsd/server/conn"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/natsd/natsd/server/conn"
 )
 
 // Dialing routes.

@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"fmt"
-	"github.com/natsd/natsd/cluster"
+	"math"
 	"net"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/natsd/natsd/cluster"
 
 	"github.com/natsd/natsd/confparse"
 	"github.com/natsd/natsd/server"
@@ -290,11 +292,9 @@ func (b *builder) unknown(e *confparse.Entry, path string) {
 // serve yet: a warning, not a failure, so existing configs load.
 var notServed = map[string]string{
 	"jetstream": "JetStream", "leafnodes": "leaf nodes", "leaf": "leaf nodes", "websocket": "websocket", "ws": "websocket",
-	"gateway": "gateways", "mqtt": "MQTT", "accounts": "accounts", "ocsp": "OCSP stapling", "ocsp_cache": "OCSP stapling",
-	"system_account": "the system account", "operator": "operator JWTs",
-	"resolver": "account resolvers", "resolver_preload": "account resolvers", "authorization.nkeys": "nkeys",
-	"syslog": "syslog", "remote_syslog": "syslog", "log_size_limit": "log size limits", "max_traced_msg_len": "trace truncation",
-	"server_tags": "server tags", "server_metadata": "server metadata",
+	"gateway": "gateways", "mqtt": "MQTT", "ocsp": "OCSP stapling", "ocsp_cache": "OCSP stapling",
+	"max_traced_msg_len": "trace truncation",
+	"server_tags":        "server tags", "server_metadata": "server metadata",
 	"cluster.pool_size": "route pooling", "cluster.compression": "route compression",
 	"cluster.accounts": "pinned-account routes", "cluster.permissions": "route permissions",
 	"disable_sublist_cache": "disabling the subject cache", "no_sys_acc": "the system account",
@@ -346,6 +346,16 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 			}
 		case "no_auth_user":
 			so.Auth.NoAuthUser, _ = b.str(e, key)
+		case "accounts":
+			b.accountsBlock(e, o)
+		case "operator", "operators", "root", "roots", "root_operators", "root_operator",
+			"system_account", "system", "resolver", "account_resolver", "accounts_resolver", "resolver_preload":
+			b.operatorKey(key, e, o)
+		case "mappings", "maps":
+			// The global account's.
+			if ms := b.mappings(e, key); len(ms) > 0 {
+				so.Accounts = append(so.Accounts, &server.AccountConfig{Name: server.GlobalAccountName, Mappings: ms})
+			}
 		case "max_payload":
 			v, _ := b.integer(e, key, 1, 1<<31-1)
 			so.MaxPayload = int(v)
@@ -407,6 +417,21 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 			o.Log.LogtimeUTC, _ = b.boolean(e, key)
 		case "log_file", "logfile":
 			o.Log.File, _ = b.str(e, key)
+		case "syslog":
+			o.Log.Syslog, _ = b.boolean(e, key)
+		case "remote_syslog":
+			if v, ok := b.str(e, key); ok {
+				if _, _, err := syslogAddr(v); err != nil {
+					b.errorf(e.Value.Pos, key, "%v", err)
+				}
+				o.Log.RemoteSyslog = v
+			}
+		case "log_size_limit", "logfile_size_limit":
+			o.Log.SizeLimit, _ = b.integer(e, key, 0, math.MaxInt64)
+		case "log_max_num", "logfile_max_num":
+			if v, ok := b.integer(e, key, 0, math.MaxInt32); ok {
+				o.Log.MaxNum = int(v)
+			}
 		case "pid_file", "pidfile":
 			o.PidFile, _ = b.str(e, key)
 		case "ports_file_dir":
@@ -470,12 +495,14 @@ func (b *builder) validate(o *Options) {
 	if a.NoAuthUser != "" {
 		found := false
 		for _, u := range a.Users {
-			found = found || u.Username == a.NoAuthUser
+			found = found || u.Name() == a.NoAuthUser
 		}
 		if !found {
-			b.errorf(b.at("no_auth_user"), "no_auth_user", "%q is not one of authorization.users", a.NoAuthUser)
+			b.errorf(b.at("no_auth_user"), "no_auth_user", "%q is not one of the configured users", a.NoAuthUser)
 		}
 	}
+	b.validateOperator(o) // first: it says whether operator mode is on
+	b.validateAccounts(o)
 	co := &o.Cluster
 	if len(co.Routes) > 0 && !co.Enabled() {
 		b.errorf(b.at("cluster.routes"), "cluster.routes", "solicited routes require cluster capabilities, e.g. --cluster")

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"reflect"
@@ -86,6 +87,13 @@ var rules = []rule{
 	{"authorization.users", "Server.Auth.Users", true, secServer, func(o *Options) any { return o.Server.Auth.Users }},
 	{"authorization.timeout", "Server.Auth.Timeout", false, secServer, func(o *Options) any { return o.Server.Auth.Timeout }},
 	{"no_auth_user", "Server.Auth.NoAuthUser", false, secServer, func(o *Options) any { return o.Server.Auth.NoAuthUser }},
+	// The operator-mode authenticator the daemon hands the server; the
+	// operator options themselves have their own rule.
+	{"operator mode", "Server.Auth.External", false, secServer, func(o *Options) any { return o.Server.Auth.External != nil }},
+	{"system_account", "Server.SystemAccount", false, secServer, func(o *Options) any { return o.Server.SystemAccount }},
+	{"accounts", "Server.Accounts", false, secServer, func(o *Options) any { return accountsSummary(o.Server.Accounts) }},
+	// Operator mode cannot change on a reload (carryOperator refuses it).
+	{"operator", "Operator", false, secServer, func(o *Options) any { return operatorSummary(o.Operator) }},
 	// TLS: allow_non_tls here, the tls blocks' keys in diff_tls.go.
 	{"allow_non_tls", "Server.AllowNonTLS", false, secClientTLS, func(o *Options) any { return o.Server.AllowNonTLS }},
 	// Clustering.
@@ -117,7 +125,10 @@ var rules = []rule{
 	{"trace_verbose", "Log.TraceVerbose", false, secLog, func(o *Options) any { return o.Log.TraceVerbose }},
 	{"logtime", "Log.Logtime", false, secLog, func(o *Options) any { return o.Log.Logtime }},
 	{"logtime_utc", "Log.LogtimeUTC", false, secLog, func(o *Options) any { return o.Log.LogtimeUTC }},
-	{"syslog", "Log.Syslog", false, secLog, func(o *Options) any { return o.Log.Syslog }},
+	{"syslog", "Log.Syslog", false, secLogFile, func(o *Options) any { return o.Log.Syslog }},
+	{"remote_syslog", "Log.RemoteSyslog", false, secLogFile, func(o *Options) any { return o.Log.RemoteSyslog }},
+	{"log_size_limit", "Log.SizeLimit", false, secLogFile, func(o *Options) any { return o.Log.SizeLimit }},
+	{"log_max_num", "Log.MaxNum", false, secLogFile, func(o *Options) any { return o.Log.MaxNum }},
 	{"log_file", "Log.File", false, secLogFile, func(o *Options) any { return o.Log.File }},
 	// Files natsd writes.
 	{"pid_file", "PidFile", false, secFiles, func(o *Options) any { return o.PidFile }},
@@ -201,6 +212,7 @@ func serverChanges(changes []Change) server.Changes {
 	return server.Changes{
 		Auth:           hasOption(changes, clientAuthOptions...),
 		MaxConnections: hasOption(changes, "max_connections"),
+		Accounts:       hasOption(changes, "accounts", "system_account"),
 	}
 }
 
@@ -215,4 +227,12 @@ func clusterChanges(cur, next *Options, changes []Change) cluster.Changes {
 		ch.AddedRoutes, ch.RemovedRoutes = routeDelta(cur.Cluster.Routes, next.Cluster.Routes)
 	}
 	return ch
+}
+
+// accountsSummary is the accounts block as the diff compares it and the
+// reload log shows it: every account's exports, imports, mappings and
+// limits, in JSON (users are in authorization.users, redacted).
+func accountsSummary(accs []*server.AccountConfig) string {
+	b, _ := json.Marshal(accs)
+	return string(b)
 }

@@ -24,6 +24,9 @@ type Flags struct {
 	PidFile      string
 	PortsFileDir string
 	LogFile      string
+	Syslog       bool
+	RemoteSyslog string
+	LogSizeLimit int64
 
 	Debug        bool
 	Trace        bool
@@ -126,6 +129,15 @@ func (f *Flags) apply(o *Options) error {
 	}
 	if f.isSet("log") {
 		o.Log.File = f.LogFile
+	}
+	if f.isSet("syslog") {
+		o.Log.Syslog = f.Syslog
+	}
+	if f.isSet("remote_syslog") {
+		o.Log.RemoteSyslog = f.RemoteSyslog
+	}
+	if f.isSet("log_size_limit") {
+		o.Log.SizeLimit = f.LogSizeLimit
 	}
 	if f.isSet("debug") {
 		o.Log.Debug = f.Debug

@@ -135,11 +135,19 @@ func (d *Daemon) shutdown() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	// 3.
+	// 3. The system account says this server is going ($SYS.SERVER.<id>.SHUTDOWN)
+	// while its clients can still hear it.
+	if sys := d.sys.Swap(nil); sys != nil {
+		sys.Stop()
+	}
 	d.stopEndpoints()
+	d.stopControl()
 	// 4.
 	if err := d.srv.Shutdown(ctx); err != nil {
 		d.log.Warn("Shutdown did not finish cleanly", zap.Error(err))
+	}
+	if d.jwt != nil {
+		d.jwt.Stop()
 	}
 	// 5.
 	if cl := d.cluster(); cl != nil {

@@ -5,8 +5,8 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -38,68 +38,6 @@ func (l *levels) Enabled(lvl zapcore.Level) bool {
 func (l *levels) set(o LogOptions) {
 	l.debug.Store(o.Debug)
 	l.trace.Store(o.Trace)
-}
-
-// logSink is where log lines go: stderr or a file that SIGUSR1 reopens.
-type logSink struct {
-	mu   sync.Mutex
-	w    io.Writer
-	file *os.File
-	path string
-}
-
-func openSink(path string, stderr io.Writer) (*logSink, error) {
-	s := &logSink{w: stderr}
-	if path == "" {
-		return s, nil
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("opening log file: %w", err)
-	}
-	s.w, s.file, s.path = f, f, path
-	return s, nil
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *logSink) Sync() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.file != nil {
-		return s.file.Sync()
-	}
-	return nil
-}
-
-// reopen closes and reopens the log file (log rotation). It reports whether
-// there was a file to reopen.
-func (s *logSink) reopen() (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.file == nil {
-		return false, nil
-	}
-	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return true, err
-	}
-	_ = s.file.Close()
-	s.w, s.file = f, f
-	return true, nil
-}
-
-func (s *logSink) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.file != nil {
-		_ = s.file.Close()
-		s.file = nil
-	}
 }
 
 // natsCore is a zapcore.Core that writes nats-server's line format. A
@@ -156,6 +94,7 @@ func (c *natsCore) Write(e zapcore.Entry, fs []zapcore.Field) error {
 		b = t.AppendFormat(b, "2006/01/02 15:04:05.000000 ")
 	}
 	b = append(b, levelTag[e.Level]...)
+	body := len(b) // syslog gets the line from here: it has its own pid, time and level
 	if cl, ok := enc.Fields["client"].(string); ok {
 		b = append(b, cl...)
 		b = append(b, " - "...)
@@ -174,8 +113,21 @@ func (c *natsCore) Write(e zapcore.Entry, fs []zapcore.Field) error {
 		b = fmt.Appendf(b, "%v", v)
 	}
 	b = append(b, '\n')
-	_, err := c.out.Write(b)
-	return err
+	return c.out.writeLine(e.Level, b, body)
+}
+
+// format is the line natsCore writes for msg at level: the rotation note.
+func (c *natsCore) format(lvl zapcore.Level, msg string) []byte {
+	b := append([]byte(nil), c.pre...)
+	if c.logtime.Load() {
+		t := time.Now()
+		if c.utc.Load() {
+			t = t.UTC()
+		}
+		b = t.AppendFormat(b, "2006/01/02 15:04:05.000000 ")
+	}
+	b = append(b, levelTag[lvl]...)
+	return append(append(b, msg...), '\n')
 }
 
 func (c *natsCore) Sync() error { return c.out.Sync() }
@@ -192,13 +144,14 @@ type logger struct {
 }
 
 func newLogger(o LogOptions, stderr io.Writer) (*logger, error) {
-	sink, err := openSink(o.File, stderr)
-	if err != nil {
+	sink := &logSink{stderr: stderr, journal: stderrIsJournal(stderr)}
+	l := &logger{lv: &levels{}, sink: sink, stderr: stderr}
+	core := &natsCore{lv: l.lv, out: sink, pre: "[" + strconv.Itoa(os.Getpid()) + "] ", logtime: &l.logtime, utc: &l.utc}
+	sink.note = func(msg string) []byte { return core.format(zapcore.InfoLevel, msg) }
+	if err := sink.set(o); err != nil {
 		return nil, err
 	}
-	l := &logger{lv: &levels{}, sink: sink, stderr: stderr}
 	l.apply(o)
-	core := &natsCore{lv: l.lv, out: sink, pre: "[" + strconv.Itoa(os.Getpid()) + "] ", logtime: &l.logtime, utc: &l.utc}
 	l.Logger = zap.New(core)
 	return l, nil
 }
@@ -211,18 +164,6 @@ func (l *logger) apply(o LogOptions) {
 	l.utc.Store(o.LogtimeUTC)
 }
 
-// setFile moves logging to another file ("" = stderr).
-func (l *logger) setFile(path string) error {
-	ns, err := openSink(path, l.stderr)
-	if err != nil {
-		return err
-	}
-	l.sink.mu.Lock()
-	old := l.sink.file
-	l.sink.w, l.sink.file, l.sink.path = ns.w, ns.file, ns.path
-	l.sink.mu.Unlock()
-	if old != nil {
-		_ = old.Close()
-	}
-	return nil
-}
+// setOutput moves logging to where o says: log_file, else remote_syslog,
+// else syslog, else stderr (nats-server's order).
+func (l *logger) setOutput(o LogOptions) error { return l.sink.set(o) }

@@ -3,10 +3,12 @@ package daemon
 import (
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	"github.com/natsd/natsd/cluster"
 	"github.com/natsd/natsd/server/monitor"
+	"github.com/natsd/natsd/tlsconf"
 )
 
 // What monitoring reads from the daemon and, through it, from the cluster:
@@ -54,7 +56,8 @@ func (d *Daemon) daemonStats() monitor.DaemonStats {
 	ts := d.tls
 	d.mu.Unlock()
 	ds := monitor.DaemonStats{BasePath: o.Monitor.BasePath, ConfigDigest: o.Digest, ConfigLoadTime: o.LoadTime, LastReload: lr.Time,
-		TLSCertError: ts.clientErr, ClusterTLSCertError: ts.clusterErr}
+		TLSCertError: ts.clientErr, ClusterTLSCertError: ts.clusterErr,
+		LastReloadChanges: lr.Changes, ReloadsOK: lr.OK, ReloadsFailed: lr.Failed, ConfigFile: o.ConfigFile, Certs: d.certs.of(o)}
 	if hl != nil {
 		if a, ok := hl.Addr().(*net.TCPAddr); ok {
 			ds.HTTPHost, ds.HTTPPort = o.Monitor.Host, a.Port
@@ -69,4 +72,42 @@ func (d *Daemon) daemonStats() monitor.DaemonStats {
 		ds.LastReloadError = oneLine(lr.Err)
 	}
 	return ds
+}
+
+// certCache holds the configured certificates' expiry for one Options (a
+// reload makes new Options), so that a scrape does not read the files.
+//
+// TODO(tls): these are the certificates the config names, read by
+// tlsconf as a reload checks them. Once the TLS wiring serves from a
+// tlsconf.Store that rotates its files, read that store's Leaves instead,
+// so that a certificate rotated on disk shows at once.
+type certCache struct {
+	mu    sync.Mutex
+	opts  *Options
+	certs []monitor.CertExpiry
+}
+
+func (c *certCache) of(o *Options) []monitor.CertExpiry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.opts == o {
+		return c.certs
+	}
+	c.opts, c.certs = o, nil
+	for _, b := range []struct {
+		block string
+		t     *tlsconf.Options
+	}{{"tls", o.Server.TLS}, {"cluster.tls", o.Cluster.TLS}} {
+		if b.t == nil {
+			continue
+		}
+		st, err := tlsconf.NewStore(b.t)
+		if err != nil {
+			continue // the reload that loaded o checked them; a file gone since is not a metric
+		}
+		for _, l := range st.Leaves() {
+			c.certs = append(c.certs, monitor.CertExpiry{Block: b.block, Subject: l.Subject.CommonName, NotAfter: l.NotAfter})
+		}
+	}
+	return c.certs
 }

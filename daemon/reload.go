@@ -20,28 +20,47 @@ import (
 // a reload applies holding the lifecycle (lifecycle.go), so Shutdown waits
 // for it.
 
+// triggerSystemRequest names reloads asked for on
+// $SYS.REQ.SERVER.<id>.RELOAD.
+const triggerSystemRequest = "system account request"
+
 // reloadReq asks the reload goroutine for a reload and waits for its result.
 type reloadReq struct {
 	trigger string
 	done    chan error
+	// changes, when set, receives the applied changes (one line each, as
+	// logged) before done: the control socket reports them.
+	changes *[]string
 }
 
-// ReloadStatus is the outcome of the last reload, for /varz and systemd.
+// ReloadStatus is the outcome of the last reload, for /varz and systemd,
+// and how many ran, for /metrics.
 type ReloadStatus struct {
 	Time    time.Time
 	Err     error
 	Changes int
+
+	OK, Failed uint64 // reloads so far that applied / failed or were held back
 }
 
 // Reload reloads the config now (from any goroutine) and returns the result.
 func (d *Daemon) Reload(trigger string) error {
-	req := reloadReq{trigger: trigger, done: make(chan error, 1)}
+	_, err := d.ReloadReport(trigger)
+	return err
+}
+
+// ReloadReport is Reload that also returns what the reload changed, one
+// line per change as the log says it ("max_payload: 1048576 -> 2048").
+func (d *Daemon) ReloadReport(trigger string) ([]string, error) {
+	var changes []string
+	req := reloadReq{trigger: trigger, done: make(chan error, 1), changes: &changes}
 	select {
 	case d.reloads <- req:
 	case <-d.stopping:
-		return errStopping
+		return nil, errStopping
 	}
-	return <-req.done
+	err := <-req.done
+	return changes, err
 }
 
 // reloadLoop serves reload requests one at a time.
@@ -53,19 +72,30 @@ func (d *Daemon) reloadLoop() {
 				req.done <- nil // a health probe: the loop answers
 				continue
 			}
-			req.done <- d.reload(req.trigger)
+			changes, err := d.reload(req.trigger)
+			if req.changes != nil {
+				*req.changes = changes
+			}
+			req.done <- err
 		case <-d.stopping:
 			return
 		}
 	}
 }
 
-func (d *Daemon) reload(trigger string) (err error) {
+// reload runs one reload. Asked for by hand (SIGHUP, the control socket),
+// it always answers systemd RELOADING=1, then READY=1 with a STATUS= that
+// says how it went — also when there is no file to reload or nothing
+// changed — so that a Type=notify-reload unit's `systemctl reload` never
+// waits for an answer that does not come. A file change that changes
+// nothing tells systemd nothing.
+func (d *Daemon) reload(trigger string) (applied []string, err error) {
 	d.life.Lock()
 	defer d.life.Unlock()
 	if d.stopped {
-		return errStopping
+		return nil, errStopping
 	}
+	byHand := trigger != triggerFileChange
 	cur := d.currentOpts()
 	if trigger != triggerFileChange {
 		// An operator's reload re-reads the certificate files too, as
@@ -73,9 +103,17 @@ func (d *Daemon) reload(trigger string) (err error) {
 		d.reloadCerts(trigger)
 	}
 	if d.flags == nil || d.flags.ConfigFile == "" {
-		return errNoConfigFile
+		d.log.Warn("Config reload (" + trigger + ") ignored: " + errNoConfigFile.Error())
+		if byHand {
+			_ = d.notify.Reloading()
+			_ = d.notify.Ready(d.statusText() + "; no config file to reload (started without -c)")
+		}
+		return nil, errNoConfigFile
 	}
 	next, diag, err := Load(d.flags)
+	if err == nil {
+		err = carryOperator(cur, next)
+	}
 	if diag != nil {
 		for _, w := range diag.Warnings {
 			d.log.Warn(w.Error())
@@ -92,26 +130,30 @@ func (d *Daemon) reload(trigger string) (err error) {
 			d.recordReload(0, nil)
 			d.log.Info("The held-back configuration was replaced by the running one")
 		}
-		return nil
+		if byHand {
+			d.log.Info("Config reload (" + trigger + "): the configuration is unchanged")
+			_ = d.notify.Reloading()
+			_ = d.notify.Ready(d.statusText())
+		}
+		return nil, nil
 	}
 	_ = d.notify.Reloading()
-	applied := 0 // a reload that fails applies nothing
 	defer func() {
-		d.recordReload(applied, err)
+		d.recordReload(len(applied), err)
 		// A reload ends with READY=1 either way, or systemd would show the
 		// unit as reloading forever; STATUS= says how it went.
 		_ = d.notify.Ready(d.statusText())
 	}()
 	if err != nil {
 		d.log.Error("Failed to reload server configuration: " + oneLine(err))
-		return err
+		return nil, err
 	}
 	changes := Diff(cur, next)
 	if trigger == triggerFileChange && len(changes) > 0 {
 		if err = d.holdBack(cur, next, changes); err != nil {
 			// Watch the held config's files too: saving it again applies it.
 			d.watchFiles(append(slices.Clone(cur.Files), next.Files...))
-			return err
+			return nil, err
 		}
 	}
 	d.held = nil
@@ -122,19 +164,19 @@ func (d *Daemon) reload(trigger string) (err error) {
 		d.mu.Unlock()
 		d.log.Info("Reloaded server configuration (" + trigger + "): no option changed")
 		d.watchFiles(next.Files)
-		return nil
+		return nil, nil
 	}
 	if err = d.apply(cur, next, changes); err != nil {
 		d.log.Error("Failed to reload server configuration: " + oneLine(err))
-		return err
+		return nil, err
 	}
-	applied = len(changes)
 	for _, c := range changes {
+		applied = append(applied, c.String())
 		d.log.Info("Reloaded: " + c.String())
 	}
 	d.log.Info(fmt.Sprintf("Reloaded server configuration (%s): %d changes, digest %s", trigger, len(changes), next.Digest[:12]))
 	d.watchFiles(next.Files)
-	return nil
+	return applied, nil
 }
 
 func filesEqual(a, b []string) bool {
@@ -151,7 +193,13 @@ func filesEqual(a, b []string) bool {
 
 func (d *Daemon) recordReload(changes int, err error) {
 	d.mu.Lock()
-	d.lastReload = ReloadStatus{Time: time.Now(), Err: err, Changes: changes}
+	ok, failed := d.lastReload.OK, d.lastReload.Failed
+	if err != nil {
+		failed++
+	} else {
+		ok++
+	}
+	d.lastReload = ReloadStatus{Time: time.Now(), Err: err, Changes: changes, OK: ok, Failed: failed}
 	d.mu.Unlock()
 }
 
@@ -206,7 +254,7 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 		return err
 	}
 	if has(changes, secLogFile) {
-		if err := d.log.setFile(next.Log.File); err != nil {
+		if err := d.log.setOutput(next.Log); err != nil {
 			moves.abort()
 			return err
 		}
@@ -223,6 +271,13 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 	d.srv.Apply(next.Server, serverChanges(changes))
 	if clientTLS && cst == nil {
 		d.srv.SetTLS(nil) // after they turned it off
+	}
+	if hasOption(changes, "system_account") {
+		// nats-server refuses this reload; natsd moves its requests and
+		// events to the new account.
+		if err := d.startSystemAccount(); err != nil {
+			d.log.Error("The system account did not restart", zap.Error(err))
+		}
 	}
 	d.mu.Lock()
 	d.opts = next

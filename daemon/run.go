@@ -10,13 +10,17 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/natsd/natsd/sysacct"
 
 	"go.uber.org/zap"
 
 	"github.com/natsd/natsd/cluster"
 	"github.com/natsd/natsd/confparse"
 	"github.com/natsd/natsd/server"
+	"github.com/natsd/natsd/server/jwtauth"
 	"github.com/natsd/natsd/systemd"
 )
 
@@ -71,7 +75,9 @@ type Daemon struct {
 	env    Env
 	log    *logger
 	srv    *server.Server
+	sys    atomic.Pointer[sysacct.Service] // the system account's events and requests
 	notify *systemd.Notifier
+	jwt    *jwtauth.Auth // operator mode; nil when off
 
 	// life is the lifecycle owner (lifecycle.go): Start's wiring, each
 	// reload's apply and Shutdown's start hold it.
@@ -87,12 +93,14 @@ type Daemon struct {
 
 	activated map[string]net.Listener // from systemd socket activation, by name; set once in Start, closed by Shutdown
 	monitor   monitorHandler          // what the monitor endpoint serves
+	certs     certCache               // the configured certificates' expiry, for /metrics
 	reloads   chan reloadReq
 	held      *heldConfig // what the watcher's last reload held back (reload goroutine only)
 	watch     *watcher
 	certWatch *watcher  // the TLS certificate files' (tls.go); under life
 	tls       tlsStores // under mu
 	portsFile string
+	control   interface{ Close() error } // the control socket (control.go); nil when none
 
 	stopOnce sync.Once
 	ldmOnce  sync.Once
@@ -118,9 +126,11 @@ type testSeams struct {
 //  2. wait for a reload in progress to finish (what it started is stopped
 //     below), then refuse new reloads and new goroutines: the reload,
 //     status and watchdog loops end, and the config watcher is closed;
-//  3. stop every endpoint in table order — client, cluster, monitor — so
-//     nothing new is accepted (monitoring requests in flight finish), and
-//     close the sockets systemd passed;
+//  3. the system account publishes $SYS.SERVER.<id>.SHUTDOWN (clients and
+//     routes still hear it) and ends its subscriptions; then stop every
+//     endpoint in table order — client, cluster, monitor — so nothing new
+//     is accepted (monitoring requests in flight finish), and close the
+//     sockets systemd passed;
 //  4. close every client with reason "Server Shutdown" and wait for the
 //     server's goroutines;
 //  5. close every route, stop dialing, wait for the cluster's goroutines;
@@ -179,7 +189,12 @@ func Start(flags *Flags, env Env) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	ja, err := newOperatorAuth(o, lg)
+	if err != nil {
+		return nil, err
+	}
 	d := newDaemon(flags, env, lg, o)
+	d.jwt = ja
 	// The one clean-up for every failure below: Shutdown stops whatever
 	// was started, and only that.
 	defer func() {
@@ -238,6 +253,13 @@ func (d *Daemon) start(o *Options) error {
 	for _, r := range d.stores().refs() {
 		d.warnExpiry(r, false) // expired ones: the config's own warning
 	}
+	if d.jwt != nil {
+		// Before any client is served: the system account and its
+		// claims-update service, the resolver's directory.
+		if err := d.jwt.Start(d.srv); err != nil {
+			return err
+		}
+	}
 	opened, err := d.openAll(o)
 	if err != nil {
 		return err
@@ -259,13 +281,15 @@ func (d *Daemon) start(o *Options) error {
 			return err
 		}
 	}
-	if err := d.writePortsFile(); err != nil {
-		return err
-	}
+	// Before READY=1: from then on systemctl reload may come.
+	d.startControl(o.PidFile)
 	if cl := d.cluster(); cl != nil {
 		cl.Start()
 	}
 	d.tasks.Go("reload loop", d.reloadLoop)
+	if err := d.startSystemAccount(); err != nil {
+		return err
+	}
 	if o.ConfigFile != "" && !d.flags.NoConfigWatch {
 		reload := func() { _ = d.Reload(triggerFileChange) }
 		if w, err := newWatcher(d.log.Logger, reload, d.tasks.Go); err != nil {
@@ -276,6 +300,12 @@ func (d *Daemon) start(o *Options) error {
 		}
 	}
 	d.startCertWatch()
+	// The ports file says "ready" to whoever waits for it (scripts, tests):
+	// it is written once everything above runs, the config watcher included,
+	// so that an edit made right after it appears is seen.
+	if err := d.writePortsFile(); err != nil {
+		return err
+	}
 	d.log.Info("Server is ready")
 	// Every listener accepts by now (they were bound before Serve started).
 	if err := d.notify.Ready(d.statusText()); err != nil {
@@ -363,6 +393,9 @@ func (d *Daemon) handleSignal(sig os.Signal) bool {
 func (d *Daemon) lameDuck() {
 	o := d.srv.Options()
 	d.log.Info(fmt.Sprintf("Entering lame duck mode, stop accepting new clients; closing them over %v after a %v grace period", o.LameDuckDuration, o.LameDuckGracePeriod))
+	if sys := d.sys.Load(); sys != nil {
+		sys.LameDuck()
+	}
 	if cl := d.cluster(); cl != nil {
 		cl.EnterLameDuck()
 	}
@@ -392,3 +425,20 @@ func (d *Daemon) lameDuck() {
 
 // errNoConfigFile is nats-server's answer to a reload without -c.
 var errNoConfigFile = errors.New("can only reload config when a file is provided using -c or --config")
+
+// startSystemAccount starts the system account's service on the account
+// the options name, replacing the one running (a reload changed
+// system_account).
+func (d *Daemon) startSystemAccount() error {
+	sys, err := sysacct.Start(sysacct.Config{
+		Server: d.srv, Cluster: d.clusterStats, Daemon: d.daemonStats, Health: d.health, Log: d.log.Logger,
+		Reload: func() ([]string, error) { return d.ReloadReport(triggerSystemRequest) },
+	})
+	if err != nil {
+		return err
+	}
+	if old := d.sys.Swap(sys); old != nil {
+		old.Close()
+	}
+	return nil
+}

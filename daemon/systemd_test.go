@@ -4,6 +4,7 @@ package daemon
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -43,9 +44,10 @@ func (s *fakeSystemd) expect(want ...string) string {
 }
 
 // What the daemon tells systemd: READY=1 once serving; RELOADING=1 then
-// READY=1 with a status for a reload that changes something, and nothing at
-// all for an edit that changes no value; the failed reload's status;
-// STOPPING=1 first thing at shutdown.
+// READY=1 with a status for a reload that changes something, and for one
+// asked for by hand that changes nothing (Type=notify-reload waits for the
+// answer); nothing at all when the watcher sees an edit that changes no
+// value; the failed reload's status; STOPPING=1 first thing at shutdown.
 func TestSystemdNotifications(t *testing.T) {
 	sd := listenSystemd(t, 0)
 	td := startDaemon(t, base)
@@ -55,9 +57,17 @@ func TestSystemdNotifications(t *testing.T) {
 	sd.expect("RELOADING=1", "MONOTONIC_USEC=")
 	sd.expect("READY=1", "STATUS=0 clients; reloaded ")
 
-	// No value changes: nothing is sent. The next reload's RELOADING=1 is
-	// the next message (a reload sends before it returns, in order).
+	// No value changes, asked for by hand: answered all the same.
 	td.mustReload("# only a comment\n" + base + "max_payload: 4096\n")
+	sd.expect("RELOADING=1", "MONOTONIC_USEC=")
+	sd.expect("READY=1", "STATUS=0 clients; reloaded ")
+	// No value changes, seen by the watcher: nothing is sent. The next
+	// reload's RELOADING=1 is the next message (a reload sends before it
+	// returns, in order).
+	td.rewrite("# another comment\n" + base + "max_payload: 4096\n")
+	if err := td.Reload(triggerFileChange); err != nil {
+		t.Fatal(err)
+	}
 	if err := td.reloadWith(base + "max_payload: {{{\n"); err == nil {
 		t.Fatal("a broken config reloaded")
 	}
@@ -143,5 +153,27 @@ func TestStatusText(t *testing.T) {
 	td.recordReload(0, errors.New("a.conf:1:2: bad\nb.conf:3:4: worse"))
 	if got := td.statusText(); got != "1 clients; reload failed: a.conf:1:2: bad" {
 		t.Fatalf("status %q", got)
+	}
+}
+
+// SIGHUP to a natsd started without a config file is refused as in
+// nats-server, but still answered (RELOADING=1, then READY=1 with a status
+// that says why), so that a Type=notify-reload `systemctl reload` returns.
+func TestSystemdReloadWithoutConfigFile(t *testing.T) {
+	sd := listenSystemd(t, 0)
+	log := &logBuffer{}
+	d, err := Start(&Flags{Port: -1, Set: map[string]bool{"port": true}}, Env{Stderr: log, Signals: make(chan os.Signal)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdownWithin(t, d, 10*time.Second)
+	sd.expect("READY=1")
+	if err := d.Reload("SIGHUP"); !errors.Is(err, errNoConfigFile) {
+		t.Fatalf("Reload: %v, want %v", err, errNoConfigFile)
+	}
+	sd.expect("RELOADING=1", "MONOTONIC_USEC=")
+	m := sd.expect("READY=1", "STATUS=0 clients")
+	if !strings.Contains(m, "no config file to reload") {
+		t.Fatalf("READY=1 without the reason: %q", m)
 	}
 }

@@ -50,7 +50,7 @@ func TestValidationFollowsReference(t *testing.T) {
 			name:    "no_auth_user not configured",
 			conf:    "authorization {\n  users: [ { user: a, password: b } ]\n}\nno_auth_user: nobody\n",
 			ref:     `-t says valid, but it refuses to start: "no_auth_user: "nobody" not present as user or nkey in authorization block or account configuration"`,
-			wantErr: `4:1: no_auth_user: "nobody" is not one of authorization.users`,
+			wantErr: `4:1: no_auth_user: "nobody" is not one of the configured users`,
 		},
 		{
 			name: "allow_responses max -1",

@@ -1,8 +1,10 @@
 package server
 
 import (
-	"github.com/natsd/natsd/server/conn"
 	"slices"
+	"strings"
+
+	"github.com/natsd/natsd/server/conn"
 
 	"go.uber.org/zap"
 
@@ -18,6 +20,10 @@ type Changes struct {
 	Auth bool
 	// MaxConnections changed: the newest clients over it are closed.
 	MaxConnections bool
+	// Accounts: the accounts block changed: accounts are added, dropped
+	// and reconfigured (limits, mappings, exports, imports), and every
+	// client is checked again (its user may have moved).
+	Accounts bool
 }
 
 // Apply switches the server to new options (a config reload). Limits take
@@ -35,7 +41,10 @@ func (s *Server) Apply(o Options, ch Changes) {
 	}
 	s.opts.Store(&o)
 	s.setMapper(&o)
-	if ch.Auth {
+	if ch.Accounts {
+		s.configureAccounts(o.Accounts)
+	}
+	if ch.Auth || ch.Accounts {
 		s.reauthorize(&o.Auth)
 	}
 	if ch.MaxConnections {
@@ -72,23 +81,64 @@ func (s *Server) reauthorize(a *AuthOptions) {
 				c.ArmAuthTimerLocked(a.Timeout, wire.ErrAuthTimeout, c.connected)
 			}
 			c.Unlock()
+			if want := s.userAccount(a.noAuthUser()); want != c.account() {
+				c.log().Info("The account of no_auth_user changed after reload; closing")
+				c.SendErrAndClose(wire.ErrAuthorization, conn.AuthRevoked)
+			}
 			continue
 		}
-		if !a.Configured() {
-			c.Lock()
-			c.setUser(nil)
-			c.Unlock()
+		if a.External != nil {
+			// Operator mode: the authenticator admitted the client and
+			// revokes it itself; the config file has no say.
 			continue
 		}
-		u, ok := c.authenticate(a, &co)
-		if !ok {
-			c.log().Info("Authorization no longer valid after reload; closing")
+		var u *User
+		if a.Configured() {
+			var ok bool
+			if u, ok = c.authenticate(a, &co); !ok {
+				c.log().Info("Authorization no longer valid after reload; closing")
+				c.SendErrAndClose(wire.ErrAuthorization, conn.AuthRevoked)
+				continue
+			}
+		}
+		if s.userAccount(u) != c.account() {
+			// The user's account changed or was removed: a client does not
+			// move between accounts (its subscriptions are in the old one).
+			c.log().Info("The client's account changed after reload; closing")
 			c.SendErrAndClose(wire.ErrAuthorization, conn.AuthRevoked)
 			continue
 		}
 		c.Lock()
 		c.setUser(u)
 		c.Unlock()
+		c.dropDeniedSubs()
+	}
+}
+
+// dropDeniedSubs removes the subscriptions the client's permissions no
+// longer allow (a reload tightened them) and tells the client of each, as
+// nats-server does: -ERR 'Permissions Violation for Subscription to
+// "<subject>" (sid "<sid>")'.
+func (c *client) dropDeniedSubs() {
+	c.Lock()
+	var denied []*subscription
+	for sid, sub := range c.subs {
+		if !c.canSubscribe([]byte(sub.subject), []byte(sub.queue)) {
+			denied = append(denied, sub)
+			delete(c.subs, sid)
+		}
+	}
+	c.Unlock()
+	if len(denied) == 0 {
+		return
+	}
+	slices.SortFunc(denied, func(a, b *subscription) int { return strings.Compare(string(a.sid), string(b.sid)) })
+	for _, sub := range denied {
+		sub.acc.removeLocalSub(sub)
+		text := subPermViolation([]byte(sub.subject), []byte(sub.queue)) + ` (sid "` + string(sub.sid) + `")`
+		c.log().Info("Subscription no longer permitted after reload; removed", zap.String("subject", sub.subject))
+		c.trace("->>", "-ERR", []byte(text))
+		c.SendErr(text)
 	}
 }
 

@@ -44,7 +44,7 @@ type client struct {
 	conn.Conn // the socket, queue, writer, timers; its lock guards the fields below too
 
 	srv *Server
-	acc *Account
+	acc atomic.Pointer[Account] // the client's account: written under the lock, read lock-free
 	cid uint64
 	// On a TLS listener (nil otherwise): the socket that becomes a TLS
 	// session, and the handshake's settings and outcome (tls.go).
@@ -63,6 +63,13 @@ type client struct {
 	user    *User
 	perms   *perms
 	replies map[string]*replyGrant // allow_responses: requests this client may answer
+	bound   bool                   // counted in acc's connections
+	extTag  any                    // an external authenticator's (Identity.Tag); nil otherwise
+	expiry  *time.Timer            // closes the client when its JWT expires
+
+	// nonce is what the greeting INFO asks the client to sign (nkeys, JWT);
+	// nil when no such auth is configured. Set before the client is shared.
+	nonce []byte
 
 	// authed: may do more than CONNECT (passed auth, or none is required,
 	// or no_auth_user applies). Atomic because every op checks it and a
@@ -83,7 +90,6 @@ func (f clientFlags) has(x clientFlags) bool { return f&x != 0 }
 func newClient(s *Server, nc net.Conn) *client {
 	c := &client{
 		srv:  s,
-		acc:  s.gacc,
 		cid:  s.nextCID.Add(1),
 		subs: make(map[string]*subscription),
 		// CONNECT's defaults (a client that never sends CONNECT, or leaves
@@ -94,8 +100,34 @@ func newClient(s *Server, nc net.Conn) *client {
 	c.prod.init(s, true)
 	opts := s.getOpts()
 	c.parser = wire.NewClientParser(c, wire.Limits{MaxControlLine: opts.MaxControlLine, MaxPayload: opts.MaxPayload})
+	if opts.Auth.nonceRequired() {
+		c.nonce = newNonce()
+	}
 	c.admitBeforeConnect(&opts.Auth)
 	return c
+}
+
+// account is the account the client is bound to (never nil once started).
+func (c *client) account() *Account { return c.acc.Load() }
+
+// setAccount binds the client to a (and counts it there), unless a is full
+// or the client closed. It reports whether the client is bound to a now.
+func (c *client) setAccount(a *Account) bool {
+	c.Lock()
+	defer c.Unlock()
+	old := c.acc.Load()
+	if old == a && c.bound {
+		return true
+	}
+	if c.IsClosedLocked() || !a.bind() {
+		return false
+	}
+	if c.bound {
+		old.unbind()
+	}
+	c.acc.Store(a)
+	c.bound = true
+	return true
 }
 
 // admitBeforeConnect decides what a client may do before its CONNECT: with
@@ -113,6 +145,17 @@ func (c *client) admitBeforeConnect(a *AuthOptions) {
 	default:
 		c.setUser(nil)
 		c.authed.Store(false)
+	}
+	if c.acc.Load() == nil {
+		// Before CONNECT the client is in no_auth_user's account, else $G;
+		// start binds it there (or says the account is full).
+		acc := c.srv.gacc
+		if u := a.noAuthUser(); u != nil {
+			if ua := c.srv.userAccount(u); ua != nil {
+				acc = ua
+			}
+		}
+		c.acc.Store(acc)
 	}
 }
 
@@ -155,16 +198,24 @@ func (c *client) Keepalive() conn.Keepalive {
 func (c *client) Closed(reason conn.Reason) {
 	c.Lock()
 	info := c.statsLocked() // subscriptions included
+	connected := c.flags.has(connectReceived)
 	subs := make([]*subscription, 0, len(c.subs))
 	for _, sub := range c.subs {
 		subs = append(subs, sub)
 	}
 	c.subs = nil
 	pending := c.PendingLocked()
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
+	if c.bound {
+		c.bound = false
+		c.acc.Load().unbind()
+	}
 	c.Unlock()
 
 	for _, sub := range subs {
-		c.acc.removeLocalSub(sub)
+		sub.acc.removeLocalSub(sub)
 	}
 	if c.tls != nil && !c.tls.running.Load() {
 		// Closed during its handshake (shutdown, say): no writer runs to
@@ -173,6 +224,9 @@ func (c *client) Closed(reason conn.Reason) {
 	}
 	c.srv.removeClient(c)
 	c.srv.recordClosed(info)
+	if sink := c.srv.eventSink(); sink != nil && connected {
+		sink.ClientDisconnected(info)
+	}
 	switch reason {
 	case conn.SlowConsumerWriteDeadline:
 		c.srv.CountSlowConsumer()
@@ -223,11 +277,16 @@ func (c *client) begin(n int, sendInfo bool) {
 	if sendInfo {
 		c.Send(c.srv.clientInfo(c, false))
 	}
-	if opts.MaxConnections < 0 || n > opts.MaxConnections {
+	acc := c.acc.Load()
+	switch {
+	case opts.MaxConnections < 0 || n > opts.MaxConnections:
 		// nats-server sends the INFO first, then the -ERR (recorded).
 		c.log().Info("Maximum connections exceeded", zap.Int("max_connections", max(opts.MaxConnections, 0)))
 		c.SendErrAndClose(wire.ErrMaxConnections, conn.MaxConnectionsExceeded)
-	} else {
+	case !c.setAccount(acc):
+		c.log().Info("Maximum account connections exceeded", zap.String("account", acc.Name))
+		c.SendErrAndClose(wire.ErrMaxAccountConnections, conn.MaxAccountConnectionsExceeded)
+	default:
 		c.ArmKeepalive(min(opts.PingInterval, firstPingMax))
 		if opts.Auth.Configured() {
 			// With authorization configured a client must send CONNECT
@@ -251,7 +310,7 @@ func (c *client) connected() bool {
 func (c *client) read(b []byte) error {
 	o := c.srv.getOpts() // limits a reload changed apply from this read on
 	c.parser.MaxControlLine = o.MaxControlLine
-	c.parser.MaxPayload = o.MaxPayload
+	c.parser.MaxPayload = c.maxPayload(o)
 	perr := c.parser.Parse(b)
 	if c.prod.active {
 		c.prod.active = false
@@ -357,4 +416,28 @@ func (c *client) sendOK() {
 func (c *client) enqueue(b []byte) {
 	c.Enqueue(b)
 	c.prod.mark(c)
+}
+
+// maxPayload is the largest message the client may publish: the server's
+// max_payload, or its account's when that is smaller.
+func (c *client) maxPayload(o *Options) int {
+	mp := o.MaxPayload
+	if a := c.acc.Load(); a != nil {
+		if l := a.limits().MaxPayload; l > 0 && l < mp {
+			mp = l
+		}
+	}
+	return mp
+}
+
+// maxSubs is the client's subscription limit (0: none): the server's
+// max_subscriptions or its account's, the smaller.
+func (c *client) maxSubs(o *Options) int {
+	ms := o.MaxSubs
+	if a := c.acc.Load(); a != nil {
+		if l := a.limits().MaxSubscriptions; l > 0 && (ms == 0 || l < ms) {
+			ms = l
+		}
+	}
+	return ms
 }

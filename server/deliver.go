@@ -38,6 +38,7 @@ type subscription struct {
 	queue   string
 	sid     []byte       // a client's subscription id
 	weight  atomic.Int32 // remote queue interest: members on that server (RS+ replaces it)
+	noRoute bool         // local interest routes are not told of (a service import's)
 
 	// Guarded by the client's lock.
 	delivered int64
@@ -64,6 +65,7 @@ type routeTarget struct {
 // matching queue group (local or remote, weighted), and in one RMSG to each
 // route with interest.
 func (p *producer) publish(a *Account, src *client, m *wire.Msg) {
+	p.setAccount(a)
 	r := a.sl.Match(m.Subject)
 	var self subscriber
 	echo := true
@@ -98,6 +100,21 @@ func (p *producer) publish(a *Account, src *client, m *wire.Msg) {
 	}
 	if delivered == 0 && len(m.Reply) > 0 && src != nil && src.opts.NoResponders {
 		p.noResponders(a, src, m)
+	}
+}
+
+// deliverLocal delivers m in account a to local subscribers only: every
+// matching plain subscriber and one local member of each queue group.
+func (p *producer) deliverLocal(a *Account, m *wire.Msg) {
+	p.setAccount(a)
+	r := a.sl.Match(m.Subject)
+	for _, sub := range r.Plain {
+		if !sub.to.remote() {
+			sub.to.deliver(p, sub, m)
+		}
+	}
+	for i := range r.Queues {
+		p.pickLocal(&r.Queues[i], m)
 	}
 }
 
@@ -257,11 +274,13 @@ func (tc *client) deliver(p *producer, sub *subscription, m *wire.Msg) bool {
 	}
 	p.outMsgs++
 	p.outBytes += int64(size)
+	p.accStats.outMsgs++
+	p.accStats.outBytes += int64(size)
 	if p.srv.tracing.Load() {
 		tc.trace("->>", "MSG", joinArgs(m.Subject, sub.sid, m.Reply, m.SizeField))
 	}
 	if unsub {
-		tc.acc.removeLocalSub(sub)
+		sub.acc.removeLocalSub(sub)
 	}
 	p.mark(tc)
 	return true
@@ -306,6 +325,7 @@ func (p *producer) noResponders(a *Account, src *client, m *wire.Msg) {
 // nats-server closes such a client; its publishers never wait for it.
 func (s *Server) slowConsumer(c *client) {
 	s.CountSlowConsumer()
+	c.acc.Load().stats.slowConsumers.Add(1)
 	c.log().Info("Slow Consumer Detected: MaxPending exceeded", zap.Int64("max_pending", s.getOpts().MaxPending))
 	c.Close(conn.SlowConsumerPendingBytes)
 }

@@ -38,6 +38,8 @@ func (s *internalSub) deliver(p *producer, _ *subscription, m *wire.Msg) bool {
 	s.fn(Msg{Subject: m.Subject, Reply: m.Reply, Header: m.Header(), Data: m.Payload()})
 	p.outMsgs++
 	p.outBytes += int64(len(m.Data))
+	p.accStats.outMsgs++
+	p.accStats.outBytes += int64(len(m.Data))
 	return true
 }
 

@@ -2,8 +2,9 @@ package server
 
 import (
 	"context"
-	"github.com/natsd/natsd/server/conn"
 	"time"
+
+	"github.com/natsd/natsd/server/conn"
 )
 
 // LameDuck drains the server for a restart without losing clients' work:

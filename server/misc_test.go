@@ -1,8 +1,9 @@
 package server
 
 import (
-	"github.com/natsd/natsd/server/conn"
 	"testing"
+
+	"github.com/natsd/natsd/server/conn"
 
 	"github.com/natsd/natsd/server/wire"
 )

@@ -26,12 +26,21 @@ type producer struct {
 	// as it takes (a client's reader); false for a route's reader and the
 	// server's own publishing.
 	patient bool
+	// routed: this producer delivers what a route brought (one hop: local
+	// subscribers only, and imports handled at the origin are skipped).
+	routed bool
+	// depth: how many imports the message being delivered has crossed.
+	depth int
 
 	// Per-message scratch, reused.
 	routes []routeTarget
 
 	// Counts for the server totals, added once per read.
 	inMsgs, inBytes, outMsgs, outBytes int64
+	// The same counts for the account they belong to (acc), added when
+	// the account changes and once per read.
+	acc      *Account
+	accStats accountCounts
 
 	// active: the connection published during this read (its last-activity
 	// time, which spares it keepalive PINGs, is set once per read).
@@ -118,6 +127,7 @@ func (p *producer) flush() {
 		// A large fan-out is likely to repeat: keep the map, emptied.
 		clear(p.set)
 	}
+	p.flushAccount()
 	st := &p.srv.stats
 	if p.inMsgs != 0 {
 		st.inMsgs.Add(p.inMsgs)
@@ -170,4 +180,33 @@ func (p *producer) waitStalls() {
 		bound.Stop()
 	}
 	p.stalls = p.stalls[:0]
+}
+
+// accountCounts are one account's message counts of a read.
+type accountCounts struct{ inMsgs, inBytes, outMsgs, outBytes int64 }
+
+// setAccount makes a the account the next counts belong to.
+func (p *producer) setAccount(a *Account) {
+	if a != p.acc {
+		p.flushAccount()
+		p.acc = a
+	}
+}
+
+// flushAccount adds the counts so far to their account.
+func (p *producer) flushAccount() {
+	c := &p.accStats
+	if p.acc == nil || *c == (accountCounts{}) {
+		return
+	}
+	st := &p.acc.stats
+	if c.inMsgs != 0 {
+		st.inMsgs.Add(c.inMsgs)
+		st.inBytes.Add(c.inBytes)
+	}
+	if c.outMsgs != 0 {
+		st.outMsgs.Add(c.outMsgs)
+		st.outBytes.Add(c.outBytes)
+	}
+	*c = accountCounts{}
 }

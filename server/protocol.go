@@ -3,8 +3,11 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"strconv"
 	"time"
+
+	"github.com/natsd/natsd/server/conn"
 
 	"go.uber.org/zap"
 
@@ -40,19 +43,53 @@ func (c *client) Connect(arg []byte) error {
 		return errNoRespHeaders
 	}
 	var user *User
-	if so.Auth.Configured() {
+	var ident *Identity
+	acc := c.srv.gacc
+	switch {
+	case so.Auth.External != nil:
+		id, err := so.Auth.External.Authenticate(c.credentials(&opts))
+		if err != nil || id == nil || id.Account == nil {
+			c.log().Info("Authorization Error", zap.Error(err))
+			return errAuthViolation
+		}
+		ident, user, acc = id, id.User, id.Account
+	case so.Auth.Configured():
 		if opts.User != "" && c.srv.mapper.Load() != nil {
 			c.log().Warn(`User "` + opts.User + `" found in connect proto, but user required from cert`)
 		}
 		u, ok := c.authenticate(&so.Auth, &opts)
 		if !ok {
-			c.log().Info("Authorization Error", zap.String("user", opts.User))
+			c.log().Info("Authorization Error", zap.String("user", opts.User), zap.String("nkey", opts.Nkey))
 			return errAuthViolation
 		}
 		user = u
+		if user != nil {
+			if acc = c.srv.userAccount(user); acc == nil {
+				c.log().Info("Authorization Error: the user's account does not exist", zap.String("user", user.Name()))
+				return errAuthViolation
+			}
+		}
 	}
+	if cur := c.acc.Load(); acc != cur {
+		c.Lock()
+		nsubs := len(c.subs)
+		c.Unlock()
+		if nsubs > 0 {
+			// Subscriptions made before CONNECT belong to the account
+			// the client was in then: it may not move them.
+			return errAuthViolation
+		}
+		if !c.setAccount(acc) {
+			c.log().Info("Maximum account connections exceeded", zap.String("account", acc.Name))
+			return &closeErr{wire.ErrMaxAccountConnections, conn.MaxAccountConnectionsExceeded}
+		}
+	}
+	// The account's max_payload applies from the next op on, also in this
+	// read.
+	c.parser.MaxPayload = c.maxPayload(so)
 
 	c.Lock()
+	first := !c.flags.has(connectReceived)
 	c.opts = opts
 	c.headers = headers
 	c.flags |= connectReceived
@@ -61,13 +98,33 @@ func (c *client) Connect(arg []byte) error {
 		c.flags |= infoAfterPong
 	}
 	c.setUser(user)
+	if ident != nil {
+		c.extTag = ident.Tag
+		c.armExpiry(ident.Expires)
+	}
 	c.StopAuthTimerLocked()
+	var event *ConnStats
+	sink := c.srv.eventSink()
+	if first && sink != nil {
+		event = c.statsLocked()
+	}
 	c.Unlock()
+	if event != nil {
+		sink.ClientConnected(event)
+	}
 	c.parser.Headers = headers
 	if opts.Verbose {
 		c.sendOK()
 	}
 	return nil
+}
+
+// credentials are what an external authenticator is shown of a CONNECT.
+func (c *client) credentials(o *connectOpts) *Credentials {
+	cr := &Credentials{JWT: o.JWT, Sig: o.Sig, Nkey: o.Nkey, User: o.User, Pass: o.Pass, Token: o.Token,
+		Nonce: c.nonce, ConnectionType: ConnTypeStandard}
+	cr.ClientIP = net.ParseIP(c.Host())
+	return cr
 }
 
 // requireAuth refuses any op but CONNECT before a client has authenticated.
@@ -153,9 +210,9 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 		c.sendErr(subPermViolation(subj, queue))
 		return nil
 	}
-	if so.MaxSubs > 0 && len(c.subs) >= so.MaxSubs {
+	if ms := c.maxSubs(so); ms > 0 && len(c.subs) >= ms {
 		c.Unlock()
-		c.log().Info("Maximum subscriptions exceeded", zap.Int("max_subscriptions", so.MaxSubs))
+		c.log().Info("Maximum subscriptions exceeded", zap.Int("max_subscriptions", ms))
 		c.sendErr(wire.ErrMaxSubscriptions)
 		return nil
 	}
@@ -167,15 +224,16 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 		}
 		return nil
 	}
-	sub := &subscription{to: c, acc: c.acc, subject: string(subj), queue: string(queue), sid: bytes.Clone(sid)}
-	if err := c.acc.sl.Insert(sub.subject, sub.queue, sub); err != nil {
+	acc := c.acc.Load()
+	sub := &subscription{to: c, acc: acc, subject: string(subj), queue: string(queue), sid: bytes.Clone(sid)}
+	if err := acc.sl.Insert(sub.subject, sub.queue, sub); err != nil {
 		c.Unlock()
 		c.sendErr(wire.ErrInvalidSubject)
 		return nil
 	}
 	c.subs[string(sid)] = sub
 	c.Unlock()
-	c.acc.localInterestAdded(sub)
+	acc.localInterestAdded(sub)
 	if verbose {
 		c.sendOK()
 	}
@@ -205,7 +263,7 @@ func (c *client) Unsub(sid []byte, maxMsgs int64) error {
 	}
 	c.Unlock()
 	if remove {
-		c.acc.removeLocalSub(sub)
+		sub.acc.removeLocalSub(sub)
 	}
 	if verbose {
 		c.sendOK()
@@ -243,8 +301,12 @@ func (c *client) Pub(m *wire.Msg) error {
 		return err
 	}
 	c.CountIn(1, int64(len(m.Data)))
+	acc := c.acc.Load()
+	c.prod.setAccount(acc)
 	c.prod.inMsgs++
 	c.prod.inBytes += int64(len(m.Data))
+	c.prod.accStats.inMsgs++
+	c.prod.accStats.inBytes += int64(len(m.Data))
 
 	c.prod.active = true
 	verbose, pedantic := c.opts.Verbose, c.opts.Pedantic // only this goroutine writes opts
@@ -270,7 +332,12 @@ func (c *client) Pub(m *wire.Msg) error {
 	if traceOnly(m) {
 		return nil
 	}
-	c.prod.publish(c.acc, c, m)
+	if ms := acc.cfg.Load().mappings; ms != nil {
+		if subj, ok := ms.apply(m.Subject); ok {
+			m.Subject = subj
+		}
+	}
+	c.prod.publish(acc, c, m)
 	return nil
 }
 

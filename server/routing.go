@@ -72,6 +72,7 @@ type RouteLink struct {
 func (s *Server) NewRouteLink(rt Route) *RouteLink {
 	l := &RouteLink{srv: s, rt: rt}
 	l.p.init(s, false)
+	l.p.routed = true
 	return l
 }
 
@@ -137,8 +138,11 @@ func (l *RouteLink) Deliver(m *wire.Msg) {
 		return
 	}
 	p := &l.p
+	p.setAccount(a)
 	p.inMsgs++
 	p.inBytes += int64(len(m.Data))
+	p.accStats.inMsgs++
+	p.accStats.inBytes += int64(len(m.Data))
 	r := a.sl.Match(m.Subject)
 	p.routes = p.routes[:0]
 	for _, sub := range r.Plain {

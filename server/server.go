@@ -5,12 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
-	"github.com/natsd/natsd/server/conn"
 	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/natsd/natsd/server/conn"
 
 	"go.uber.org/zap"
 
@@ -36,7 +37,9 @@ type Server struct {
 	version string
 	start   time.Time
 
-	gacc *Account // $G
+	gacc       *Account // $G
+	accountsMu sync.RWMutex
+	accounts   map[string]*Account // by name, $G included
 
 	mu        sync.Mutex
 	clients   map[uint64]*client
@@ -55,6 +58,7 @@ type Server struct {
 	stats      counters
 
 	router atomic.Pointer[routerHolder]
+	events eventsHolder // the system account's client events (events.go)
 
 	tls    atomic.Pointer[tlsState]           // the client listener's certificates (tls.go)
 	mapper atomic.Pointer[tlsconf.UserMapper] // verify_and_map; nil when it does not apply
@@ -91,12 +95,14 @@ func New(opts Options, log *zap.Logger, version string) *Server {
 		listeners: make(map[net.Listener]struct{}),
 	}
 	s.gacc = newAccount(s, GlobalAccountName)
+	s.accounts = map[string]*Account{GlobalAccountName: s.gacc}
 	s.internal.init(s)
 	if o.ServerName == "" {
 		o.ServerName = s.id
 	}
 	s.opts.Store(&o)
 	s.setMapper(&o)
+	s.configureAccounts(o.Accounts)
 	return s
 }
 
@@ -235,8 +241,15 @@ func (s *Server) NumClients() int {
 	return len(s.clients)
 }
 
-// NumSubscriptions counts local, remote and internal subscriptions.
-func (s *Server) NumSubscriptions() int { return s.gacc.NumSubscriptions() }
+// NumSubscriptions counts local, remote and internal subscriptions, in
+// every account.
+func (s *Server) NumSubscriptions() int {
+	n := 0
+	for _, a := range s.Accounts() {
+		n += a.NumSubscriptions()
+	}
+	return n
+}
 
 // SublistStats are the subject index's statistics for /subsz.
 func (s *Server) SublistStats() subject.Stats { return s.gacc.sl.Stats() }

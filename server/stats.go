@@ -49,7 +49,7 @@ func (s *Server) Stats() Stats {
 		InMsgs: s.stats.inMsgs.Load(), OutMsgs: s.stats.outMsgs.Load(),
 		InBytes: s.stats.inBytes.Load(), OutBytes: s.stats.outBytes.Load(),
 		SlowConsumers: s.stats.slowConsumers.Load(), StaleConnections: s.stats.staleConnections.Load(),
-		Subscriptions: s.gacc.sl.Count(), ConnectURLs: urls,
+		Subscriptions: s.NumSubscriptions(), ConnectURLs: urls,
 		TLSCertNotAfter: s.tlsNotAfter(o),
 	}
 }
@@ -139,10 +139,10 @@ func (c *client) statsLocked() *ConnStats {
 		Cid: c.cid, IP: c.Host(), Port: c.Port(), Start: c.Start(), LastActivity: c.LastActivityLocked(),
 		RTT: c.RTTLocked(), Pending: c.PendingLocked(),
 		InMsgs: inMsgs, OutMsgs: outMsgs, InBytes: inBytes, OutBytes: outBytes,
-		Name: c.opts.Name, Lang: c.opts.Lang, Version: c.opts.Version, Account: c.acc.Name,
+		Name: c.opts.Name, Lang: c.opts.Lang, Version: c.opts.Version, Account: c.accountName(),
 	}
 	if c.user != nil {
-		cs.User = c.user.Username
+		cs.User = c.user.Name()
 	} else if c.opts.User != "" && c.authed.Load() {
 		cs.User = c.opts.User
 	}
@@ -159,6 +159,9 @@ func (c *client) statsLocked() *ConnStats {
 	}
 	return cs
 }
+
+// accountName is the name of the client's account.
+func (c *client) accountName() string { return c.acc.Load().Name }
 
 func (sub *subscription) stats(cid uint64) SubStats {
 	return SubStats{Account: sub.acc.Name, Subject: sub.subject, Queue: sub.queue, Sid: string(sub.sid), Msgs: sub.delivered, Max: sub.max, Cid: cid}
@@ -222,4 +225,60 @@ func (s *Server) ClientURL() string {
 	host, port := s.clientHostPort()
 	s.mu.Unlock()
 	return "nats://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// AccountStats are one account's counters (/accstatz).
+type AccountStats struct {
+	Name          string
+	Conns         int   // clients bound now
+	TotalConns    int64 // clients ever bound
+	NumSubs       int
+	InMsgs        int64 // received from its clients and routes
+	InBytes       int64
+	OutMsgs       int64 // sent to its clients
+	OutBytes      int64
+	SlowConsumers int64
+}
+
+// AccountStats returns every account's counters, $G first, then by name.
+func (s *Server) AccountStats() []AccountStats {
+	var out []AccountStats
+	for _, a := range s.Accounts() {
+		out = append(out, a.Stats())
+	}
+	return out
+}
+
+// Stats returns the account's counters.
+func (a *Account) Stats() AccountStats {
+	st := &a.stats
+	return AccountStats{
+		Name: a.Name, Conns: a.NumClients(), TotalConns: st.totalConns.Load(), NumSubs: a.NumSubscriptions(),
+		InMsgs: st.inMsgs.Load(), InBytes: st.inBytes.Load(), OutMsgs: st.outMsgs.Load(), OutBytes: st.outBytes.Load(),
+		SlowConsumers: st.slowConsumers.Load(),
+	}
+}
+
+// AccountDetail is one account's configuration and state (/accountz?acc=).
+type AccountDetail struct {
+	AccountStats
+	Updated  time.Time
+	Exports  []*Export
+	Imports  []*Import
+	Mappings []*Mapping
+	Index    subject.Stats
+}
+
+// AccountDetail returns account name's detail; ok is false when there is
+// no such account.
+func (s *Server) AccountDetail(name string) (d AccountDetail, ok bool) {
+	a := s.LookupAccount(name)
+	if a == nil {
+		return d, false
+	}
+	cfg := a.cfg.Load()
+	return AccountDetail{
+		AccountStats: a.Stats(), Updated: time.Unix(0, a.updated.Load()),
+		Exports: cfg.exports, Imports: cfg.imports, Mappings: cfg.mappingList, Index: a.sl.Stats(),
+	}, true
 }

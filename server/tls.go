@@ -315,7 +315,7 @@ func isTimeout(err error) bool {
 func (c *client) authenticate(a *AuthOptions, co *connectOpts) (*User, bool) {
 	m := c.srv.mapper.Load()
 	if m == nil || a.Token != "" || a.Username != "" {
-		return authenticate(a, co)
+		return authenticate(a, co, c.nonce)
 	}
 	c.Lock()
 	leaf := c.peerCertLocked()

@@ -80,7 +80,7 @@ func TestUnitFileNames(t *testing.T) {
 	for k, want := range map[string]string{
 		"Type":       "notify",
 		"ExecStart":  "/usr/bin/natsd -c /etc/nats/seed.conf",
-		"ExecReload": "/bin/kill -HUP $MAINPID",
+		"ExecReload": "/usr/bin/natsd reload",
 		"User":       "nats",
 		"Group":      "nats",
 	} {
@@ -101,8 +101,8 @@ func TestUnitFileNames(t *testing.T) {
 // the units to a temporary directory and changes one thing: ExecStart=
 // points at this test binary, which verify checks but does not run.
 // make systemd-test verifies the unchanged units inside a container with
-// natsd installed at /usr/bin/natsd. ExecReload's /bin/kill (Debian
-// package procps) must exist.
+// natsd installed at /usr/bin/natsd. ExecReload= (natsd reload) is
+// pointed at the test binary the same way.
 func TestUnitFilesVerify(t *testing.T) {
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {
@@ -125,6 +125,11 @@ func TestUnitFilesVerify(t *testing.T) {
 				t.Fatalf("%s has %d lines %q, want 1", u, n, from)
 			}
 			b = []byte(strings.Replace(string(b), from, "ExecStart="+exe+" ", 1))
+			const reload = "ExecReload=/usr/bin/natsd "
+			if n := strings.Count(string(b), reload); n != 1 {
+				t.Fatalf("%s has %d lines %q, want 1", u, n, reload)
+			}
+			b = []byte(strings.Replace(string(b), reload, "ExecReload="+exe+" ", 1))
 		}
 		p := filepath.Join(dir, u)
 		if err := os.WriteFile(p, b, 0o644); err != nil {

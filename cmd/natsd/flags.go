@@ -16,6 +16,13 @@ type cmdline struct {
 	help    bool
 	version bool
 	signal  string
+	// wait: --signal reload waits for the reload's result (the control
+	// socket) instead of sending SIGHUP.
+	wait bool
+	// reload is the `natsd reload [TARGET]` verb; reloadTarget its
+	// argument (a pid, pid file or control socket; "" for the default).
+	reload       bool
+	reloadTarget string
 }
 
 // parseFlags reads nats-server's flags with Go's flag package, as
@@ -84,16 +91,32 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 	boolean(&cl.help, "h", "help")
 	boolean(&cl.version, "v", "version")
 	str(&cl.signal, "sl", "signal")
+	boolean(&cl.wait, "wait")
 	// Accepted so that documented command lines run; natsd does not serve
 	// what they configure (a warning is logged when they are used).
 	num(&ignoredI, "max_traced_msg_len")
-	str(&ignoredS, "r", "remote_syslog", "log_size_limit", "sd", "store_dir")
-	boolean(&ignoredB, "s", "syslog", "js", "jetstream")
+	str(&f.RemoteSyslog, "r", "remote_syslog")
+	boolean(&f.Syslog, "s", "syslog")
+	fs.Int64Var(&f.LogSizeLimit, "log_size_limit", 0, "")
+	str(&ignoredS, "sd", "store_dir")
+	boolean(&ignoredB, "js", "jetstream")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	for _, a := range fs.Args() {
+	rest := fs.Args()
+	if len(rest) > 0 && rest[0] == "reload" {
+		// natsd reload [PID|PIDFILE|SOCKET]
+		cl.reload = true
+		if len(rest) > 2 {
+			return nil, fmt.Errorf("natsd reload takes at most one argument (a pid, pid file or control socket), got %q", rest[1:])
+		}
+		if len(rest) == 2 {
+			cl.reloadTarget = rest[1]
+		}
+		rest = nil
+	}
+	for _, a := range rest {
 		switch a {
 		case "version":
 			cl.version = true
@@ -103,11 +126,19 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 			return nil, fmt.Errorf("unrecognized command: %q", a)
 		}
 	}
+	if cl.wait {
+		cmd, target, _ := strings.Cut(cl.signal, "=")
+		if cmd != "reload" {
+			return nil, fmt.Errorf("--wait goes with --signal reload only")
+		}
+		cl.reload, cl.reloadTarget, cl.signal = true, target, ""
+	}
 	// Record which flags were given, by canonical name: only those override
 	// the config file.
 	canon := map[string]string{
 		"c": "config", "a": "addr", "net": "addr", "p": "port", "n": "name", "server_name": "name",
 		"m": "http_port", "P": "pid", "l": "log", "D": "debug", "V": "trace", "T": "logtime",
+		"r": "remote_syslog", "s": "syslog",
 		"cluster_listen": "cluster", "VV": "trace_verbose", "DVV": "trace_verbose", "ms": "https_port",
 	}
 	f.Set = map[string]bool{}
@@ -127,7 +158,7 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 			f.TraceVerbose = vv || dvv
 			f.Trace = f.Trace || f.TraceVerbose
 			f.Set["trace"] = true
-		case "r", "remote_syslog", "s", "syslog", "js", "jetstream", "sd", "store_dir":
+		case "js", "jetstream", "sd", "store_dir":
 			fmt.Fprintf(stderr, "natsd: warning: --%s is accepted but not served by natsd yet; ignored\n", strings.TrimLeft(fl.Name, "-"))
 		}
 	})
@@ -149,12 +180,16 @@ Server Options:
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit
     -sl,--signal <signal>[=<pid>]    Send signal to natsd process (stop, quit, reopen, reload, ldm, term)
+        --wait                       With --signal reload: wait for the reload and report it (as natsd reload)
         --client_advertise <string>  Client URL to advertise to other servers
         --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).
 
 Logging Options:
     -l, --log <file>                 File to redirect log output
     -T, --logtime                    Timestamp log entries (default: true)
+    -s, --syslog                     Log to the local syslog (/dev/log)
+    -r, --remote_syslog <addr>       Log to a syslog server (udp://host:port, tcp://host:port, unix:///path)
+        --log_size_limit <bytes>     Rotate the log file once it reaches this size
     -D, --debug                      Enable debugging output
     -V, --trace                      Trace the raw protocol
     -DV                              Debug and trace
@@ -181,6 +216,12 @@ Cluster Options:
 
 natsd Options:
         --no_config_watch            Reload only on SIGHUP, not when the config file changes
+
+Commands:
+    reload [<pid>|<pidfile>|<socket>] Reload the running natsd's config and wait: prints each
+                                     change, or the error (file:line:col), exits 0 or 1.
+                                     Uses natsd's control socket ($RUNTIME_DIRECTORY/natsd.sock,
+                                     /run/nats/natsd.sock, or next to its pid file).
 
 Common Options:
     -h, --help                       Show this message

@@ -35,6 +35,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case cl.version:
 		fmt.Fprintf(stdout, "natsd: v%s\n", daemon.Version)
 		return 0
+	case cl.reload:
+		return reload(cl.reloadTarget, stdout, stderr)
 	case cl.signal != "":
 		if err := daemon.SendSignal(cl.signal); err != nil {
 			fmt.Fprintf(stderr, "natsd: %v\n", err)
@@ -47,6 +49,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := daemon.Run(context.Background(), cl.flags, daemon.Env{Stderr: stderr}); err != nil {
 		fmt.Fprintf(stderr, "natsd: %v\n", err)
 		return 1
+	}
+	return 0
+}
+
+// reload is `natsd reload` and `natsd --signal reload --wait`: the
+// running natsd reloads, and this prints what changed or why it failed.
+func reload(target string, stdout, stderr io.Writer) int {
+	changes, err := daemon.RequestReload(target)
+	var failed *daemon.ReloadFailed
+	switch {
+	case errors.As(err, &failed):
+		fmt.Fprintf(stderr, "natsd: reload failed:\n%s\n", failed.Msg)
+		return 1
+	case err != nil:
+		fmt.Fprintf(stderr, "natsd: reload: %v\n", err)
+		return 1
+	}
+	if len(changes) == 0 {
+		fmt.Fprintln(stdout, "Reloaded: no option changed")
+	}
+	for _, c := range changes {
+		fmt.Fprintln(stdout, "Reloaded: "+c)
 	}
 	return 0
 }

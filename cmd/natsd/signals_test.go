@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -75,4 +76,24 @@ func TestLameDuckMode(t *testing.T) {
 	if code := p.ExitCode(5 * time.Second); code != 0 {
 		t.Fatalf("exit status %d", code)
 	}
+}
+
+// Lame duck mode is announced in the system account on
+// $SYS.SERVER.<id>.LAMEDUCK: the server info alone, as nats-server sends it.
+func TestSystemAccountLameDuckEvent(t *testing.T) {
+	p := startNatsdConf(t, sysConf+"http: 127.0.0.1:-1\nlame_duck_duration: 30s\nlame_duck_grace_period: 5s\n")
+	sys := connect(t, p.ClientURL(), nats.UserInfo("sys", "sys"))
+	id := httpGet(t, p.MonitorURL()+"/varz")["server_id"].(string)
+	events, _ := sys.SubscribeSync("$SYS.SERVER." + id + ".LAMEDUCK")
+	_ = sys.Flush()
+	p.Signal(syscall.SIGUSR2)
+	m, err := events.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("no LAMEDUCK event: %v", err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(m.Data, &ev); err != nil || ev["id"] != id || ev["name"] == nil {
+		t.Errorf("LAMEDUCK event %s (%v): want the server info alone", m.Data, err)
+	}
+	p.Signal(syscall.SIGINT) // ends the drain
 }

@@ -40,7 +40,7 @@ func TestConfigVerdictsMatchReference(t *testing.T) {
 			name: "no_auth_user not configured", refT: 0,
 			conf:     "authorization {\n  users: [ { user: a, password: b } ]\n}\nno_auth_user: nobody\n",
 			refMsg:   `no_auth_user: "nobody" not present as user or nkey`,
-			natsdMsg: `5:1: no_auth_user: "nobody" is not one of authorization.users`,
+			natsdMsg: `5:1: no_auth_user: "nobody" is not one of the configured users`,
 		},
 		{
 			name: "allow_responses max -1", refT: 0, starts: true,

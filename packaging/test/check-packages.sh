@@ -146,9 +146,9 @@ check_deb_files() {
 
 check_deb_control() {
 	local c="$WORK/deb-control"
-	[ "$(dpkg-deb -f "$DEB" Depends)" = "adduser, procps" ] || fail "Depends: $(dpkg-deb -f "$DEB" Depends)"
+	[ "$(dpkg-deb -f "$DEB" Depends)" = "adduser" ] || fail "Depends: $(dpkg-deb -f "$DEB" Depends)"
 	[ "$(cat "$c/conffiles")" = /etc/nats/seed.conf ] || fail "conffiles: $(cat "$c/conffiles")"
-	info "Depends: adduser, procps; conffiles: /etc/nats/seed.conf"
+	info "Depends: adduser; conffiles: /etc/nats/seed.conf"
 	local s
 	for s in postinst prerm postrm; do
 		[ -x "$c/$s" ] || fail "no $s"

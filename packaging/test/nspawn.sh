@@ -1,10 +1,10 @@
-# nspawn.sh: boot a throw-away Debian bookworm with systemd as PID 1 in
-# systemd-nspawn, on a host whose PID 1 is not systemd. Source it from bash;
+# nspawn.sh: boot a throw-away Debian (bookworm, or NSPAWN_SUITE=trixie) with
+# systemd as PID 1 in systemd-nspawn, on a host whose PID 1 is not systemd. Source it from bash;
 # run as root. It follows docs/systemd-testing.md (in the shared docs):
 #
 #   nspawn_host_deps             apt-get install debootstrap systemd-container, if missing
 #   nspawn_template              debootstrap the template root once, cached under
-#                                $NSPAWN_TEMPLATE (default .tools/nspawn/bookworm)
+#                                $NSPAWN_TEMPLATE (default .tools/nspawn/$NSPAWN_SUITE)
 #   nspawn_boot NAME [ARGS...]   overlayfs copy of the template, boot it in the
 #                                background, wait for is-system-running; extra ARGS
 #                                go to systemd-nspawn (e.g. --bind-ro=...)
@@ -19,7 +19,7 @@
 
 NSPAWN_SUITE=${NSPAWN_SUITE:-bookworm}
 NSPAWN_MIRROR=${NSPAWN_MIRROR:-http://deb.debian.org/debian}
-# procps: /bin/kill for ExecReload=. adduser: the service user. dbus: systemctl.
+# procps: ps and pgrep for the tests. adduser: the service user. dbus: systemctl.
 NSPAWN_INCLUDE=${NSPAWN_INCLUDE:-systemd,systemd-sysv,dbus,procps,adduser}
 NSPAWN_TEMPLATE=${NSPAWN_TEMPLATE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.tools/nspawn/$NSPAWN_SUITE}
 NSPAWN_TIMEOUT=${NSPAWN_TIMEOUT:-60} # seconds to boot, and to power off

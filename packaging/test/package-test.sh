@@ -1,8 +1,10 @@
 #!/bin/bash
 # package-test.sh: the natsd .deb and .rpm installed for real, in a Debian
-# bookworm container booted with systemd (nspawn.sh). Run by
-# `make package-test`, as root, after `make packages` and a second, newer
-# build of both packages (same code, version +upgrade, a changed seed.conf).
+# container booted with systemd (nspawn.sh): bookworm (systemd 252) by
+# default, NSPAWN_SUITE=trixie for Debian 13 (systemd 257). Run by
+# `make package-test`, on both, as root, after `make packages` and a second,
+# newer build of both packages (same code, version +upgrade, a changed
+# seed.conf).
 #
 # Steps, in order; after a failure the rest are skipped (each needs the state
 # the one before left):
@@ -11,6 +13,15 @@
 #   runs_as_nats     MainPID's /proc/PID/status Uid and Gid are nats's
 #   client           CONNECT/PING -> PONG on 4222, /healthz on 127.0.0.1:8222
 #   reload_on_save   an edit of /etc/nats/seed.conf applies, same process
+#   reload_reports   (watcher off) systemctl reload returns once a good edit
+#                    is applied; on a broken seed.conf it fails, and the
+#                    journal shows seed.conf:LINE:COL
+#   journal_priority journalctl -u natsd -p warning shows natsd's warnings and
+#                    errors, not its info lines
+#   socket_enable    the enable and disable procedures documented in
+#                    natsd.socket, run as written while natsd runs
+#   notify_reload    (systemd >= 253) the notify-reload drop-in: reload waits
+#                    for natsd's READY=1; without a config file too
 #   upgrade          dpkg --force-confdef --force-confold -i the newer .deb:
 #                    the edited seed.conf stays (new one as .dpkg-dist), natsd
 #                    restarted (new MainPID, new version, still the edit)
@@ -131,6 +142,29 @@ rpm_script() { rpm -qp --qf "%{$2}" "$1"; }
 edit_conf() { # append a line to the installed seed.conf, as an admin would
 	printf '\n# edited by package-test\n%s\n' "$1" >>"$NSPAWN_MNT/etc/nats/seed.conf"
 }
+# journal_since CURSOR_FILE [ARGS...]: natsd.service's journal after the
+# cursor saved in CURSOR_FILE (journal_mark), message text only.
+journal_mark() { C journalctl --no-pager -n 1 --show-cursor -o cat -u natsd.service | sed -n 's/^-- cursor: //p' >"$1"; }
+journal_since() {
+	local f=$1
+	shift
+	C journalctl --no-pager -o cat --after-cursor="$(cat "$f")" -u natsd.service "$@"
+}
+dropin() { # dropin NAME CONTENT: a drop-in for natsd.service, then daemon-reload
+	C mkdir -p /etc/systemd/system/natsd.service.d
+	printf '%s\n' "$2" >"$NSPAWN_MNT/etc/systemd/system/natsd.service.d/$1.conf"
+	C systemctl daemon-reload
+}
+rm_dropin() {
+	rm -f "$NSPAWN_MNT/etc/systemd/system/natsd.service.d/$1.conf"
+	C systemctl daemon-reload
+}
+restart_natsd() {
+	# The steps restart more often than StartLimitBurst= allows in a minute.
+	C systemctl reset-failed natsd.service 2>/dev/null
+	C timeout 30 systemctl restart natsd.service || fail "systemctl restart natsd"
+	wait_for 10 nats_info || fail "no PONG after the restart"
+}
 units_state() {
 	local u out=
 	for u in natsd.service natsd.socket natsd-cluster.socket natsd-monitor.socket; do
@@ -197,6 +231,153 @@ step_reload_on_save() {
 	wait_for 10 max_payload_is 2097152 || fail "the edit was not applied (max_payload $(info_field max_payload))"
 	[ "$(mainpid)" = "$pid" ] || fail "MainPID changed"
 	info "max_payload 1048576 -> 2097152 on save, same MainPID $pid"
+}
+
+
+# The seed.conf the upgrade step expects back (after reload_on_save).
+save_conf() { cp -p "$NSPAWN_MNT/etc/nats/seed.conf" "$NSPAWN_RUN/seed.conf.saved"; }
+restore_conf() { cp -p "$NSPAWN_RUN/seed.conf.saved" "$NSPAWN_MNT/etc/nats/seed.conf"; }
+
+step_reload_reports() {
+	save_conf
+	# The watcher off, so that only systemctl reload can apply the edit.
+	dropin nowatch $'[Service]\nExecStart=\nExecStart=/usr/bin/natsd -c /etc/nats/seed.conf --no_config_watch'
+	restart_natsd
+	local pid out rc
+	pid=$(mainpid)
+	edit_conf 'max_payload: 3MB'
+	out=$(C timeout 60 systemctl reload natsd.service 2>&1) || fail "systemctl reload of a good seed.conf: $out"
+	max_payload_is 3145728 || fail "systemctl reload returned before the change was applied (max_payload $(info_field max_payload))"
+	info "good seed.conf: systemctl reload exits 0, max_payload 3145728 when it returns, MainPID $pid"
+
+	journal_mark "$NSPAWN_RUN/cursor"
+	printf 'max_payload: [\n' >>"$NSPAWN_MNT/etc/nats/seed.conf"
+	local line; line=$(wc -l <"$NSPAWN_MNT/etc/nats/seed.conf")
+	rc=0
+	out=$(C timeout 60 systemctl reload natsd.service 2>&1) || rc=$?
+	info "broken seed.conf: systemctl reload exits $rc: $out"
+	[ $rc != 0 ] || fail "systemctl reload succeeded on a broken seed.conf"
+	local j; j=$(journal_since "$NSPAWN_RUN/cursor")
+	sed 's/^/    | /' <<<"$j"
+	[[ $j == *"/etc/nats/seed.conf:$((line + 1)):1: "* ]] || fail "the journal does not show /etc/nats/seed.conf:$((line + 1)):1"
+	[ "$(prop natsd.service ActiveState)" = active ] || fail "natsd.service $(prop natsd.service ActiveState) after the failed reload"
+	[ "$(mainpid)" = "$pid" ] || fail "MainPID changed"
+	max_payload_is 3145728 || fail "the running config changed"
+	info "the journal shows /etc/nats/seed.conf:$((line + 1)):1; natsd serves the old config"
+	restore_conf
+	rm_dropin nowatch
+	restart_natsd
+	max_payload_is 2097152 || fail "not back to the edited seed.conf"
+}
+
+step_journal_priority() {
+	journal_mark "$NSPAWN_RUN/cursor"
+	# A warning (an unknown key) and an error (a broken value), each after
+	# info lines (Reloaded: ...).
+	edit_conf $'max_payload: 3MB\nno_such_option: 1'
+	wait_for 10 max_payload_is 3145728 || fail "the edit was not applied"
+	edit_conf 'max_payload: -5'
+	wait_for 10 journal_has_since "Failed to reload server configuration" || fail "no failed reload in the journal"
+	local all warn
+	all=$(journal_since "$NSPAWN_RUN/cursor")
+	warn=$(journal_since "$NSPAWN_RUN/cursor" -p warning)
+	info "journalctl -u natsd -p warning:"
+	sed 's/^/    | /' <<<"$warn"
+	[[ $all == *"[INF] Reloaded: max_payload"* ]] || fail "no info line in the journal at all"
+	[[ $warn == *"[WRN] "*"no_such_option: unknown field"* ]] || fail "-p warning lacks the warning"
+	[[ $warn == *"[ERR] Failed to reload server configuration"* ]] || fail "-p warning lacks the error"
+	[[ $warn != *"[INF]"* ]] || fail "-p warning shows info lines"
+	local prio
+	prio=$(C journalctl --no-pager -o verbose --after-cursor="$(cat "$NSPAWN_RUN/cursor")" -u natsd.service -g 'no_such_option' | sed -n 's/^ *PRIORITY=//p' | head -1)
+	[ "$prio" = 4 ] || fail "the warning has PRIORITY=$prio, want 4"
+	info "[WRN] has PRIORITY=4, [ERR] is shown, no [INF] line"
+	restore_conf
+	C timeout 60 systemctl reload natsd.service || fail "reload back"
+	max_payload_is 2097152 || fail "not back to the edited seed.conf"
+}
+journal_has_since() { [[ $(journal_since "$NSPAWN_RUN/cursor") == *"$1"* ]]; }
+
+# socket_commands SECTION: the commands natsd.socket documents under
+# "# SECTION (", one per "#   systemctl ..." line, comments stripped.
+socket_commands() {
+	awk -v s="# $1 (" 'index($0, s) == 1 { on = 1; next }
+		on && /^#   systemctl / { sub(/^#   /, ""); sub(/ *#.*/, ""); print; next }
+		on && !/^#   / && !/^#  *[a-z]/ { on = 0 }' "$REPO/packaging/systemd/natsd.socket"
+}
+step_socket_enable() {
+	local pid1 pid2 cmd cmds
+	pid1=$(mainpid)
+	# What the procedure avoids: starting the socket while natsd runs.
+	local out
+	if out=$(C timeout 30 systemctl start natsd.socket 2>&1); then
+		info "systemctl start natsd.socket while natsd runs: accepted here"
+		C systemctl stop natsd.socket
+	else
+		info "systemctl start natsd.socket while natsd runs fails: $(C journalctl --no-pager -o cat -n 3 -u natsd.socket | grep -m1 -i refusing)"
+	fi
+	mapfile -t cmds < <(socket_commands Enable)
+	[ ${#cmds[@]} -ge 2 ] || fail "no Enable procedure found in natsd.socket"
+	journal_mark "$NSPAWN_RUN/cursor"
+	for cmd in "${cmds[@]}"; do
+		info "\$ $cmd"
+		# shellcheck disable=SC2086 # the documented words
+		C timeout 60 $cmd 2>&1 | sed 's/^/    | /'
+		[ "${PIPESTATUS[0]}" = 0 ] || fail "$cmd"
+	done
+	wait_for 10 nats_info || fail "no PONG"
+	pid2=$(mainpid)
+	[ "$(prop natsd.socket ActiveState)" = active ] || fail "natsd.socket $(prop natsd.socket ActiveState)"
+	[ "$(C systemctl is-enabled natsd.socket)" = enabled ] || fail "natsd.socket not enabled"
+	journal_has_since "Using the client listener from systemd socket activation" || fail "natsd did not take the socket"
+	info "natsd.socket enabled and active, natsd (MainPID $pid1 -> $pid2) serves the activated socket"
+	mapfile -t cmds < <(socket_commands Disable)
+	[ ${#cmds[@]} -ge 2 ] || fail "no Disable procedure found in natsd.socket"
+	journal_mark "$NSPAWN_RUN/cursor"
+	for cmd in "${cmds[@]}"; do
+		info "\$ $cmd"
+		# shellcheck disable=SC2086
+		C timeout 60 $cmd 2>&1 | sed 's/^/    | /'
+		[ "${PIPESTATUS[0]}" = 0 ] || fail "$cmd"
+	done
+	wait_for 10 nats_info || fail "no PONG"
+	[ "$(prop natsd.socket ActiveState)" = inactive ] || fail "natsd.socket $(prop natsd.socket ActiveState)"
+	[ "$(C systemctl is-enabled natsd.socket)" = disabled ] || fail "natsd.socket still enabled"
+	! journal_has_since "from systemd socket activation" || fail "natsd still takes a socket"
+	info "disabled: natsd binds 4222 itself again"
+}
+
+step_notify_reload() {
+	local v
+	v=$(C systemctl --version | sed -n 's/^systemd \([0-9]*\).*/\1/p')
+	if [ "$v" -lt 253 ]; then
+		info "systemd $v has no Type=notify-reload: the shipped Type=notify unit only"
+		return 0
+	fi
+	save_conf
+	C mkdir -p /etc/systemd/system/natsd.service.d
+	cp "$REPO/packaging/systemd/natsd.service.d/notify-reload.conf" "$NSPAWN_MNT/etc/systemd/system/natsd.service.d/"
+	dropin nowatch $'[Service]\nExecStart=\nExecStart=/usr/bin/natsd -c /etc/nats/seed.conf --no_config_watch'
+	restart_natsd
+	[ "$(prop natsd.service Type)" = notify-reload ] || fail "Type=$(prop natsd.service Type)"
+	edit_conf 'max_payload: 3MB'
+	C timeout 60 systemctl reload natsd.service || fail "systemctl reload"
+	max_payload_is 3145728 || fail "systemctl reload returned before the change was applied"
+	info "Type=notify-reload: systemctl reload returns with max_payload 3145728 applied"
+	# Nothing changed: still answered.
+	C timeout 20 systemctl reload natsd.service || fail "systemctl reload with nothing changed did not return"
+	# Without a config file: natsd answers, and says why nothing happened.
+	dropin nowatch $'[Service]\nExecStart=\nExecStart=/usr/bin/natsd -a 127.0.0.1 -p 4222'
+	restart_natsd
+	C timeout 20 systemctl reload natsd.service || fail "systemctl reload without a config file did not return"
+	local st; st=$(prop natsd.service StatusText)
+	info "without -c: systemctl reload returns; StatusText: $st"
+	[[ $st == *"no config file to reload"* ]] || fail "StatusText does not say there is no file to reload"
+	[ "$(prop natsd.service ActiveState)" = active ] || fail "$(prop natsd.service ActiveState)"
+	rm -f "$NSPAWN_MNT/etc/systemd/system/natsd.service.d/notify-reload.conf"
+	rm_dropin nowatch
+	restore_conf
+	restart_natsd
+	max_payload_is 2097152 || fail "not back to the edited seed.conf"
 }
 
 step_upgrade() {
@@ -354,7 +535,7 @@ step_shared_user() {
 }
 
 # ---- main -------------------------------------------------------------------------
-RESULTS=() PASSED=0 FAILED=0 SKIPPED=0 BROKEN=
+RESULTS=() PASSED=0 FAILED=0 SKIPPED=0 BROKEN= SD_VERSION=
 run_step() { # run_step NAME DESCRIPTION
 	local name=$1 t rc ms
 	say ""
@@ -388,7 +569,7 @@ run_step() { # run_step NAME DESCRIPTION
 
 main() {
 	local t t_deps t_tmpl t_boot t_down
-	say "package-test: $DEB1 -> $DEB2, $RPM1 -> $RPM2"
+	say "package-test ($NSPAWN_SUITE): $DEB1 -> $DEB2, $RPM1 -> $RPM2"
 	t=$(nspawn_now_ms)
 	nspawn_host_deps || exit 1
 	command -v rpm >/dev/null || {
@@ -401,6 +582,7 @@ main() {
 	t=$(nspawn_now_ms)
 	nspawn_boot "natsd-pkg-$$" || exit 1
 	t_boot=$(($(nspawn_now_ms) - t))
+	SD_VERSION=$(C systemctl --version | sed -n 1p | cut -d' ' -f1-2)
 	say "booted $(C systemctl --version | sed -n 1p) in $(nspawn_fmt_ms $t_boot)"
 	mkdir -p "$NSPAWN_MNT/root/art"
 	cp "$DEB1" "$NSPAWN_MNT/root/art/v1.deb"
@@ -412,6 +594,10 @@ main() {
 	run_step runs_as_nats "natsd runs as nats (MainPID, /proc/PID/status)"
 	run_step client "a client connects: CONNECT, PING -> PONG; /healthz"
 	run_step reload_on_save "an edit of /etc/nats/seed.conf applies on save"
+	run_step reload_reports "systemctl reload: returns once applied, fails on a broken seed.conf"
+	run_step journal_priority "journalctl -u natsd -p warning: warnings, no info lines"
+	run_step socket_enable "natsd.socket's enable and disable procedures, as documented"
+	run_step notify_reload "Type=notify-reload drop-in (systemd >= 253)"
 	run_step upgrade "dpkg --force-confdef --force-confold -i the newer .deb"
 	run_step keep_disabled "an upgrade keeps a disabled natsd disabled"
 	run_step remove "dpkg -r: stopped, conffile kept"
@@ -430,10 +616,10 @@ main() {
 	local r name res ms
 	for r in "${RESULTS[@]}"; do
 		IFS='|' read -r name res ms <<<"$r"
-		printf '    %-16s %-4s %8s\n' "$name" "$res" "$(nspawn_fmt_ms "$ms")"
+		printf '    %-17s %-4s %8s\n' "$name" "$res" "$(nspawn_fmt_ms "$ms")"
 	done
 	say "    host deps $(nspawn_fmt_ms $t_deps), template $(nspawn_fmt_ms $t_tmpl), boot $(nspawn_fmt_ms $t_boot), teardown $(nspawn_fmt_ms $t_down), total $(nspawn_fmt_ms $(($(nspawn_now_ms) - T_START)))"
-	say "package-test: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+	say "package-test ($NSPAWN_SUITE, $SD_VERSION): $PASSED passed, $FAILED failed, $SKIPPED skipped"
 	[ $FAILED = 0 ] && [ $SKIPPED = 0 ]
 }
 

@@ -26,6 +26,9 @@ const (
 	AuthRevoked // credentials no longer valid after a reload
 	RouteRemoved
 	DuplicateRoute
+	MaxAccountConnectionsExceeded
+	AuthExpired         // the user's credentials (a JWT) expired on a live connection
+	Kicked              // by the system account's KICK request
 	TLSHandshakeFailure // the TLS handshake failed or timed out
 )
 
@@ -48,7 +51,11 @@ var reasonText = map[Reason]string{
 	AuthRevoked:               "Authentication Revoked",
 	RouteRemoved:              "Route Removed",
 	DuplicateRoute:            "Duplicate Route",
-	TLSHandshakeFailure:       "TLS Handshake Failure",
+
+	MaxAccountConnectionsExceeded: "Maximum Account Connections Exceeded",
+	AuthExpired:                   "Authentication Expired",
+	Kicked:                        "Kicked",
+	TLSHandshakeFailure:           "TLS Handshake Failure",
 }
 
 func (r Reason) String() string {

@@ -32,3 +32,6 @@ func page[T any](list []T, offset, limit int) []T {
 	start := min(offset, len(list))
 	return list[start : start+min(limit, len(list)-start)]
 }
+
+// unix is t as Unix seconds with a fraction, Prometheus's timestamps.
+func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

@@ -3,13 +3,14 @@ package monitor
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/natsd/natsd/cluster"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/natsd/natsd/cluster"
 
 	"github.com/natsd/natsd/server"
 )
@@ -38,13 +39,15 @@ func (h *handler) cluster() *cluster.Stats {
 
 // Paths served, in nats-server's spelling.
 const (
-	RootPath    = "/"
-	VarzPath    = "/varz"
-	ConnzPath   = "/connz"
-	RoutezPath  = "/routez"
-	SubszPath   = "/subsz"
-	SubsAlias   = "/subscriptionsz"
-	HealthzPath = "/healthz"
+	RootPath     = "/"
+	VarzPath     = "/varz"
+	ConnzPath    = "/connz"
+	RoutezPath   = "/routez"
+	SubszPath    = "/subsz"
+	SubsAlias    = "/subscriptionsz"
+	HealthzPath  = "/healthz"
+	AccountzPath = "/accountz"
+	AccstatzPath = "/accstatz"
 )
 
 type handler struct {
@@ -65,6 +68,9 @@ func Handler(src Sources, basePath string) http.Handler {
 	mux.HandleFunc(base+SubszPath, h.count(SubszPath, h.subsz))
 	mux.HandleFunc(base+SubsAlias, h.count(SubszPath, h.subsz))
 	mux.HandleFunc(base+HealthzPath, h.count(HealthzPath, h.healthz))
+	mux.HandleFunc(base+AccountzPath, h.count(AccountzPath, h.accountz))
+	mux.HandleFunc(base+AccstatzPath, h.count(AccstatzPath, h.accstatz))
+	mux.HandleFunc(base+MetricsPath, h.count(MetricsPath, metricsHandler(h).ServeHTTP))
 	root := h.count(RootPath, h.root)
 	mux.HandleFunc(base+RootPath, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != base+RootPath {
@@ -328,6 +334,9 @@ func (h *handler) root(w http.ResponseWriter, r *http.Request) {
 <a href=".%s">routez</a><br/>
 <a href=".%s">subsz</a><br/>
 <a href=".%s">healthz</a><br/>
+<a href=".%s">accountz</a><br/>
+<a href=".%s">accstatz</a><br/>
+<a href=".%s">metrics</a><br/>
 </body></html>
-`, h.src.Server.Version(), VarzPath, ConnzPath, RoutezPath, SubszPath, HealthzPath)
+`, h.src.Server.Version(), VarzPath, ConnzPath, RoutezPath, SubszPath, HealthzPath, AccountzPath, AccstatzPath, MetricsPath)
 }

@@ -2,9 +2,10 @@ package monitor
 
 import (
 	"cmp"
-	"github.com/natsd/natsd/cluster"
 	"slices"
 	"time"
+
+	"github.com/natsd/natsd/cluster"
 )
 
 // Routez is /routez, with nats-server's field names.

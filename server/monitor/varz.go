@@ -1,9 +1,10 @@
 package monitor
 
 import (
-	"github.com/natsd/natsd/cluster"
 	"runtime"
 	"time"
+
+	"github.com/natsd/natsd/cluster"
 
 	"github.com/natsd/natsd/server"
 )
@@ -101,6 +102,12 @@ type DaemonStats struct {
 	// Why the certificate files of tls { } and cluster.tls were refused
 	// when they last changed on disk ("": they were not).
 	TLSCertError, ClusterTLSCertError string
+	// For /metrics only.
+	LastReloadChanges int
+	ReloadsOK         uint64 // reloads that applied (or found nothing to change)
+	ReloadsFailed     uint64 // reloads that failed or were held back
+	ConfigFile        string
+	Certs             []CertExpiry // the configured certificates
 }
 
 // BuildVarz makes /varz from the server's statistics and options, the
