@@ -1,0 +1,456 @@
+package websocket
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/natsd/natsd/server/outbuf"
+)
+
+// Config is what a Conn is told at the upgrade.
+type Config struct {
+	// Compress: permessage-deflate was negotiated (without context
+	// takeover either way: each message is compressed on its own).
+	Compress bool
+	// MaxFrame bounds a data frame's payload, and a compressed message's
+	// compressed size; past it the connection is closed with 1009. A
+	// frame's payload is streamed, so the bound is a sanity check, not a
+	// buffer size. 0 means DefaultMaxFrame.
+	MaxFrame uint64
+	// CloseStatus is asked, when the connection is closed without a
+	// protocol error or a close frame from the client, for the close
+	// frame to send: code 0 sends none.
+	CloseStatus func() (code int, reason string)
+}
+
+// DefaultMaxFrame is MaxFrame's default: nats-server's default max_pending.
+const DefaultMaxFrame = 64 << 20
+
+// closeWriteTimeout bounds the write of a close frame.
+const closeWriteTimeout = time.Second
+
+// Conn is a server's side of a WebSocket connection as a net.Conn: Read
+// returns the payload of the client's data frames, unmasked and, when
+// compressed, inflated; Write and WriteBuffers send what they are given as
+// one binary frame. Control frames are answered by the reader: a ping with
+// a pong, a close with the same close (then Read returns the client's
+// *CloseError). Whatever the client sends that RFC 6455 forbids ends Read
+// with a *CloseError, and Close then sends that status before closing the
+// socket.
+//
+// One goroutine reads and one writes (WriteBuffers); the reader's pongs and
+// close echo are serialised with the writer's frames.
+type Conn struct {
+	net.Conn // the socket (TCP, or the TLS session of wss)
+	cfg      Config
+
+	// The reader's; raw bytes from the socket are rbuf[r:w].
+	rbuf   []byte
+	r, w   int
+	st     readState
+	h      header // the frame being read
+	pos    int    // offset in its payload, for the mask
+	remain uint64 // its payload bytes still to come
+	inMsg  bool   // a data message awaits its final frame
+	zmsg   bool   // that message is compressed
+	zbuf   []byte // a compressed message's payload so far
+	infl   io.ReadCloser
+	ctrl   [maxControlPayload]byte
+	nctrl  int
+	err    error // sticky: what Read returns once the payload is drained
+
+	status atomic.Pointer[CloseError] // a protocol error the reader found: what Close sends
+
+	// The writers' (the connection's writer, the reader's control
+	// frames, Close), under wmu.
+	wmu     sync.Mutex
+	closed  bool // a close frame went out, or Close ran: no frame follows
+	hdr     [maxHeader]byte
+	vec     [][]byte
+	scratch net.Buffers
+}
+
+type readState uint8
+
+const (
+	stHeader     readState = iota
+	stPayload              // a data frame, uncompressed: straight to the caller
+	stCompressed           // a data frame of a compressed message: collected
+	stControl              // a ping, pong or close: collected
+)
+
+// NewConn makes a Conn of nc after a successful upgrade. buffered is what
+// was read from nc past the upgrade request (a client may send its first
+// frames at once).
+func NewConn(nc net.Conn, buffered []byte, cfg Config) *Conn {
+	if cfg.MaxFrame == 0 {
+		cfg.MaxFrame = DefaultMaxFrame
+	}
+	c := &Conn{Conn: nc, cfg: cfg}
+	if len(buffered) > 0 {
+		c.rbuf = append(make([]byte, 0, max(len(buffered), minReadBuf)), buffered...)
+		c.w = len(buffered)
+		c.rbuf = c.rbuf[:cap(c.rbuf)]
+	}
+	return c
+}
+
+// Compressed reports whether permessage-deflate is on.
+func (c *Conn) Compressed() bool { return c.cfg.Compress }
+
+// minReadBuf is the smallest read buffer: room for the longest header.
+const minReadBuf = 64
+
+// Read returns the payload of the client's data frames: as much as is
+// buffered, or, when nothing is, what one read of the socket brings.
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.sizeBuffer(len(p))
+	n := 0
+	for n < len(p) {
+		if c.infl != nil {
+			k, err := c.infl.Read(p[n:])
+			n += k
+			switch {
+			case err == io.EOF:
+				c.endInflate()
+			case err != nil:
+				c.endInflate()
+				c.fail(&CloseError{Code: CloseInvalidPayload, Reason: "invalid compressed data"})
+			}
+			continue
+		}
+		if c.err != nil {
+			break
+		}
+		k, more := c.decode(p[n:])
+		n += k
+		if more || c.err != nil {
+			continue
+		}
+		// The buffered bytes are used up (or hold part of a header).
+		if n > 0 {
+			break // hand over what there is; the next Read reads on
+		}
+		if err := c.fill(); err != nil {
+			c.err = err
+		}
+	}
+	if n > 0 {
+		return n, nil
+	}
+	return 0, c.err
+}
+
+// sizeBuffer follows the caller's read size (which grows with load and
+// shrinks when idle) while nothing is buffered.
+func (c *Conn) sizeBuffer(want int) {
+	if c.r != c.w {
+		return
+	}
+	want = max(want, minReadBuf)
+	if len(c.rbuf) < want || len(c.rbuf) > 4*want {
+		c.rbuf = make([]byte, want)
+		c.r, c.w = 0, 0
+	}
+}
+
+// fill reads from the socket into the buffer, keeping a partial header.
+func (c *Conn) fill() error {
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+	} else if len(c.rbuf)-c.w < maxHeader {
+		c.w = copy(c.rbuf, c.rbuf[c.r:c.w])
+		c.r = 0
+	}
+	k, err := c.Conn.Read(c.rbuf[c.w:])
+	c.w += k
+	if k > 0 {
+		return nil // an error comes back with the next read
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// decode goes through the buffered bytes: it puts the payload of data frames
+// in p and returns how much, with more false when it needs more bytes from
+// the socket to go on.
+func (c *Conn) decode(p []byte) (n int, more bool) {
+	avail := c.w - c.r
+	switch c.st {
+	case stHeader:
+		h, hn, perr := parseHeader(c.rbuf[c.r:c.w], c.cfg.MaxFrame)
+		if perr != nil {
+			c.fail(perr)
+			return 0, false
+		}
+		if hn == 0 {
+			return 0, false
+		}
+		c.r += hn
+		c.begin(h)
+		return 0, true
+	case stPayload:
+		if avail == 0 {
+			return 0, false
+		}
+		k := int(min(uint64(min(len(p), avail)), c.remain))
+		c.pos = unmaskCopy(p[:k], c.rbuf[c.r:c.r+k], c.h.key, c.pos)
+		c.r += k
+		c.remain -= uint64(k)
+		if c.remain == 0 {
+			c.endData()
+		}
+		return k, true
+	case stCompressed:
+		if avail == 0 {
+			return 0, false
+		}
+		k := int(min(uint64(avail), c.remain))
+		at := len(c.zbuf)
+		c.zbuf = append(c.zbuf, c.rbuf[c.r:c.r+k]...)
+		c.pos = unmaskCopy(c.zbuf[at:], c.zbuf[at:], c.h.key, c.pos)
+		c.r += k
+		c.remain -= uint64(k)
+		if c.remain == 0 {
+			c.endData()
+		}
+		return 0, true
+	case stControl:
+		if avail == 0 {
+			return 0, false
+		}
+		k := int(min(uint64(avail), c.remain))
+		c.pos = unmaskCopy(c.ctrl[c.nctrl:c.nctrl+k], c.rbuf[c.r:c.r+k], c.h.key, c.pos)
+		c.nctrl += k
+		c.r += k
+		c.remain -= uint64(k)
+		if c.remain == 0 {
+			c.control()
+		}
+		return 0, true
+	}
+	return 0, false
+}
+
+// begin starts reading the frame of header h, refusing what the state of
+// the connection forbids: a continuation with no message to continue, a new
+// message before the last one ended, RSV1 where it means nothing.
+func (c *Conn) begin(h header) {
+	c.h, c.pos, c.remain = h, 0, h.length
+	if isControl(h.op) {
+		if h.rsv1 {
+			c.fail(protocolError("compressed control frame"))
+			return
+		}
+		c.st, c.nctrl = stControl, 0
+		if c.remain == 0 {
+			c.control()
+		}
+		return
+	}
+	if h.op == opContinuation {
+		switch {
+		case !c.inMsg:
+			c.fail(protocolError("continuation frame without a message to continue"))
+			return
+		case h.rsv1:
+			c.fail(protocolError("RSV1 set on a continuation frame"))
+			return
+		}
+	} else {
+		switch {
+		case c.inMsg:
+			// nats-server's reason text (recorded).
+			c.fail(protocolError("new message started before final frame for previous message was received"))
+			return
+		case h.rsv1 && !c.cfg.Compress:
+			c.fail(protocolError("RSV1 set but compression was not negotiated"))
+			return
+		}
+		c.inMsg, c.zmsg = true, h.rsv1
+	}
+	c.st = stPayload
+	if c.zmsg {
+		if uint64(len(c.zbuf))+h.length > c.cfg.MaxFrame {
+			c.fail(&CloseError{Code: CloseMessageTooBig, Reason: "compressed message over the limit of " + strconv.FormatUint(c.cfg.MaxFrame, 10) + " bytes"})
+			return
+		}
+		c.st = stCompressed
+	}
+	if c.remain == 0 {
+		c.endData()
+	}
+}
+
+// endData ends a data frame; the final frame of a compressed message starts
+// inflating it.
+func (c *Conn) endData() {
+	c.st = stHeader
+	if !c.h.fin {
+		return
+	}
+	c.inMsg = false
+	if c.zmsg {
+		c.zmsg = false
+		c.startInflate()
+	}
+}
+
+// control acts on a ping, pong or close whose payload is in ctrl.
+func (c *Conn) control() {
+	c.st = stHeader
+	payload := c.ctrl[:c.nctrl]
+	switch c.h.op {
+	case opPing:
+		c.writeControl(opPong, payload)
+	case opPong:
+	case opClose:
+		switch {
+		case len(payload) == 0:
+			c.writeControl(opClose, nil)
+			c.err = &CloseError{Code: 1005, Peer: true} // "no status received"
+		case len(payload) == 1:
+			c.fail(protocolError("close frame with a 1-byte payload"))
+		default:
+			code := int(binary.BigEndian.Uint16(payload))
+			reason := payload[2:]
+			switch {
+			case !validCloseCode(code):
+				c.fail(protocolError("invalid close code " + strconv.Itoa(code)))
+			case !utf8.Valid(reason):
+				// nats-server's status and reason (recorded).
+				c.fail(&CloseError{Code: CloseInvalidPayload, Reason: "invalid utf8 body in close frame"})
+			default:
+				// Echo the client's status, as nats-server does.
+				c.writeControl(opClose, payload)
+				c.err = &CloseError{Code: code, Reason: string(reason), Peer: true}
+			}
+		}
+	}
+}
+
+// fail ends reading with a protocol error; Close sends its status.
+func (c *Conn) fail(e *CloseError) {
+	c.err = e
+	c.status.CompareAndSwap(nil, e)
+}
+
+// Status is the protocol error the reader found (nil: none).
+func (c *Conn) Status() *CloseError { return c.status.Load() }
+
+// writeControl sends a control frame from the reader. A close marks the
+// connection closed: no frame may follow it.
+func (c *Conn) writeControl(op byte, payload []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closed {
+		return
+	}
+	var b [2 + maxControlPayload]byte
+	frame := append(appendHeader(b[:0], op, false, len(payload)), payload...)
+	if _, err := c.Conn.Write(frame); err != nil {
+		c.closed = true
+		return
+	}
+	if op == opClose {
+		c.closed = true
+	}
+}
+
+// Write sends p as one binary frame.
+func (c *Conn) Write(p []byte) (int, error) {
+	n, err := c.WriteBuffers([][]byte{p})
+	return int(n), err
+}
+
+// WriteBuffers sends bufs as one binary frame: the header and the buffers
+// in one writev (or, on TLS, one batch of records), without copying them;
+// compressed into one frame when permessage-deflate is on and there is
+// enough to be worth it. It returns the payload bytes written.
+func (c *Conn) WriteBuffers(bufs [][]byte) (int64, error) {
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closed {
+		return 0, net.ErrClosed
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	if c.cfg.Compress && total >= compressMin {
+		return c.writeCompressed(bufs, total)
+	}
+	h := appendHeader(c.hdr[:0], opBinary, false, total)
+	c.vec = append(append(c.vec[:0], h), bufs...)
+	n, err := outbuf.WriteTo(c.Conn, c.vec, &c.scratch)
+	clear(c.vec) // keep no reference to the caller's chunks
+	return max(n-int64(len(h)), 0), err
+}
+
+// SetCloseStatus sets the close frame Close sends, unless a protocol error
+// already set one.
+func (c *Conn) SetCloseStatus(code int, reason string) {
+	c.status.CompareAndSwap(nil, &CloseError{Code: code, Reason: reason})
+}
+
+// Close sends a close frame, unless one went out or the writer is in the
+// middle of a frame (a write stuck on a slow client: the frame could not
+// follow it), then closes the socket. The status is the protocol error the
+// reader found, or else Config.CloseStatus's.
+func (c *Conn) Close() error {
+	if c.wmu.TryLock() {
+		if !c.closed {
+			c.closed = true
+			code, reason := 0, ""
+			if e := c.status.Load(); e != nil {
+				code, reason = e.Code, e.Reason
+			} else if c.cfg.CloseStatus != nil {
+				code, reason = c.cfg.CloseStatus()
+			}
+			if code != 0 {
+				var b [2 + maxControlPayload]byte
+				payload := closePayload(b[2:2], code, reason)
+				frame := append(appendHeader(b[:0], opClose, false, len(payload)), payload...)
+				_ = c.Conn.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
+				_, _ = c.Conn.Write(frame)
+			}
+		}
+		c.wmu.Unlock()
+	}
+	return c.Conn.Close()
+}
+
+// writeCompressed deflates bufs into one frame.
+func (c *Conn) writeCompressed(bufs [][]byte, total int) (int64, error) {
+	z := getDeflater()
+	defer putDeflater(z)
+	for _, b := range bufs {
+		_, _ = z.w.Write(b)
+	}
+	_ = z.w.Flush()
+	out := z.buf.Bytes()
+	out = bytes.TrimSuffix(out, deflateTail[:4]) // the sync flush's marker, as RFC 7692 §7.2.1 says
+	h := appendHeader(c.hdr[:0], opBinary, true, len(out))
+	c.vec = append(c.vec[:0], h, out)
+	_, err := outbuf.WriteTo(c.Conn, c.vec, &c.scratch)
+	clear(c.vec)
+	if err != nil {
+		return 0, err
+	}
+	return int64(total), nil
+}
