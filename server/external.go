@@ -39,12 +39,15 @@ type Credentials struct {
 	// ClientIP is the peer's address (nil if unknown).
 	ClientIP net.IP
 	// ConnectionType is how the client connected: ConnTypeStandard (plain
-	// or TLS NATS protocol) for every client natsd serves today.
+	// or TLS NATS protocol) or ConnTypeWebSocket.
 	ConnectionType string
 }
 
 // Connection types, as user JWTs name them (allowed_connection_types).
-const ConnTypeStandard = "STANDARD"
+const (
+	ConnTypeStandard  = "STANDARD"
+	ConnTypeWebSocket = "WEBSOCKET"
+)
 
 // Identity is who an Authenticator says a client is.
 type Identity struct {

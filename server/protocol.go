@@ -30,6 +30,7 @@ func (c *client) Connect(arg []byte) error {
 		c.log().Debug("Malformed CONNECT", zap.Error(connectJSONError(err)))
 		return errBadConnect
 	}
+	c.applyCookies(&opts)
 	if opts.Protocol < 0 || opts.Protocol > 1 {
 		return errInvalidProto
 	}
@@ -45,19 +46,20 @@ func (c *client) Connect(arg []byte) error {
 	var user *User
 	var ident *Identity
 	acc := c.srv.gacc
+	auth := c.authOpts(so)
 	switch {
-	case so.Auth.External != nil:
-		id, err := so.Auth.External.Authenticate(c.credentials(&opts))
+	case auth.External != nil:
+		id, err := auth.External.Authenticate(c.credentials(&opts))
 		if err != nil || id == nil || id.Account == nil {
 			c.log().Info("Authorization Error", zap.Error(err))
 			return errAuthViolation
 		}
 		ident, user, acc = id, id.User, id.Account
-	case so.Auth.Configured():
-		if opts.User != "" && c.srv.mapper.Load() != nil {
+	case auth.Configured():
+		if opts.User != "" && c.srv.mapper.Load() != nil && c.ws == nil {
 			c.log().Warn(`User "` + opts.User + `" found in connect proto, but user required from cert`)
 		}
-		u, ok := c.authenticate(&so.Auth, &opts)
+		u, ok := c.authenticate(auth, &opts)
 		if !ok {
 			c.log().Info("Authorization Error", zap.String("user", opts.User), zap.String("nkey", opts.Nkey))
 			return errAuthViolation
@@ -122,7 +124,7 @@ func (c *client) Connect(arg []byte) error {
 // credentials are what an external authenticator is shown of a CONNECT.
 func (c *client) credentials(o *connectOpts) *Credentials {
 	cr := &Credentials{JWT: o.JWT, Sig: o.Sig, Nkey: o.Nkey, User: o.User, Pass: o.Pass, Token: o.Token,
-		Nonce: c.nonce, ConnectionType: ConnTypeStandard}
+		Nonce: c.nonce, ConnectionType: c.connType()}
 	cr.ClientIP = net.ParseIP(c.Host())
 	return cr
 }
