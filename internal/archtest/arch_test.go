@@ -16,12 +16,13 @@ const module = "github.com/natsd/natsd/"
 // say where it stands.
 var allowed = map[string][]string{
 	"cmd/natsd":         {"daemon"},
-	"daemon":            {"cluster", "confparse", "server", "server/jwtauth", "server/monitor", "server/subject", "systemd", "sysacct", "tlsconf"},
+	"daemon":            {"cluster", "confparse", "server", "server/jwtauth", "server/monitor", "server/subject", "server/websocket", "systemd", "sysacct", "tlsconf"},
 	"sysacct":           {"cluster", "server", "server/monitor"},
 	"cluster":           {"server", "server/conn", "server/wire", "server/subject", "server/outbuf", "tlsconf"},
 	"server/monitor":    {"cluster", "server", "server/subject"},
 	"server/jwtauth":    {"server"},
-	"server":            {"server/conn", "server/wire", "server/subject", "server/outbuf", "tlsconf"},
+	"server":            {"server/conn", "server/wire", "server/subject", "server/outbuf", "server/websocket", "tlsconf"},
+	"server/websocket":  {"server/outbuf"},
 	"server/conn":       {"server/outbuf", "server/wire"},
 	"server/wire":       {},
 	"server/subject":    {},
@@ -69,7 +70,7 @@ func TestImportsFollowTheArchitecture(t *testing.T) {
 // The leaves that parse untrusted input stay standard-library only: they
 // are fuzzed and benchmarked alone, and log nothing.
 func TestLeavesUseOnlyTheStandardLibrary(t *testing.T) {
-	for _, pkg := range []string{"confparse", "server/wire", "server/subject", "server/outbuf", "tlsconf"} {
+	for _, pkg := range []string{"confparse", "server/wire", "server/subject", "server/outbuf", "server/websocket", "tlsconf"} {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
