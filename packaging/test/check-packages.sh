@@ -83,7 +83,7 @@ same() { diff -u "$1" "$2" | sed 's/^/    /' && [ "${PIPESTATUS[0]}" = 0 ] || fa
 # The files both packages hold, modulo the unit directory (UNITDIR).
 files_common() {
 	printf '%s\n' /etc/nats/seed.conf /usr/bin/natsd \
-		"$1"/natsd.service "$1"/natsd.socket "$1"/natsd-cluster.socket "$1"/natsd-monitor.socket \
+		"$1"/natsd.service "$1"/natsd.socket "$1"/natsd-cluster.socket "$1"/natsd-monitor.socket "$1"/natsd-websocket.socket \
 		/usr/lib/sysusers.d/natsd.conf /usr/lib/tmpfiles.d/natsd.conf \
 		/usr/share/doc/natsd/README.md /usr/share/doc/natsd/copyright \
 		/usr/share/man/man8/natsd.8.gz
@@ -158,7 +158,7 @@ check_deb_control() {
 	grep -q 'adduser --system --group --home /var/lib/nats --no-create-home --quiet nats' "$c/postinst" || fail "postinst: no adduser"
 	grep -q 'deb-systemd-helper enable "$SERVICE"' "$c/postinst" || fail "postinst: no enable"
 	grep -q 'deb-systemd-invoke $_dh_action "$SERVICE"' "$c/postinst" || fail "postinst: no start/restart"
-	grep -q 'deb-systemd-invoke stop natsd.socket natsd-cluster.socket natsd-monitor.socket natsd.service' "$c/prerm" || fail "prerm: no stop"
+	grep -q 'deb-systemd-invoke stop natsd.socket natsd-cluster.socket natsd-monitor.socket natsd-websocket.socket natsd.service' "$c/prerm" || fail "prerm: no stop"
 	grep -q 'deluser --quiet --system nats' "$c/postrm" || fail "postrm: no deluser"
 	info "postinst: adduser, enable, start/restart; prerm: stop; postrm: deluser on purge"
 }
