@@ -413,6 +413,7 @@ func (c *Conn) SetCloseStatus(code int, reason string) {
 // follow it), then closes the socket. The status is the protocol error the
 // reader found, or else Config.CloseStatus's.
 func (c *Conn) Close() error {
+	sent := false
 	if c.wmu.TryLock() {
 		if !c.closed {
 			c.closed = true
@@ -427,12 +428,43 @@ func (c *Conn) Close() error {
 				payload := closePayload(b[2:2], code, reason)
 				frame := append(appendHeader(b[:0], opClose, false, len(payload)), payload...)
 				_ = c.Conn.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
-				_, _ = c.Conn.Write(frame)
+				_, err := c.Conn.Write(frame)
+				sent = err == nil
 			}
 		}
 		c.wmu.Unlock()
 	}
+	if sent {
+		c.linger()
+		return nil
+	}
 	return c.Conn.Close()
+}
+
+// closeLinger is how long a closed connection keeps reading what the
+// client still sends, after the server's close frame.
+const closeLinger = time.Second
+
+// linger ends a connection the server closed the way RFC 6455 §7.1.1
+// asks: the server's side is shut (FIN after the close frame) and what the
+// client still sends is read and dropped until it closes too, or for
+// closeLinger. Closing at once would answer the client's next frame (a
+// PING right behind a refused CONNECT, say: nats.go writes them
+// separately over WebSocket) with a reset, and a reset discards the -ERR
+// and the close frame not yet read on the client's side.
+func (c *Conn) linger() {
+	raw := c.Conn
+	if r, ok := raw.(interface{ Raw() net.Conn }); ok {
+		raw = r.Raw() // wss: the TCP socket under the session
+	}
+	if cw, ok := raw.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = raw.SetReadDeadline(time.Now().Add(closeLinger))
+	go func() {
+		_, _ = io.Copy(io.Discard, raw)
+		_ = c.Conn.Close()
+	}()
 }
 
 // writeCompressed deflates bufs into one frame.
