@@ -46,6 +46,10 @@ type Server struct {
 	accountsMu sync.RWMutex
 	accounts   map[string]*Account // by name, $G included
 
+	// quit closes when Shutdown begins: a client waiting for the auth
+	// callout stops waiting.
+	quit chan struct{}
+
 	mu        sync.Mutex
 	clients   map[uint64]*client
 	listeners map[net.Listener]struct{}
@@ -97,6 +101,7 @@ func New(opts Options, log *zap.Logger, version string) *Server {
 		start:     time.Now(),
 		clients:   make(map[uint64]*client),
 		listeners: make(map[net.Listener]struct{}),
+		quit:      make(chan struct{}),
 	}
 	s.id, _ = kp.PublicKey()
 	s.xkey, _ = xkp.PublicKey()
@@ -275,6 +280,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return s.wait(ctx)
 	}
 	s.shutdown = true
+	close(s.quit)
 	s.mu.Unlock()
 
 	s.closeListeners()
