@@ -64,10 +64,11 @@ func newCalloutKeys(t *testing.T, withXKey bool) *calloutKeys {
 	return k
 }
 
-// calloutConf is the config both servers run: the service's user in AUTH
+// conf is the config both servers run: the service's user in AUTH
 // (auth_users: it logs in without the callout), APP where called-out users
 // land, OTHER whose users are not handed to the callout (allowed_accounts
-// lists only APP). timeout is the auth timeout, which bounds a callout.
+// lists only APP), the system account's user (also in auth_users).
+// timeout is the auth timeout, which bounds a callout.
 func (k *calloutKeys) conf(timeout string) string {
 	xkey := ""
 	if k.xkey != nil {
@@ -78,13 +79,15 @@ accounts {
   AUTH { users: [ {user: auth, password: pwd} ] }
   APP { users: [ {user: appuser, password: pwd} ] }
   OTHER { users: [ {user: other, password: pwd} ] }
+  SYS { users: [ {user: sys, password: pwd} ] }
 }
+system_account: SYS
 authorization {
   timeout: %s
   auth_callout {
     issuer: %s
     account: AUTH
-    auth_users: [ auth ]
+    auth_users: [ auth, sys ]
     allowed_accounts: [ APP ]%s
   }
 }

@@ -21,9 +21,9 @@ import (
 // a service, with a signed request JWT on $SYS.REQ.USER.AUTH in the
 // service's account, whether a client may log in, and admits or refuses it
 // from the signed response. Each test runs against natsd and nats-server
-// v2.15.2 with the same config, service and expectations; what the
-// reference does was recorded with .scratch-style runs of the same service
-// (see docs/accounts.md, "Auth callout") and is checked again on every run.
+// v2.15.2 with the same config, service and expectations, so what the
+// reference does is checked again on every run; the first recordings are
+// in server/authcallout/testdata/reference-v2.15.2.md.
 
 // serverID is the server_id of the INFO a fresh connection gets.
 func serverID(t *testing.T, addr string) string {
@@ -43,7 +43,11 @@ func TestAuthCallout(t *testing.T) {
 			svc := startCalloutService(t, url, k)
 
 			// Admitted: the user lands in the account of the user JWT's
-			// audience, named as the JWT names it, with its permissions.
+			// audience, named as the JWT names it, with its permissions;
+			// the system account says so.
+			sys := connect(t, url, nats.UserInfo("sys", "pwd"))
+			events, _ := sys.SubscribeSync("$SYS.ACCOUNT.APP.CONNECT")
+			_ = sys.Flush()
 			alice, err := connectAs(url, "alice")
 			if err != nil {
 				t.Fatalf("alice: %v", err)
@@ -52,6 +56,19 @@ func TestAuthCallout(t *testing.T) {
 			entry := connzEntry(t, p.MonitorURL(), "app-alice")
 			if entry["account"] != "APP" || entry["authorized_user"] != "alice-called" {
 				t.Errorf("alice in /connz: account %v, authorized_user %v; want APP, alice-called", entry["account"], entry["authorized_user"])
+			}
+			ev := nextMsg(t, events)
+			var connectEvent struct {
+				Type   string `json:"type"`
+				Client struct {
+					Account string `json:"acc"`
+					User    string `json:"user"`
+					Name    string `json:"name"`
+				} `json:"client"`
+			}
+			if err := jsonUnmarshal(ev.Data, &connectEvent); err != nil || connectEvent.Type != "io.nats.server.advisory.v1.client_connect" ||
+				connectEvent.Client.Account != "APP" || connectEvent.Client.User != "alice-called" || connectEvent.Client.Name != "app-alice" {
+				t.Errorf("CONNECT event %s (%v)", ev.Data, err)
 			}
 			errs := make(chan error, 8)
 			alice.SetErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err })
@@ -402,6 +419,39 @@ func TestAuthCalloutReload(t *testing.T) {
 					}
 					return nil
 				})
+			}
+		})
+	}
+}
+
+// The service may be connected to another server of the cluster: the
+// request and the answer travel the routes in the service's account. In a
+// natsd cluster, and in a mixed one with nats-server v2.15.2 both ways.
+func TestAuthCalloutAcrossRoutes(t *testing.T) {
+	k := newCalloutKeys(t, false)
+	conf := testutil.WriteFile(t, "callout.conf", strings.Replace(k.conf("2"), "http: 127.0.0.1:-1\n", "", 1))
+	natsd, ref := testutil.NatsdBin(t), testutil.NatsServerBin(t)
+	for _, c := range []struct{ name, clientSide, serviceSide string }{
+		{"natsd", natsd, natsd},
+		{"client on natsd, service on nats-server", natsd, ref},
+		{"client on nats-server, service on natsd", ref, natsd},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := startNode(t, c.clientSide, "A", nil, "-c", conf)
+			b := startNode(t, c.serviceSide, "B", []int{a.clusterPort}, "-c", conf)
+			waitMesh(t, 10*time.Second, a, b)
+			svc := startCalloutService(t, b.ClientURL(), k)
+			testutil.Eventually(t, 20*time.Second, func() error {
+				nc, err := connectAs(a.ClientURL(), "alice", nats.Timeout(5*time.Second))
+				if err != nil {
+					return err
+				}
+				nc.Close()
+				return nil
+			})
+			checkRequest(t, svc.request("alice"), serverID(t, a.ClientAddr()), k.pub, "alice")
+			if _, lines := rawConnect(t, a.ClientAddr(), map[string]any{"user": "bob", "pass": "x"}, nil); lines[len(lines)-1] != authViolation {
+				t.Errorf("bob across the route: %q", lines)
 			}
 		})
 	}
