@@ -47,6 +47,7 @@ type accountConfig struct {
 	imports     []*Import
 	mappings    *mappings // compiled; nil: none
 	mappingList []*Mapping
+	msgTrace    *MsgTraceConfig // sampling normalized to 1-100; nil: none
 }
 
 type interestKey struct{ subject, queue string }
@@ -129,7 +130,7 @@ func (s *Server) configureAccounts(cfgs []*AccountConfig) {
 			a = newAccount(s, c.Name)
 			s.accounts[c.Name] = a
 		}
-		a.cfg.Store(&accountConfig{limits: c.Limits, exports: c.Exports, imports: c.Imports, mappings: compileMappings(c.Mappings), mappingList: c.Mappings})
+		a.cfg.Store(&accountConfig{limits: c.Limits, exports: c.Exports, imports: c.Imports, mappings: compileMappings(c.Mappings), mappingList: c.Mappings, msgTrace: msgTraceConfig(c.MsgTrace)})
 		a.updated.Store(time.Now().UnixNano())
 	}
 	if _, ok := want[GlobalAccountName]; !ok {
