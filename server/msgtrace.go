@@ -302,10 +302,13 @@ func (t *msgTrace) egress(kind int, cid uint64, name string, sub *subscription, 
 	}
 	e := &traceEgress{Type: traceTypeEgress, TS: time.Now().UTC(), Kind: kind, CID: cid, Name: name, Hop: hop, Error: errText}
 	if sub != nil {
+		// Only a client's egress names its subscription and, past an
+		// import, its account (v2.15.2's egress to a route names neither:
+		// the next server matches on its own).
 		e.Sub, e.Queue = sub.subject, sub.queue
-	}
-	if t.acc != r.ingAcc {
-		e.Account = t.acc
+		if t.acc != r.ingAcc {
+			e.Account = t.acc
+		}
 	}
 	r.events = append(r.events, e)
 }
