@@ -384,3 +384,46 @@ func TestMsgTraceServiceImportAcrossRoute(t *testing.T) {
 		})
 	}
 }
+
+// TestMsgTraceOldPeer: a peer below route protocol 3 (Debian's
+// nats-server 2.9) does not trace: natsd sends it a traced message
+// untraced and a trace-only one not at all, and its egress says so in
+// nats-server's words.
+func TestMsgTraceOldPeer(t *testing.T) {
+	a, b := twoNodes(t, testutil.NatsdBin(t), testutil.NatsServer29Bin(t), "")
+	sub := connect(t, b.ClientURL(), nats.Name("sub"))
+	msgs, err := sub.SubscribeSync("orders.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.Flush()
+	pub := connect(t, a.ClientURL(), nats.Name("pub"))
+	traces, err := pub.SubscribeSync("trace.inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitInterest(t, pub, "orders.ping", msgs)
+
+	m := nats.NewMsg("orders.new")
+	m.Header.Set("Nats-Trace-Dest", "trace.inbox")
+	if err := pub.PublishMsg(m); err != nil {
+		t.Fatal(err)
+	}
+	if got := nextMsg(t, msgs); got.Header.Get("Nats-Trace-Hop") != "1" {
+		t.Errorf("2.9 subscriber got %v", got.Header)
+	}
+	want := "in 0 pub acc=$G subj=orders.new | eg 1 remote hop=1 error=Message delivered but remote does not support message tracing so no trace event generated from there"
+	if got := traceEvents(t, traces, 1)["origin"].summary(); got != want {
+		t.Errorf("origin's event: %s\nwant %s", got, want)
+	}
+	m.Header.Set("Nats-Trace-Only", "true")
+	if err := pub.PublishMsg(m); err != nil {
+		t.Fatal(err)
+	}
+	want = "in 0 pub acc=$G subj=orders.new | eg 1 remote hop=1 error=Not delivered because remote does not support message tracing"
+	if got := traceEvents(t, traces, 1)["origin"].summary(); got != want {
+		t.Errorf("trace-only, origin's event: %s\nwant %s", got, want)
+	}
+	noMore(t, msgs)
+	noMore(t, traces)
+}
