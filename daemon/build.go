@@ -292,8 +292,6 @@ func (b *builder) unknown(e *confparse.Entry, path string) {
 var notServed = map[string]string{
 	"jetstream": "JetStream", "leafnodes": "leaf nodes", "leaf": "leaf nodes", "websocket": "websocket", "ws": "websocket",
 	"gateway": "gateways", "mqtt": "MQTT", "ocsp": "OCSP stapling", "ocsp_cache": "OCSP stapling",
-	"operator": "operator JWTs",
-	"resolver": "account resolvers", "resolver_preload": "account resolvers", "authorization.nkeys": "nkeys",
 	"max_traced_msg_len": "trace truncation",
 	"server_tags":        "server tags", "server_metadata": "server metadata",
 	"cluster.pool_size": "route pooling", "cluster.compression": "route compression",
@@ -349,8 +347,9 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 			so.Auth.NoAuthUser, _ = b.str(e, key)
 		case "accounts":
 			b.accountsBlock(e, o)
-		case "system_account", "system":
-			so.SystemAccount, _ = b.str(e, key)
+		case "operator", "operators", "root", "roots", "root_operators", "root_operator",
+			"system_account", "system", "resolver", "account_resolver", "accounts_resolver", "resolver_preload":
+			b.operatorKey(key, e, o)
 		case "mappings", "maps":
 			// The global account's.
 			if ms := b.mappings(e, key); len(ms) > 0 {
@@ -495,12 +494,13 @@ func (b *builder) validate(o *Options) {
 	if a.NoAuthUser != "" {
 		found := false
 		for _, u := range a.Users {
-			found = found || u.Username == a.NoAuthUser
+			found = found || u.Name() == a.NoAuthUser
 		}
 		if !found {
 			b.errorf(b.at("no_auth_user"), "no_auth_user", "%q is not one of the configured users", a.NoAuthUser)
 		}
 	}
+	b.validateOperator(o) // first: it says whether operator mode is on
 	b.validateAccounts(o)
 	co := &o.Cluster
 	if len(co.Routes) > 0 && !co.Enabled() {

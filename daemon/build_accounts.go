@@ -138,8 +138,9 @@ func (b *builder) newAccount(name string, at confparse.Pos, o *Options) *server.
 // are unique across all accounts (nats-server: "Duplicate user").
 func (b *builder) accountUser(u *server.User, at confparse.Pos, so *server.Options) {
 	for _, other := range so.Auth.Users {
-		if other.Username == u.Username {
-			b.errorf(at, "accounts."+u.Account+".users", "duplicate user %q", u.Username)
+		if other.Name() == u.Name() {
+			what := map[bool]string{false: "user", true: "nkey"}[u.Nkey != ""]
+			b.errorf(at, "accounts."+u.Account+".users", "duplicate %s %q", what, u.Name())
 			return
 		}
 	}
@@ -534,7 +535,7 @@ func (b *builder) validateAccounts(o *Options) {
 	// nats-server accepts this with -t and then refuses to start ("error
 	// resolving system account: account missing"); natsd says so at once.
 	// The default, $SYS, is created when not configured.
-	if sys := o.Server.SystemAccount; sys != "" && sys != server.DefaultSystemAccount && accs[sys] == nil {
+	if sys := o.Server.SystemAccount; o.Operator == nil && sys != "" && sys != server.DefaultSystemAccount && accs[sys] == nil {
 		key := "system_account"
 		if _, ok := b.pos[key]; !ok {
 			key = "system" // the alias

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nkeys"
+
 	"github.com/natsd/natsd/confparse"
 	"github.com/natsd/natsd/server"
 )
@@ -45,15 +47,18 @@ func (b *builder) authorization(n *confparse.Node, a *server.AuthOptions) {
 				if u == nil {
 					continue
 				}
-				if p, dup := first[u.Username]; dup {
-					b.errorf(at, ipath+".user", "duplicate user %q (first at line %d)", u.Username, p.Line)
+				if p, dup := first[u.Name()]; dup {
+					what := map[bool]string{false: "user", true: "nkey"}[u.Nkey != ""]
+					b.errorf(at, ipath+"."+what, "duplicate %s %q (first at line %d)", what, u.Name(), p.Line)
 					continue
 				}
-				first[u.Username] = at
+				first[u.Name()] = at
 				a.Users = append(a.Users, u)
 			}
 		case "nkeys":
-			b.notServedYet(e, "authorization.nkeys")
+			// nats-server v2.15.2 refuses it too (recorded): nkey users
+			// are entries of users.
+			b.errorf(e.KeyPos, path, "unknown field %q: nkey users are entries of users, {nkey: U…}", e.Key)
 		default:
 			b.unknown(e, path)
 		}
@@ -92,6 +97,7 @@ func (b *builder) authTimeout(e *confparse.Entry, path string) (time.Duration, b
 // user reads one user block; at is where its name was written.
 func (b *builder) user(n *confparse.Node, path string) (u *server.User, at confparse.Pos) {
 	u = &server.User{}
+	nkeyGiven := false
 	for _, e := range n.Entries {
 		key := strings.ToLower(e.Key)
 		p := path + "." + key
@@ -105,14 +111,34 @@ func (b *builder) user(n *confparse.Node, path string) (u *server.User, at confp
 			if pn, ok := b.block(e, p); ok {
 				u.Permissions = b.permissions(pn, p)
 			}
-		case "account", "nkey", "allowed_connection_types", "connection_types":
+		case "nkey":
+			nkeyGiven = true
+			if k, ok := b.str(e, p); ok {
+				if !nkeys.IsValidPublicUserKey(k) {
+					b.errorf(e.Value.Pos, p, "not a valid public nkey for a user: %q", k)
+					continue
+				}
+				u.Nkey = k
+				if at == (confparse.Pos{}) {
+					at = e.KeyPos
+				}
+			}
+		case "account", "allowed_connection_types", "connection_types":
 			b.warnf(e.KeyPos, p, "natsd does not serve per-user %s yet; ignored", key)
 		default:
 			b.unknown(e, p)
 		}
 	}
-	if u.Username == "" {
-		b.errorf(n.Pos, path, "a user needs a user name")
+	switch {
+	case u.Nkey != "" && (u.Username != "" || u.Password != ""):
+		b.errorf(n.Pos, path, "nkey users do not take usernames or passwords")
+		return nil, at
+	case u.Nkey != "":
+		return u, at
+	case u.Username == "" && nkeyGiven:
+		return nil, at // the nkey was refused
+	case u.Username == "":
+		b.errorf(n.Pos, path, "a user needs a user name or an nkey")
 		return nil, at
 	}
 	return u, at

@@ -86,8 +86,13 @@ var rules = []rule{
 	{"authorization.users", "Server.Auth.Users", true, secServer, func(o *Options) any { return o.Server.Auth.Users }},
 	{"authorization.timeout", "Server.Auth.Timeout", false, secServer, func(o *Options) any { return o.Server.Auth.Timeout }},
 	{"no_auth_user", "Server.Auth.NoAuthUser", false, secServer, func(o *Options) any { return o.Server.Auth.NoAuthUser }},
+	// The operator-mode authenticator the daemon hands the server; the
+	// operator options themselves have their own rule.
+	{"operator mode", "Server.Auth.External", false, secServer, func(o *Options) any { return o.Server.Auth.External != nil }},
 	{"system_account", "Server.SystemAccount", false, secServer, func(o *Options) any { return o.Server.SystemAccount }},
 	{"accounts", "Server.Accounts", false, secServer, func(o *Options) any { return accountsSummary(o.Server.Accounts) }},
+	// Operator mode cannot change on a reload (carryOperator refuses it).
+	{"operator", "Operator", false, secServer, func(o *Options) any { return operatorSummary(o.Operator) }},
 	// TLS: allow_non_tls here, the tls blocks' keys in diff_tls.go.
 	{"allow_non_tls", "Server.AllowNonTLS", false, secClientTLS, func(o *Options) any { return o.Server.AllowNonTLS }},
 	// Clustering.

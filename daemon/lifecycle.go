@@ -142,6 +142,9 @@ func (d *Daemon) shutdown() {
 	if err := d.srv.Shutdown(ctx); err != nil {
 		d.log.Warn("Shutdown did not finish cleanly", zap.Error(err))
 	}
+	if d.jwt != nil {
+		d.jwt.Stop()
+	}
 	// 5.
 	if cl := d.cluster(); cl != nil {
 		cl.Shutdown()

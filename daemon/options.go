@@ -6,6 +6,7 @@ import (
 	"github.com/natsd/natsd/cluster"
 	"github.com/natsd/natsd/confparse"
 	"github.com/natsd/natsd/server"
+	"github.com/natsd/natsd/server/jwtauth"
 )
 
 // Options is everything natsd runs with: built from the config file and the
@@ -16,6 +17,9 @@ type Options struct {
 	Cluster cluster.Options
 	Monitor MonitorOptions
 	Log     LogOptions
+	// Operator is operator mode (nil: off): operator JWTs, the system
+	// account, the resolver. The server gets its authenticator.
+	Operator *jwtauth.Options
 
 	PidFile      string
 	PortsFileDir string

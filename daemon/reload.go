@@ -106,6 +106,9 @@ func (d *Daemon) reload(trigger string) (applied []string, err error) {
 		return nil, errNoConfigFile
 	}
 	next, diag, err := Load(d.flags)
+	if err == nil {
+		err = carryOperator(cur, next)
+	}
 	if diag != nil {
 		for _, w := range diag.Warnings {
 			d.log.Warn(w.Error())

@@ -20,6 +20,7 @@ import (
 	"github.com/natsd/natsd/cluster"
 	"github.com/natsd/natsd/confparse"
 	"github.com/natsd/natsd/server"
+	"github.com/natsd/natsd/server/jwtauth"
 	"github.com/natsd/natsd/systemd"
 )
 
@@ -76,6 +77,7 @@ type Daemon struct {
 	srv    *server.Server
 	sys    atomic.Pointer[sysacct.Service] // the system account's events and requests
 	notify *systemd.Notifier
+	jwt    *jwtauth.Auth // operator mode; nil when off
 
 	// life is the lifecycle owner (lifecycle.go): Start's wiring, each
 	// reload's apply and Shutdown's start hold it.
@@ -185,7 +187,12 @@ func Start(flags *Flags, env Env) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	ja, err := newOperatorAuth(o, lg)
+	if err != nil {
+		return nil, err
+	}
 	d := newDaemon(flags, env, lg, o)
+	d.jwt = ja
 	// The one clean-up for every failure below: Shutdown stops whatever
 	// was started, and only that.
 	defer func() {
@@ -227,6 +234,13 @@ func (d *Daemon) start(o *Options) error {
 	defer d.life.Unlock()
 	if err := d.takeActivated(); err != nil {
 		return err
+	}
+	if d.jwt != nil {
+		// Before any client is served: the system account and its
+		// claims-update service, the resolver's directory.
+		if err := d.jwt.Start(d.srv); err != nil {
+			return err
+		}
 	}
 	opened, err := d.openAll(o)
 	if err != nil {

@@ -19,6 +19,10 @@ import (
 type Account struct {
 	Name string
 	srv  *Server
+	// external: made by UpdateAccounts (an operator's account JWT), not
+	// by the accounts block; a reload leaves it alone. Guarded by the
+	// server's accountsMu.
+	external bool
 
 	sl *subject.Sublist[*subscription]
 
@@ -119,19 +123,13 @@ func (s *Server) configureAccounts(cfgs []*AccountConfig) {
 		want[sys] = c
 		cfgs = append(cfgs[:len(cfgs):len(cfgs)], c)
 	}
-	for name := range s.accounts {
-		if _, ok := want[name]; !ok && name != GlobalAccountName {
+	for name, a := range s.accounts {
+		if _, ok := want[name]; !ok && name != GlobalAccountName && !a.external {
 			delete(s.accounts, name)
 		}
 	}
 	for _, c := range cfgs {
-		a := s.accounts[c.Name]
-		if a == nil {
-			a = newAccount(s, c.Name)
-			s.accounts[c.Name] = a
-		}
-		a.cfg.Store(&accountConfig{limits: c.Limits, exports: c.Exports, imports: c.Imports, mappings: compileMappings(c.Mappings), mappingList: c.Mappings, msgTrace: msgTraceConfig(c.MsgTrace)})
-		a.updated.Store(time.Now().UnixNano())
+		s.storeAccountLocked(c, false)
 	}
 	if _, ok := want[GlobalAccountName]; !ok {
 		s.gacc.cfg.Store(&accountConfig{})
@@ -143,6 +141,44 @@ func (s *Server) configureAccounts(cfgs []*AccountConfig) {
 	// look accounts up.
 	for _, a := range accounts {
 		a.makeImports()
+	}
+}
+
+// storeAccountLocked makes the account c names, or gives the existing one
+// c's configuration. Call with accountsMu held.
+func (s *Server) storeAccountLocked(c *AccountConfig, external bool) *Account {
+	a := s.accounts[c.Name]
+	if a == nil {
+		a = newAccount(s, c.Name)
+		a.external = external
+		s.accounts[c.Name] = a
+	}
+	a.cfg.Store(&accountConfig{limits: c.Limits, exports: c.Exports, imports: c.Imports, mappings: compileMappings(c.Mappings), mappingList: c.Mappings, msgTrace: msgTraceConfig(c.MsgTrace)})
+	a.updated.Store(time.Now().UnixNano())
+	return a
+}
+
+// UpdateAccounts adds the accounts of cfgs or reconfigures them, leaving
+// every other account as it is: how an operator's account JWTs become
+// accounts, when a client of one first connects and when an update is
+// pushed. Accounts made here are not the accounts block's: a reload does
+// not drop them. Every account's imports are made again (an importer may
+// see an export that is new), and an account whose max_connections went
+// down has its newest clients over it closed, as nats-server does.
+// Callers check imports against exports: the server does not.
+func (s *Server) UpdateAccounts(cfgs []*AccountConfig) {
+	s.accountsMu.Lock()
+	changed := make([]*Account, 0, len(cfgs))
+	for _, c := range cfgs {
+		changed = append(changed, s.storeAccountLocked(c, true))
+	}
+	accounts := s.accountsLocked()
+	s.accountsMu.Unlock()
+	for _, a := range accounts {
+		a.makeImports()
+	}
+	for _, a := range changed {
+		a.enforceMaxConnections()
 	}
 }
 

@@ -86,10 +86,15 @@ func (s *Server) reauthorize(a *AuthOptions) {
 			}
 			continue
 		}
+		if a.External != nil {
+			// Operator mode: the authenticator admitted the client and
+			// revokes it itself; the config file has no say.
+			continue
+		}
 		var u *User
 		if a.Configured() {
 			var ok bool
-			if u, ok = authenticate(a, &co); !ok {
+			if u, ok = authenticate(a, &co, c.nonce); !ok {
 				c.log().Info("Authorization no longer valid after reload; closing")
 				c.SendErrAndClose(wire.ErrAuthorization, conn.AuthRevoked)
 				continue

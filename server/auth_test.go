@@ -1,7 +1,11 @@
 package server
 
 import (
+	"encoding/base64"
+	"errors"
 	"testing"
+
+	"github.com/nats-io/nkeys"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -69,7 +73,7 @@ func TestAuthenticate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u, ok := authenticate(&tt.auth, &tt.co)
+			u, ok := authenticate(&tt.auth, &tt.co, nil)
 			if ok != tt.wantOK {
 				t.Fatalf("ok = %v, want %v", ok, tt.wantOK)
 			}
@@ -77,6 +81,64 @@ func TestAuthenticate(t *testing.T) {
 				t.Fatalf("user = %v, want %v", u, tt.wantUser)
 			}
 		})
+	}
+}
+
+// TestAuthenticateNkeys: an nkey user is who signed the client's nonce
+// with the user's seed; nothing else logs in as it.
+func TestAuthenticateNkeys(t *testing.T) {
+	kp, _ := nkeys.CreateUser()
+	pub, _ := kp.PublicKey()
+	other, _ := nkeys.CreateUser()
+	otherPub, _ := other.PublicKey()
+	nonce := []byte("Xk2mzBd7-Q1rLw0")
+	sign := func(k nkeys.KeyPair, enc *base64.Encoding, msg []byte) string {
+		sig, err := k.Sign(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return enc.EncodeToString(sig)
+	}
+	good := sign(kp, base64.RawURLEncoding, nonce)
+	nk := &User{Nkey: pub}
+	pw := &User{Username: "alice", Password: "apass"}
+	list := AuthOptions{Users: []*User{nk, pw}}
+	noAuth := AuthOptions{Users: []*User{nk, pw}, NoAuthUser: pub}
+
+	tests := []struct {
+		name     string
+		auth     AuthOptions
+		co       connectOpts
+		wantOK   bool
+		wantUser *User
+	}{
+		{"signed nonce", list, connectOpts{Nkey: pub, Sig: good}, true, nk},
+		{"standard base64 signature", list, connectOpts{Nkey: pub, Sig: sign(kp, base64.StdEncoding, nonce)}, true, nk},
+		{"signed by another key", list, connectOpts{Nkey: pub, Sig: sign(other, base64.RawURLEncoding, nonce)}, false, nil},
+		{"another nonce signed", list, connectOpts{Nkey: pub, Sig: sign(kp, base64.RawURLEncoding, []byte("other"))}, false, nil},
+		{"no signature", list, connectOpts{Nkey: pub}, false, nil},
+		{"signature not base64", list, connectOpts{Nkey: pub, Sig: "!!!"}, false, nil},
+		{"unknown nkey", list, connectOpts{Nkey: otherPub, Sig: sign(other, base64.RawURLEncoding, nonce)}, false, nil},
+		{"not an nkey", list, connectOpts{Nkey: "alice", Sig: good}, false, nil},
+		{"nkey decides over user and password", list, connectOpts{Nkey: pub, Sig: good, User: "alice", Pass: "wrong"}, true, nk},
+		{"no credentials do not match the nkey user", list, connectOpts{}, false, nil},
+		{"empty user and password do not match the nkey user", list, connectOpts{User: "", Pass: ""}, false, nil},
+		{"password user beside nkeys", list, connectOpts{User: "alice", Pass: "apass"}, true, pw},
+		{"no_auth_user names an nkey", noAuth, connectOpts{}, true, nk},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, ok := authenticate(&tt.auth, &tt.co, nonce)
+			if ok != tt.wantOK {
+				t.Fatalf("ok = %v, want %v", ok, tt.wantOK)
+			}
+			if ok && u != tt.wantUser {
+				t.Fatalf("user = %v, want %v", u, tt.wantUser)
+			}
+		})
+	}
+	if VerifyNonceSignature(pub, good, nil) {
+		t.Error("a signature verified against no nonce")
 	}
 }
 
@@ -111,6 +173,8 @@ func TestAuthRequired(t *testing.T) {
 		{AuthOptions{Token: "t"}, true},
 		{AuthOptions{Users: []*User{{Username: "a"}}}, true},
 		{AuthOptions{Users: []*User{{Username: "a"}}, NoAuthUser: "a"}, false},
+		{AuthOptions{Users: []*User{{Nkey: "UA"}}}, true},
+		{AuthOptions{External: refuseAll{}}, true},
 	}
 	for i, tt := range tests {
 		if got := tt.a.Required(); got != tt.want {
@@ -146,3 +210,10 @@ func TestAuthOverTCP(t *testing.T) {
 		t.Errorf("verbose CONNECT: got %q, %q; want +OK, PONG", a, b)
 	}
 }
+
+// refuseAll is an external authenticator that admits no one.
+type refuseAll struct{}
+
+func (refuseAll) Authenticate(*Credentials) (*Identity, error) { return nil, errRefused }
+
+var errRefused = errors.New("refused")

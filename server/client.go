@@ -60,6 +60,12 @@ type client struct {
 	perms   *perms
 	replies map[string]*replyGrant // allow_responses: requests this client may answer
 	bound   bool                   // counted in acc's connections
+	extTag  any                    // an external authenticator's (Identity.Tag); nil otherwise
+	expiry  *time.Timer            // closes the client when its JWT expires
+
+	// nonce is what the greeting INFO asks the client to sign (nkeys, JWT);
+	// nil when no such auth is configured. Set before the client is shared.
+	nonce []byte
 
 	// authed: may do more than CONNECT (passed auth, or none is required,
 	// or no_auth_user applies). Atomic because every op checks it and a
@@ -90,6 +96,9 @@ func newClient(s *Server, nc net.Conn) *client {
 	c.prod.init(s, true)
 	opts := s.getOpts()
 	c.parser = wire.NewClientParser(c, wire.Limits{MaxControlLine: opts.MaxControlLine, MaxPayload: opts.MaxPayload})
+	if opts.Auth.nonceRequired() {
+		c.nonce = newNonce()
+	}
 	c.admitBeforeConnect(&opts.Auth)
 	return c
 }
@@ -192,6 +201,9 @@ func (c *client) Closed(reason conn.Reason) {
 	}
 	c.subs = nil
 	pending := c.PendingLocked()
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
 	if c.bound {
 		c.bound = false
 		c.acc.Load().unbind()

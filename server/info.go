@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"net"
 	"runtime"
@@ -28,6 +30,9 @@ type Info struct {
 	LameDuckMode  bool     `json:"ldm,omitempty"`
 	ConnectInfo   bool     `json:"connect_info,omitempty"`
 	RemoteAccount string   `json:"remote_account,omitempty"`
+	// Nonce is for the client to sign when nkey or JWT auth is possible
+	// (greeting INFO only).
+	Nonce string `json:"nonce,omitempty"`
 	// Natsd is natsd's own version; "version" says which nats-server
 	// release natsd speaks the protocol of.
 	Natsd string `json:"natsd_version,omitempty"`
@@ -68,6 +73,9 @@ func (s *Server) clientInfo(c *client, connectInfo bool) []byte {
 	info := s.baseInfo()
 	info.ClientID = c.cid
 	info.ClientIP = c.Host()
+	if !connectInfo && c.nonce != nil {
+		info.Nonce = string(c.nonce)
+	}
 	if connectInfo {
 		info.ConnectInfo = true
 		info.RemoteAccount = c.acc.Load().Name
@@ -153,4 +161,14 @@ func (s *Server) ClientPort() int {
 		}
 	}
 	return 0
+}
+
+// newNonce makes a client's nonce as nats-server's look (recorded: 15
+// characters of URL-safe base64, 11 random bytes).
+func newNonce() []byte {
+	var b [11]byte
+	_, _ = rand.Read(b[:])
+	out := make([]byte, base64.RawURLEncoding.EncodedLen(len(b)))
+	base64.RawURLEncoding.Encode(out, b[:])
+	return out
 }

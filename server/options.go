@@ -85,23 +85,41 @@ type AuthOptions struct {
 	Users    []*User
 	// Timeout is how long a client has to send CONNECT when auth is required.
 	Timeout time.Duration
-	// NoAuthUser names a user from Users that clients sending no credentials
-	// are authenticated as.
+	// NoAuthUser names a user from Users (by name or nkey) that clients
+	// sending no credentials are authenticated as.
 	NoAuthUser string
+	// External authenticates the clients the options above do not know:
+	// operator mode's user JWTs (package jwtauth). nil: none.
+	External Authenticator
 }
 
 // Required reports whether clients must send credentials: INFO's
 // auth_required. With no_auth_user a client may connect without them (it
 // becomes that user), so INFO leaves auth_required out, as nats-server does.
 func (a *AuthOptions) Required() bool {
-	return a.Username != "" || a.Token != "" || (len(a.Users) > 0 && a.NoAuthUser == "")
+	return a.Username != "" || a.Token != "" || (len(a.Users) > 0 && a.NoAuthUser == "") || a.External != nil
 }
 
 // Configured reports whether any authorization is configured: then every
 // client must send CONNECT within the auth timeout, also when no_auth_user
 // lets it connect without credentials.
 func (a *AuthOptions) Configured() bool {
-	return a.Username != "" || a.Token != "" || len(a.Users) > 0
+	return a.Username != "" || a.Token != "" || len(a.Users) > 0 || a.External != nil
+}
+
+// nonceRequired reports whether clients are sent a nonce to sign: some
+// user has an nkey, or operator mode is on (nats-server sends one then, to
+// every client).
+func (a *AuthOptions) nonceRequired() bool {
+	if a.External != nil {
+		return true
+	}
+	for _, u := range a.Users {
+		if u.Nkey != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // noAuthUser is the user a client without credentials is authenticated as
@@ -111,20 +129,31 @@ func (a *AuthOptions) noAuthUser() *User {
 		return nil
 	}
 	for _, u := range a.Users {
-		if u.Username == a.NoAuthUser {
+		if u.Name() == a.NoAuthUser {
 			return u
 		}
 	}
 	return nil
 }
 
-// User is one entry of authorization.users or of an account's users.
+// User is one entry of authorization.users or of an account's users: a
+// name and password, or an nkey (a public user key, "U…"), whose clients
+// prove they hold its seed by signing the nonce of their INFO.
 type User struct {
 	Username    string
 	Password    string
+	Nkey        string
 	Permissions *Permissions
 	// Account is the account the user's clients are bound to ("": $G).
 	Account string
+}
+
+// Name is how the user is known: its name, or its nkey.
+func (u *User) Name() string {
+	if u.Nkey != "" {
+		return u.Nkey
+	}
+	return u.Username
 }
 
 // Permissions limit what a user may publish and subscribe to.

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"strconv"
 	"time"
 
@@ -42,19 +43,28 @@ func (c *client) Connect(arg []byte) error {
 		return errNoRespHeaders
 	}
 	var user *User
-	if so.Auth.Configured() {
-		u, ok := authenticate(&so.Auth, &opts)
+	var ident *Identity
+	acc := c.srv.gacc
+	switch {
+	case so.Auth.External != nil:
+		id, err := so.Auth.External.Authenticate(c.credentials(&opts))
+		if err != nil || id == nil || id.Account == nil {
+			c.log().Info("Authorization Error", zap.Error(err))
+			return errAuthViolation
+		}
+		ident, user, acc = id, id.User, id.Account
+	case so.Auth.Configured():
+		u, ok := authenticate(&so.Auth, &opts, c.nonce)
 		if !ok {
-			c.log().Info("Authorization Error", zap.String("user", opts.User))
+			c.log().Info("Authorization Error", zap.String("user", opts.User), zap.String("nkey", opts.Nkey))
 			return errAuthViolation
 		}
 		user = u
-	}
-	acc := c.srv.gacc
-	if user != nil {
-		if acc = c.srv.userAccount(user); acc == nil {
-			c.log().Info("Authorization Error: the user's account does not exist", zap.String("user", user.Username))
-			return errAuthViolation
+		if user != nil {
+			if acc = c.srv.userAccount(user); acc == nil {
+				c.log().Info("Authorization Error: the user's account does not exist", zap.String("user", user.Name()))
+				return errAuthViolation
+			}
 		}
 	}
 	if cur := c.acc.Load(); acc != cur {
@@ -85,6 +95,10 @@ func (c *client) Connect(arg []byte) error {
 		c.flags |= infoAfterPong
 	}
 	c.setUser(user)
+	if ident != nil {
+		c.extTag = ident.Tag
+		c.armExpiry(ident.Expires)
+	}
 	c.StopAuthTimerLocked()
 	var event *ConnStats
 	sink := c.srv.eventSink()
@@ -100,6 +114,14 @@ func (c *client) Connect(arg []byte) error {
 		c.sendOK()
 	}
 	return nil
+}
+
+// credentials are what an external authenticator is shown of a CONNECT.
+func (c *client) credentials(o *connectOpts) *Credentials {
+	cr := &Credentials{JWT: o.JWT, Sig: o.Sig, Nkey: o.Nkey, User: o.User, Pass: o.Pass, Token: o.Token,
+		Nonce: c.nonce, ConnectionType: ConnTypeStandard}
+	cr.ClientIP = net.ParseIP(c.Host())
+	return cr
 }
 
 // requireAuth refuses any op but CONNECT before a client has authenticated.

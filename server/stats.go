@@ -118,7 +118,7 @@ func (c *client) statsLocked() *ConnStats {
 		Name: c.opts.Name, Lang: c.opts.Lang, Version: c.opts.Version, Account: c.accountName(),
 	}
 	if c.user != nil {
-		cs.User = c.user.Username
+		cs.User = c.user.Name()
 	} else if c.opts.User != "" && c.authed.Load() {
 		cs.User = c.opts.User
 	}

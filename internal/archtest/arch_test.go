@@ -16,10 +16,11 @@ const module = "github.com/natsd/natsd/"
 // say where it stands.
 var allowed = map[string][]string{
 	"cmd/natsd":         {"daemon"},
-	"daemon":            {"cluster", "confparse", "server", "server/monitor", "server/subject", "systemd", "sysacct", "tlsconf"},
+	"daemon":            {"cluster", "confparse", "server", "server/jwtauth", "server/monitor", "server/subject", "systemd", "sysacct", "tlsconf"},
 	"sysacct":           {"cluster", "server", "server/monitor"},
 	"cluster":           {"server", "server/conn", "server/wire", "server/subject", "server/outbuf", "tlsconf"},
 	"server/monitor":    {"cluster", "server", "server/subject"},
+	"server/jwtauth":    {"server"},
 	"server":            {"server/conn", "server/wire", "server/subject", "server/outbuf", "tlsconf"},
 	"server/conn":       {"server/outbuf", "server/wire"},
 	"server/wire":       {},

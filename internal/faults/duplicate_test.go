@@ -30,8 +30,8 @@ func TestFaultDuplicateRoute(t *testing.T) {
 	probs := &errList{}
 	var a, b *node
 	for try := 0; ; try++ {
-		if try == 8 {
-			t.Fatal("8 pairs started, never one where A's id sorts first")
+		if try == 30 { // each try is a coin toss: 2^-30
+			t.Fatal("30 pairs started, never one where A's id sorts first")
 		}
 		a, b = newNode(t, "A"), newNode(t, "B")
 		a.start(conf{routes: []*node{b}})

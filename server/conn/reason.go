@@ -27,7 +27,8 @@ const (
 	RouteRemoved
 	DuplicateRoute
 	MaxAccountConnectionsExceeded
-	Kicked // by the system account's KICK request
+	AuthExpired // the user's credentials (a JWT) expired on a live connection
+	Kicked      // by the system account's KICK request
 )
 
 var reasonText = map[Reason]string{
@@ -51,6 +52,7 @@ var reasonText = map[Reason]string{
 	DuplicateRoute:            "Duplicate Route",
 
 	MaxAccountConnectionsExceeded: "Maximum Account Connections Exceeded",
+	AuthExpired:                   "Authentication Expired",
 	Kicked:                        "Kicked",
 }
 
