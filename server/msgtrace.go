@@ -147,7 +147,6 @@ type traceRecord struct {
 	srv     *Server
 	acc     *Account // the account the event is published in
 	dest    string
-	byHdr   bool   // dest came from Nats-Trace-Dest (not msg_trace)
 	gzip    bool   // the publisher accepts a gzipped event
 	header  []byte // the header block as received; valid until the message is handled
 	msgSize int
@@ -217,7 +216,7 @@ func (s *Server) startTrace(acc *Account, m *wire.Msg, src traceSource, routed b
 		to = oa
 	}
 	r := s.newTraceRecord(acc, to, m, src, routed)
-	r.dest, r.byHdr = string(dest), true
+	r.dest = string(dest)
 	if ae, ok := traceHeader(h, keyAcceptEn); ok {
 		r.gzip = acceptsGzip(ae)
 	}
