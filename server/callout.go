@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/tls"
 	"errors"
 	"net"
 	"slices"
@@ -96,9 +95,11 @@ func (c *client) credentials(o *connectOpts) *Credentials {
 		ClientID: c.cid, Host: c.Host(), Name: o.Name, Lang: o.Lang, Version: o.Version, Protocol: o.Protocol,
 		Abort: c.srv.quit}
 	cr.ClientIP = net.ParseIP(c.Host())
-	if tc, ok := c.NetConn().(*tls.Conn); ok {
-		st := tc.ConnectionState()
-		cr.TLS = &st
+	if c.sock != nil {
+		if tc := c.sock.tc.Load(); tc != nil {
+			st := tc.ConnectionState()
+			cr.TLS = &st
+		}
 	}
 	return cr
 }
