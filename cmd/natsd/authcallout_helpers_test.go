@@ -94,11 +94,12 @@ authorization {
 `, timeout, k.pub, xkey)
 }
 
-// startCalloutService connects as the auth user and serves requests.
-func startCalloutService(t *testing.T, url string, k *calloutKeys) *calloutService {
+// startCalloutService connects as the auth user (with opts) and serves
+// requests.
+func startCalloutService(t *testing.T, url string, k *calloutKeys, opts ...nats.Option) *calloutService {
 	t.Helper()
 	s := &calloutService{t: t, issuer: k.issuer, xkey: k.xkey, seen: map[string]*calloutRequest{}, came: make(chan string, 64)}
-	s.nc = connect(t, url, nats.UserInfo("auth", "pwd"))
+	s.nc = connect(t, url, append([]nats.Option{nats.UserInfo("auth", "pwd")}, opts...)...)
 	if _, err := s.nc.Subscribe("$SYS.REQ.USER.AUTH", s.handle); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -452,6 +455,41 @@ func TestAuthCalloutAcrossRoutes(t *testing.T) {
 			checkRequest(t, svc.request("alice"), serverID(t, a.ClientAddr()), k.pub, "alice")
 			if _, lines := rawConnect(t, a.ClientAddr(), map[string]any{"user": "bob", "pass": "x"}, nil); lines[len(lines)-1] != authViolation {
 				t.Errorf("bob across the route: %q", lines)
+			}
+		})
+	}
+}
+
+// A client on TLS: the request says so (client_tls), with the client's
+// certificate as the verified chain when the server verifies clients.
+func TestAuthCalloutTLS(t *testing.T) {
+	k := newCalloutKeys(t, false)
+	p := newPKI(t, "callout")
+	conf := "listen: 127.0.0.1:-1\n" + k.conf("2") + p.tlsBlock("verify: true")
+	for _, impl := range implementations(t) {
+		t.Run(impl.name, func(t *testing.T) {
+			srv := testutil.Start(t, impl.bin, "-c", testutil.WriteFile(t, "server.conf", conf))
+			url := srv.ClientURL()
+			svc := startCalloutService(t, url, k, p.opts(p.client)...)
+			alice, err := connectAs(url, "alice", p.opts(p.client)...)
+			if err != nil {
+				t.Fatalf("alice over TLS: %v", err)
+			}
+			cs, _ := alice.TLSConnectionState()
+			alice.Close()
+			ct := svc.request("alice").Claims.TLS
+			switch {
+			case ct == nil:
+				t.Fatal("no client_tls for a TLS client")
+			case ct.Version != "1.3" || ct.Cipher != tls.CipherSuiteName(cs.CipherSuite):
+				t.Errorf("client_tls version %q cipher %q, want 1.3 and %s", ct.Version, ct.Cipher, tls.CipherSuiteName(cs.CipherSuite))
+			case len(ct.VerifiedChains) != 1 || len(ct.VerifiedChains[0]) != 2 || len(ct.Certs) != 0:
+				t.Errorf("client_tls chains %d certs %d, want one verified chain of two", len(ct.VerifiedChains), len(ct.Certs))
+			default:
+				blk, _ := pem.Decode([]byte(ct.VerifiedChains[0][0]))
+				if blk == nil || !bytes.Equal(blk.Bytes, p.client.Leaf.Raw) {
+					t.Errorf("the verified chain does not start with the client's certificate: %q", ct.VerifiedChains[0][0])
+				}
 			}
 		})
 	}
