@@ -149,6 +149,9 @@ func (d *Daemon) shutdown() {
 	if d.jwt != nil {
 		d.jwt.Stop()
 	}
+	if d.callout != nil {
+		d.callout.Stop()
+	}
 	// 5.
 	if cl := d.cluster(); cl != nil {
 		cl.Shutdown()

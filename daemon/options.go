@@ -6,6 +6,7 @@ import (
 	"github.com/natsd/natsd/cluster"
 	"github.com/natsd/natsd/confparse"
 	"github.com/natsd/natsd/server"
+	"github.com/natsd/natsd/server/authcallout"
 	"github.com/natsd/natsd/server/jwtauth"
 )
 
@@ -20,6 +21,9 @@ type Options struct {
 	// Operator is operator mode (nil: off): operator JWTs, the system
 	// account, the resolver. The server gets its authenticator.
 	Operator *jwtauth.Options
+	// Callout is authorization.auth_callout (nil: none). The server gets
+	// its side (Server.Auth.Callout) when natsd starts.
+	Callout *authcallout.Options
 
 	PidFile      string
 	PortsFileDir string

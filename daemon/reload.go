@@ -114,6 +114,9 @@ func (d *Daemon) reload(trigger string) (applied []string, err error) {
 	if err == nil {
 		err = carryOperator(cur, next)
 	}
+	if err == nil {
+		err = carryCallout(cur, next)
+	}
 	if diag != nil {
 		for _, w := range diag.Warnings {
 			d.log.Warn(w.Error())

@@ -101,6 +101,7 @@ type wsClient struct {
 	// The values of the configured cookies in the upgrade request.
 	jwt, user, pass, token string
 	sess                   *tlsconf.Session // wss: the TLS session; nil for ws
+	tls                    *tlsconf.Conn    // wss: the TLS connection (its state for the auth callout); nil for ws
 }
 
 // SetWebSocketTLS gives the server the certificates of websocket.tls (nil:
@@ -232,6 +233,7 @@ func (s *Server) upgrade(nc net.Conn) *client {
 	_ = nc.SetDeadline(time.Now().Add(timeout))
 	sock := nc
 	var sess *tlsconf.Session
+	var tlsConn *tlsconf.Conn
 	if !w.NoTLS {
 		st := s.ws.tls.Load()
 		if st == nil {
@@ -244,7 +246,7 @@ func (s *Server) upgrade(nc net.Conn) *client {
 			return nil
 		}
 		_ = nc.SetDeadline(time.Now().Add(timeout)) // Handshake cleared it
-		sock, sess = tc, tlsconf.SessionOf(tc.ConnectionState())
+		sock, sess, tlsConn = tc, tlsconf.SessionOf(tc.ConnectionState()), tc
 	}
 	br := websocket.NewHandshakeReader(sock)
 	up, err := websocket.Accept(br, sock, s.ws.policy.Load())
@@ -262,7 +264,7 @@ func (s *Server) upgrade(nc net.Conn) *client {
 		return nil
 	}
 	_ = nc.SetDeadline(time.Time{})
-	wc := &wsClient{sess: sess}
+	wc := &wsClient{sess: sess, tls: tlsConn}
 	wc.jwt, wc.user = cookie(up.Request, w.JWTCookie), cookie(up.Request, w.UserCookie)
 	wc.pass, wc.token = cookie(up.Request, w.PassCookie), cookie(up.Request, w.TokenCookie)
 	ws := &wsSocket{}

@@ -245,8 +245,10 @@ func TestListeners(t *testing.T) {
 			want:    []string{"client", "cluster", "monitor"},
 		},
 		{
-			name:    "all four",
-			socks:   func(t *testing.T) []passed { return []passed{tcpListener(t), tcpListener(t), tcpListener(t), tcpListener(t)} },
+			name: "all four",
+			socks: func(t *testing.T) []passed {
+				return []passed{tcpListener(t), tcpListener(t), tcpListener(t), tcpListener(t)}
+			},
 			fdnames: "websocket:client:cluster:monitor",
 			want:    []string{"client", "cluster", "monitor", "websocket"},
 		},
