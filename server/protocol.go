@@ -98,6 +98,7 @@ func (c *client) Connect(arg []byte) error {
 	// The account's max_payload applies from the next op on, also in this
 	// read.
 	c.parser.MaxPayload = c.maxPayload(so)
+	c.wsFramesFor(c.parser.MaxPayload)
 
 	c.Lock()
 	first := !c.flags.has(connectReceived)

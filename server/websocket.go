@@ -270,7 +270,8 @@ func (s *Server) upgrade(nc net.Conn) *client {
 	ws := &wsSocket{}
 	wc.conn = websocket.NewConn(sock, websocket.Buffered(br), websocket.Config{
 		Compress: up.Compress, MaxFrame: uint64(o.MaxPending),
-		CloseStatus: func() (int, string) { return ws.c.wsCloseStatus() },
+		MaxWriteFrame: websocket.MaxWriteFrameFor(o.MaxPayload), // what the greeting INFO says
+		CloseStatus:   func() (int, string) { return ws.c.wsCloseStatus() },
 	})
 	ws.Conn = wc.conn
 	ws.c = newClient(s, ws, wc)
@@ -507,6 +508,15 @@ func (c *client) authOpts(o *Options) *AuthOptions {
 		a.Timeout = w.AuthTimeout
 	}
 	return &a
+}
+
+// wsFramesFor bounds the frames a WebSocket client is sent by the
+// max_payload it is told after CONNECT (its account's may be smaller than
+// the server's): nats.go refuses a frame over 8 times that.
+func (c *client) wsFramesFor(maxPayload int) {
+	if c.ws != nil {
+		c.ws.conn.SetMaxWriteFrame(websocket.MaxWriteFrameFor(maxPayload))
+	}
 }
 
 // applyCookies fills what a WebSocket client's CONNECT left out from the

@@ -185,3 +185,53 @@ func TestWebSocketOrigins(t *testing.T) {
 		t.Error("nats.go from an origin not allowed connected")
 	}
 }
+
+// A WebSocket client that fell behind gets its backlog in frames nats.go
+// accepts: none over 8 × the max_payload its INFO gave (nats.go 1.53 and
+// later close the connection on a larger frame). nats-server v2.15.2 sends
+// a backlog as one frame (recorded: `nats bench sub` over ws:// against it
+// fails with "websocket frame too large: 11675342" once it falls behind).
+// Here the client reads nothing until natsd holds megabytes for it.
+func TestWebSocketBacklogFrames(t *testing.T) {
+	p := wsStart(t, testutil.NatsdBin(t), "max_payload: 64KB\n"+wsConf("no_tls: true"))
+	w := wsUpgrade(t, p.WebSocketAddr(), nil)
+	if mp := w.Info["max_payload"]; mp != float64(64<<10) {
+		t.Fatalf("INFO max_payload %v", mp)
+	}
+	w.Send("CONNECT {\"verbose\":false,\"name\":\"behind\"}\r\nSUB flood 1\r\nPING\r\n")
+	w.ReadUntil("PONG")
+	tcp := connect(t, p.ClientURL())
+	payload := bytes.Repeat([]byte("x"), 1024)
+	const n = 16 << 10 // 16 MiB: under max_pending, more than loopback sockets hold
+	for range n {
+		_ = tcp.Publish("flood", payload)
+	}
+	_ = tcp.Flush()
+	testutil.Eventually(t, 10*time.Second, func() error {
+		c, err := wsConnz(t, p, "behind")
+		if err != nil {
+			return err
+		}
+		if pb, _ := c["pending_bytes"].(float64); pb < 2<<20 {
+			return fmt.Errorf("natsd holds %v bytes for the client", pb)
+		}
+		return nil
+	})
+	_ = w.nc.SetDeadline(time.Now().Add(30 * time.Second))
+	limit, frames, got := 8*64<<10, 0, 0
+	want := n * (len("MSG flood 1 1024\r\n") + len(payload) + 2)
+	for got < want {
+		f := w.ReadFrame()
+		if f.Err != nil {
+			t.Fatalf("after %d of %d bytes in %d frames: %v", got, want, frames, f.Err)
+		}
+		if len(f.Payload) > limit {
+			t.Fatalf("frame %d: %d bytes, over nats.go's limit of %d", frames, len(f.Payload), limit)
+		}
+		frames++
+		got += len(f.Payload)
+	}
+	if c, _ := wsConnz(t, p, "behind"); c == nil {
+		t.Error("the client was closed")
+	}
+}

@@ -79,9 +79,14 @@ func BenchmarkRead64PerFrameCompressed(b *testing.B) { benchRead(b, 64, true) }
 // benchWrite sends batches of n MSG lines of size bytes each, as the
 // connection's writer hands them over (one op is one message).
 func benchWrite(b *testing.B, n, size int, compress bool) {
+	benchWriteFrames(b, n, size, compress, 0)
+}
+
+// benchWriteFrames is benchWrite with frames of at most maxFrame bytes.
+func benchWriteFrames(b *testing.B, n, size int, compress bool, maxFrame int) {
 	batch := bytes.ReplaceAll(pubs(n, size), []byte("PUB"), []byte("MSG"))
 	bufs := [][]byte{batch[:len(batch)/2], batch[len(batch)/2:]}
-	c := NewConn(&loopConn{src: []byte{0}}, nil, Config{Compress: compress})
+	c := NewConn(&loopConn{src: []byte{0}}, nil, Config{Compress: compress, MaxWriteFrame: maxFrame})
 	b.SetBytes(int64(len(batch) / n))
 	b.ReportAllocs()
 	i := 0
@@ -98,3 +103,7 @@ func benchWrite(b *testing.B, n, size int, compress bool) {
 func BenchmarkWriteBatch64x16(b *testing.B)           { benchWrite(b, 64, 16, false) }
 func BenchmarkWriteBatch64x16Compressed(b *testing.B) { benchWrite(b, 64, 16, true) }
 func BenchmarkWriteBatch16x1K(b *testing.B)           { benchWrite(b, 16, 1024, false) }
+
+// A backlog of 4 MiB (a client that fell behind) in frames of 512 KiB:
+// nats.go's limit for a max_payload of 64 KiB.
+func BenchmarkWriteBacklogSplit(b *testing.B) { benchWriteFrames(b, 4096, 1024, false, 512<<10) }

@@ -28,6 +28,28 @@ type Config struct {
 	// protocol error or a close frame from the client, for the close
 	// frame to send: code 0 sends none.
 	CloseStatus func() (code int, reason string)
+	// MaxWriteFrame bounds the payload of a frame the server sends: a
+	// larger write goes out as several frames (the client protocol is a
+	// byte stream, so a frame may end anywhere). nats.go 1.53 and later
+	// close the connection on a frame over 8 × the max_payload their INFO
+	// gave (64 MiB at most), and the writer of a client that fell behind
+	// takes everything pending at once: see MaxWriteFrameFor. 0 means
+	// DefaultMaxWriteFrame; SetMaxWriteFrame changes it.
+	MaxWriteFrame int
+}
+
+// DefaultMaxWriteFrame is MaxWriteFrame's default: nats.go's limit for
+// the default max_payload of 1 MiB.
+const DefaultMaxWriteFrame = 8 << 20
+
+// MaxWriteFrameFor is the largest frame a client told maxPayload accepts:
+// what nats.go allows (8 × max_payload, at most 64 MiB).
+func MaxWriteFrameFor(maxPayload int) int {
+	const limit = 64 << 20
+	if maxPayload <= 0 || maxPayload > limit/8 {
+		return limit
+	}
+	return 8 * maxPayload
 }
 
 // DefaultMaxFrame is MaxFrame's default: nats-server's default max_pending.
@@ -66,13 +88,15 @@ type Conn struct {
 	nctrl  int
 	err    error // sticky: what Read returns once the payload is drained
 
-	status atomic.Pointer[CloseError] // a protocol error the reader found: what Close sends
+	status   atomic.Pointer[CloseError] // a protocol error the reader found: what Close sends
+	maxWrite atomic.Int64               // Config.MaxWriteFrame, changed by SetMaxWriteFrame
 
 	// The writers' (the connection's writer, the reader's control
 	// frames, Close), under wmu.
 	wmu     sync.Mutex
 	closed  bool // a close frame went out, or Close ran: no frame follows
 	hdr     [maxHeader]byte
+	hdrs    []byte // the headers of a write split into frames
 	vec     [][]byte
 	scratch net.Buffers
 }
@@ -94,6 +118,7 @@ func NewConn(nc net.Conn, buffered []byte, cfg Config) *Conn {
 		cfg.MaxFrame = DefaultMaxFrame
 	}
 	c := &Conn{Conn: nc, cfg: cfg}
+	c.SetMaxWriteFrame(cfg.MaxWriteFrame)
 	if len(buffered) > 0 {
 		c.rbuf = append(make([]byte, 0, max(len(buffered), minReadBuf)), buffered...)
 		c.w = len(buffered)
@@ -101,6 +126,20 @@ func NewConn(nc net.Conn, buffered []byte, cfg Config) *Conn {
 	}
 	return c
 }
+
+// SetMaxWriteFrame bounds the frames sent from the next write on (0:
+// DefaultMaxWriteFrame). The server lowers it when CONNECT puts the client
+// in an account with a smaller max_payload.
+func (c *Conn) SetMaxWriteFrame(n int) {
+	if n <= 0 {
+		n = DefaultMaxWriteFrame
+	}
+	c.maxWrite.Store(int64(max(n, minWriteFrame)))
+}
+
+// minWriteFrame keeps a tiny limit from splitting writes into a frame per
+// few bytes.
+const minWriteFrame = 4 << 10
 
 // Compressed reports whether permessage-deflate is on.
 func (c *Conn) Compressed() bool { return c.cfg.Compress }
@@ -392,14 +431,51 @@ func (c *Conn) WriteBuffers(bufs [][]byte) (int64, error) {
 	if total == 0 {
 		return 0, nil
 	}
+	limit := int(c.maxWrite.Load())
 	if c.cfg.Compress && total >= compressMin {
-		return c.writeCompressed(bufs, total)
+		return c.writeCompressed(bufs, total, limit)
 	}
-	h := appendHeader(c.hdr[:0], opBinary, false, total)
-	c.vec = append(append(c.vec[:0], h), bufs...)
+	var hlen int
+	if total <= limit {
+		h := appendHeader(c.hdr[:0], opBinary, false, total)
+		c.vec = append(append(c.vec[:0], h), bufs...)
+		hlen = len(h)
+	} else {
+		hlen = c.splitFrames(bufs, total, limit)
+	}
 	n, err := outbuf.WriteTo(c.Conn, c.vec, &c.scratch)
 	clear(c.vec) // keep no reference to the caller's chunks
-	return max(n-int64(len(h)), 0), err
+	return max(n-int64(hlen), 0), err
+}
+
+// splitFrames puts bufs in c.vec as frames of at most limit bytes each,
+// a header before each, slicing a chunk where a frame ends (no copy), and
+// returns the headers' length.
+func (c *Conn) splitFrames(bufs [][]byte, total, limit int) int {
+	frames := (total + limit - 1) / limit
+	// The headers are slices of c.hdrs: room for all of them first, so
+	// that appending does not move the ones already in c.vec.
+	if need := frames * maxServerHeader; cap(c.hdrs) < need {
+		c.hdrs = make([]byte, 0, need)
+	}
+	c.hdrs = c.hdrs[:0]
+	c.vec = c.vec[:0]
+	left, room := total, 0
+	for _, b := range bufs {
+		for len(b) > 0 {
+			if room == 0 {
+				room = min(limit, left)
+				at := len(c.hdrs)
+				c.hdrs = appendHeader(c.hdrs, opBinary, false, room)
+				c.vec = append(c.vec, c.hdrs[at:])
+				left -= room
+			}
+			k := min(len(b), room)
+			c.vec = append(c.vec, b[:k])
+			b, room = b[k:], room-k
+		}
+	}
+	return len(c.hdrs)
 }
 
 // SetCloseStatus sets the close frame Close sends, unless a protocol error
@@ -467,13 +543,38 @@ func (c *Conn) linger() {
 	}()
 }
 
-// writeCompressed deflates bufs into one frame.
-func (c *Conn) writeCompressed(bufs [][]byte, total int) (int64, error) {
+// writeCompressed deflates bufs into one frame, or into one frame per
+// limit/2 bytes of input when there is more: deflate's output of that much
+// stays under limit, whatever the input.
+func (c *Conn) writeCompressed(bufs [][]byte, total, limit int) (int64, error) {
 	z := getDeflater()
 	defer putDeflater(z)
+	piece := max(limit/2, 1)
+	in := 0 // input bytes in the deflater
 	for _, b := range bufs {
-		_, _ = z.w.Write(b)
+		for len(b) > 0 {
+			k := min(len(b), piece-in)
+			_, _ = z.w.Write(b[:k])
+			b, in = b[k:], in+k
+			if in == piece {
+				if err := c.flushCompressed(z); err != nil {
+					return 0, err
+				}
+				in = 0
+			}
+		}
 	}
+	if in > 0 {
+		if err := c.flushCompressed(z); err != nil {
+			return 0, err
+		}
+	}
+	return int64(total), nil
+}
+
+// flushCompressed sends what z deflated as one frame (a message of its
+// own: no context is kept between messages) and resets z.
+func (c *Conn) flushCompressed(z *deflater) error {
 	_ = z.w.Flush()
 	out := z.buf.Bytes()
 	out = bytes.TrimSuffix(out, deflateTail[:4]) // the sync flush's marker, as RFC 7692 §7.2.1 says
@@ -481,8 +582,7 @@ func (c *Conn) writeCompressed(bufs [][]byte, total int) (int64, error) {
 	c.vec = append(c.vec[:0], h, out)
 	_, err := outbuf.WriteTo(c.Conn, c.vec, &c.scratch)
 	clear(c.vec)
-	if err != nil {
-		return 0, err
-	}
-	return int64(total), nil
+	z.buf.Reset()
+	z.w.Reset(&z.buf)
+	return err
 }

@@ -201,6 +201,72 @@ func TestWrite(t *testing.T) {
 	}
 }
 
+// A write over MaxWriteFrame goes out as several frames of at most that
+// many bytes (nats.go closes the connection on a frame over 8 ×
+// max_payload): chunks are cut where a frame ends, compressed or not, and
+// the frames joined (inflated) give the bytes written. A write at the
+// limit is one frame; SetMaxWriteFrame applies from the next write.
+func TestWriteSplitsFrames(t *testing.T) {
+	big := bytes.Repeat([]byte("MSG foo 1 5\r\nhello\r\n"), 3000) // 60,000 bytes
+	for _, tc := range []struct {
+		name   string
+		chunks []int // sizes of the chunks of big, in order
+		limit  int
+		frames int // uncompressed
+	}{
+		{"one chunk", []int{len(big)}, 16 << 10, 4},
+		{"chunks across frame ends", []int{1, 16383, 2, 30000, len(big) - 46386}, 16 << 10, 4},
+		{"at the limit", []int{30000, 30000}, len(big), 1},
+		{"a limit under the minimum", []int{len(big)}, 100, 15},
+	} {
+		for _, comp := range []bool{false, true} {
+			var bufs [][]byte
+			rest := big
+			for _, n := range tc.chunks {
+				bufs, rest = append(bufs, rest[:n]), rest[n:]
+			}
+			sc := newScriptConn()
+			c := NewConn(sc, nil, Config{Compress: comp, MaxWriteFrame: tc.limit})
+			if n, err := c.WriteBuffers(bufs); err != nil || n != int64(len(big)) {
+				t.Fatalf("%s: WriteBuffers = %d, %v", tc.name, n, err)
+			}
+			frames := readServerFrames(t, sc.written())
+			var got []byte
+			limit := max(tc.limit, minWriteFrame)
+			for _, f := range frames {
+				if len(f.raw) > limit || !f.fin || f.op != opBinary || f.compressed != comp {
+					t.Fatalf("%s (compress %v): a frame of %d bytes (limit %d), fin %v op %d compressed %v", tc.name, comp, len(f.raw), limit, f.fin, f.op, f.compressed)
+				}
+				got = append(got, f.payload...)
+			}
+			if !bytes.Equal(got, big) {
+				t.Errorf("%s (compress %v): %d bytes came out of %d frames, want the %d written", tc.name, comp, len(got), len(frames), len(big))
+			}
+			if !comp && len(frames) != tc.frames {
+				t.Errorf("%s: %d frames, want %d", tc.name, len(frames), tc.frames)
+			}
+		}
+	}
+	sc := newScriptConn()
+	c := NewConn(sc, nil, Config{})
+	_, _ = c.Write(big)
+	c.SetMaxWriteFrame(20000)
+	_, _ = c.Write(big)
+	if frames := readServerFrames(t, sc.written()); len(frames) != 4 || len(frames[0].raw) != len(big) || len(frames[1].raw) != 20000 {
+		t.Errorf("after SetMaxWriteFrame: %d frames", len(frames))
+	}
+}
+
+// The limit follows what nats.go accepts for the max_payload a client was
+// told.
+func TestMaxWriteFrameFor(t *testing.T) {
+	for mp, want := range map[int]int{1 << 20: 8 << 20, 1024: 8192, 8 << 20: 64 << 20, 64 << 20: 64 << 20, 0: 64 << 20} {
+		if got := MaxWriteFrameFor(mp); got != want {
+			t.Errorf("MaxWriteFrameFor(%d) = %d, want %d", mp, got, want)
+		}
+	}
+}
+
 // Close sends the status Config.CloseStatus gives when the reader found
 // nothing wrong; code 0 sends nothing.
 func TestCloseStatus(t *testing.T) {

@@ -47,6 +47,8 @@ const (
 	maxControlPayload = 125
 	// maxHeader is the longest frame header: 2 + 8 (length) + 4 (key).
 	maxHeader = 14
+	// maxServerHeader is the longest header the server sends (no key).
+	maxServerHeader = 10
 )
 
 func isControl(op byte) bool { return op&0x8 != 0 }

@@ -89,6 +89,7 @@ type serverFrame struct {
 	fin        bool
 	compressed bool
 	payload    []byte
+	raw        []byte // the payload on the wire (compressed if RSV1)
 }
 
 func (f serverFrame) closeCode() (int, string) {
@@ -122,6 +123,7 @@ func readServerFrames(t testing.TB, b []byte) []serverFrame {
 			t.Fatalf("truncated frame: %d of %d bytes", len(b)-hl, n)
 		}
 		f.payload = append([]byte(nil), b[hl:hl+int(n)]...)
+		f.raw = f.payload
 		b = b[hl+int(n):]
 		if f.compressed {
 			r := flate.NewReader(io.MultiReader(bytes.NewReader(f.payload), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})))
