@@ -31,6 +31,8 @@ type scenario struct {
 
 	// TLS: none, the client port, or the routes (tls.go).
 	TLS tlsMode
+	// WS: the clients connect over WebSocket (ws.go).
+	WS bool
 }
 
 // metric says what the headline number of a scenario is.
@@ -161,8 +163,23 @@ func startTopology(cfg *config, k serverKind, sc scenario, dir string, env []str
 			return nil, err
 		}
 	}
+	ws := 0
+	if sc.WS {
+		if sc.Nodes > 1 {
+			return nil, errors.New("WebSocket scenarios run on one server (the listener's port is the same for all)")
+		}
+		var err error
+		if ws, err = freePort(); err != nil {
+			return nil, err
+		}
+		wsArgs, err := wsConfig(dir, ws)
+		if err != nil {
+			return nil, err
+		}
+		tlsArgs = append(tlsArgs, wsArgs...)
+	}
 	if sc.Nodes <= 1 {
-		s, err := startServer(k, dir, serverOpts{monitor: true, env: env, extra: tlsArgs, tls: sc.TLS == tlsClients})
+		s, err := startServer(k, dir, serverOpts{monitor: true, env: env, extra: tlsArgs, tls: sc.TLS == tlsClients, wsPort: ws})
 		if err != nil {
 			return nil, err
 		}
