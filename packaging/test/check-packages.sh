@@ -102,15 +102,16 @@ check_seed() {
 	# Each commented example, uncommented, loads too.
 	local S=packaging/seed.conf
 	sed -n '/^# cluster {/,/^# }/p' "$S" | sed 's/^# \{0,1\}//' >"$WORK/cluster.conf"
+	sed -n '/^# websocket {/,/^# }/p' "$S" | sed 's/^# \{0,1\}//' >"$WORK/websocket.conf"
 	awk '/^# authorization \{/ { n++ } n == 1' "$S" | sed -n '1,/^# }/p' | sed 's/^# \{0,1\}//' >"$WORK/auth1.conf"
 	awk '/^# authorization \{/ { n++ } n == 2' "$S" | sed -n '1,/^# }/p' | sed 's/^# \{0,1\}//' >"$WORK/auth2.conf"
 	grep -E '^# (server_name|max_|ping_|write_|lame_|log_file|logtime|debug|trace)' "$S" | sed 's/^# //' >"$WORK/settings.conf"
 	local f
-	for f in cluster auth1 auth2 settings; do
+	for f in cluster websocket auth1 auth2 settings; do
 		[ -s "$WORK/$f.conf" ] || fail "no $f example found in $S"
 		"$WORK/deb/usr/bin/natsd" -t -c "$WORK/$f.conf" >/dev/null || fail "the $f example of $S does not load"
 	done
-	info "the commented examples (cluster, 2 x authorization, settings) load when uncommented"
+	info "the commented examples (cluster, websocket, 2 x authorization, settings) load when uncommented"
 }
 
 check_version() {
