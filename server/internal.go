@@ -122,3 +122,8 @@ func (a *Account) Publish(subj, reply string, header, data []byte) error {
 	ip.p.flush()
 	return nil
 }
+
+// HasInterest reports whether anyone subscribes to subj in the account:
+// a client, an internal subscription or a route (the cluster's interest).
+// JetStream asks it of a push consumer's deliver subject.
+func (a *Account) HasInterest(subj string) bool { return a.sl.HasInterest([]byte(subj)) }
