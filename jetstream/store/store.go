@@ -57,6 +57,10 @@ type StoreMsg struct {
 	Time    int64 // Unix nanoseconds, set by StoreMsg
 	// TTL is the message's own time to live in seconds (0: none).
 	TTL int64
+
+	// buf holds Header and Data of a loaded message, reused by the next
+	// load into the same StoreMsg so that a hot loop does not allocate.
+	buf []byte
 }
 
 // SimpleState is how many messages match a filter, and the first and last
@@ -127,10 +131,12 @@ type Store interface {
 	RemoveMsg(seq uint64) (bool, error)
 	// EraseMsg is RemoveMsg that also overwrites the bytes on disk.
 	EraseMsg(seq uint64) (bool, error)
-	// Purge removes messages: with an empty subject every one; else those
-	// matching subject. With upTo > 0 only those below sequence upTo;
-	// with keep > 0 it keeps the newest keep (of each subject when a
-	// subject is given). It returns how many it removed.
+	// Purge removes messages, as nats-server's purge request does: with
+	// an empty subject (or ">") every one, else those matching subject
+	// (a wildcard too). With upTo > 1 only those below sequence upTo; with
+	// keep > 0 it keeps the newest keep of them (across all the subjects
+	// the filter matches; without a subject, the last keep sequences). It
+	// returns how many it removed.
 	Purge(subject string, upTo, keep uint64) (uint64, error)
 	// Compact removes every message below seq (and moves the first
 	// sequence to seq when the store is emptied).
@@ -159,14 +165,32 @@ type Store interface {
 	// its consumers. It is called without the store's lock held.
 	OnRemove(func(seq uint64, subject string))
 
-	// ConsumerStore opens (or creates) a consumer's state store.
-	ConsumerStore(name string) (ConsumerStore, error)
+	// ConsumerStore opens (or creates) a consumer's state store. A file
+	// store's consumer whose saved state fails its checksum gives an error
+	// wrapping ErrCorrupt (the stream decides: delete and recreate).
+	ConsumerStore(name string, cfg ConsumerConfig) (ConsumerStore, error)
 
 	// Flush makes everything stored so far durable (SyncInterval stores).
 	Flush() error
 	// Stop flushes and closes the store; Delete removes it entirely.
 	Stop() error
 	Delete() error
+}
+
+// AckPolicy is a consumer's ack policy, in nats-server's order. The
+// consumer store needs it: an ack under AckAll acknowledges everything up
+// to it, and an AckNone consumer's deliveries are never pending.
+type AckPolicy int
+
+const (
+	AckNone AckPolicy = iota
+	AckAll
+	AckExplicit
+)
+
+// ConsumerConfig is what a consumer store must know of its consumer.
+type ConsumerConfig struct {
+	AckPolicy AckPolicy
 }
 
 // SequencePair is a consumer's sequence and the stream's for one delivery.
@@ -177,8 +201,11 @@ type SequencePair struct {
 
 // Pending is one delivered, unacknowledged message.
 type Pending struct {
-	Sequence  uint64 // the consumer sequence of its last delivery
-	Timestamp int64  // when it was last delivered, Unix nanoseconds
+	// Sequence is the consumer sequence of its first delivery: a
+	// redelivery keeps it, so that the ack floor advances in delivery
+	// order whichever delivery the ack names (as nats-server does).
+	Sequence  uint64
+	Timestamp int64 // when it was last delivered, Unix nanoseconds
 }
 
 // ConsumerState is what a consumer must remember across a restart.
@@ -201,7 +228,9 @@ type ConsumerStore interface {
 	// UpdateDelivered records a delivery: consumer seq dseq of stream seq
 	// sseq, the dc'th delivery of it, at ts.
 	UpdateDelivered(dseq, sseq, dc uint64, ts int64) error
-	// UpdateAcks records the ack of consumer seq dseq, stream seq sseq.
+	// UpdateAcks records the ack of consumer seq dseq, stream seq sseq
+	// (under AckAll, of everything up to them). An ack of what is not
+	// pending gives ErrMsgNotFound; AckNone gives ErrNoAckPolicy.
 	UpdateAcks(dseq, sseq uint64) error
 	// SetState replaces the whole state (a reset, a restore).
 	SetState(st *ConsumerState) error
@@ -221,6 +250,8 @@ var (
 	ErrStoreFull         = errors.New("storage is full")
 	ErrStoreClosed       = errors.New("store is closed")
 	ErrBadTTL            = errors.New("invalid per-message TTL")
+	ErrNoAckPolicy       = errors.New("ack policy is none")
+	ErrBadConsumerName   = errors.New("invalid consumer name")
 )
 
 // The constructors, implemented in memstore.go and filestore.go:
