@@ -21,6 +21,10 @@ type jsAccount struct {
 
 	apiSubs []*server.Subscription
 
+	// createMu serializes creates, updates and deletes of streams and
+	// consumers (the API has several workers).
+	createMu sync.Mutex
+
 	mu      sync.RWMutex
 	enabled bool
 	limits  AccountLimits

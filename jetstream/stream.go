@@ -133,10 +133,14 @@ func (mset *stream) open() error {
 	return nil
 }
 
-// writeMeta saves the stream's config (file streams; memory streams keep
-// theirs too, so that a restart recreates them empty).
+// writeMeta saves the stream's config. Memory streams keep nothing: a
+// restart does not bring them back (nats-server's behaviour, recorded).
 func (mset *stream) writeMeta() error {
 	mset.mu.RLock()
+	if mset.cfg.Storage == MemoryStorage {
+		mset.mu.RUnlock()
+		return nil
+	}
 	meta := streamMeta{Config: mset.cfg, Created: mset.created}
 	mset.mu.RUnlock()
 	b, err := json.Marshal(meta)
