@@ -41,7 +41,10 @@ type Cluster struct {
 	removed      map[string]bool       // route URLs a reload removed: never redialed, gossip ignored
 	removedPeers map[string]string     // server ids behind removed routes (to the route URL key): refused, gossip about them ignored
 	changed      chan struct{}         // closed and replaced whenever routes change
+	handshaking  map[net.Conn]struct{} // accepted sockets in their TLS handshake (Shutdown closes them)
 	closing      bool
+
+	tls atomic.Pointer[routeTLS] // cluster.tls's certificates (tls.go)
 
 	nextRID atomic.Uint64
 	wg      sync.WaitGroup
@@ -64,6 +67,7 @@ func New(o Options, local Local, log *zap.Logger) *Cluster {
 		removed:      map[string]bool{},
 		removedPeers: map[string]string{},
 		changed:      make(chan struct{}),
+		handshaking:  map[net.Conn]struct{}{},
 	}
 	c.log.Store(log)
 	c.opts.Store(&o)
@@ -141,16 +145,27 @@ func (c *Cluster) Serve(ln net.Listener) error {
 	return nil
 }
 
-// accept runs an accepted route connection.
+// accept runs an accepted route connection on a goroutine of its own:
+// with cluster.tls the handshake first (tls.go), never on the accept loop.
 func (c *Cluster) accept(nc net.Conn) {
-	r := c.newRoute(nc, nil)
-	if r == nil {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		_ = nc.Close()
 		return
 	}
 	c.wg.Add(1)
+	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
-		r.run()
+		if o := c.currentOpts(); o.TLS != nil {
+			if nc = c.acceptTLS(nc, o); nc == nil {
+				return
+			}
+		}
+		if r := c.newRoute(nc, nil); r != nil {
+			r.run()
+		}
 	}()
 }
 
@@ -187,6 +202,9 @@ func (c *Cluster) Shutdown() {
 	c.listeners = map[net.Listener]struct{}{}
 	for _, s := range c.solicits {
 		s.cancel()
+	}
+	for nc := range c.handshaking {
+		_ = nc.Close()
 	}
 	conns := make([]*route, 0, len(c.conns))
 	for r := range c.conns {
@@ -226,7 +244,8 @@ func (c *Cluster) myInfo() info {
 	in := info{
 		ID: c.local.ID(), Name: c.local.Name(), Version: server.ProtocolVersion, Proto: routeProto,
 		GoVersion: runtime.Version(), Host: host, Port: port, Headers: true,
-		AuthRequired: o.Username != "", MaxPayload: o.Limits.MaxPayload, IP: ip,
+		AuthRequired: o.Username != "", TLSRequired: o.TLS != nil, TLSVerify: o.TLS != nil,
+		MaxPayload: o.Limits.MaxPayload, IP: ip,
 		Cluster: name, ClusterDynamic: dynamic,
 	}
 	if !o.NoAdvertise {

@@ -191,11 +191,13 @@ func TestRouteAuth(t *testing.T) {
 	cURL.User = url.UserPassword("ru", "rp")
 	c := newNode(t, Options{Name: "test", Routes: []*url.URL{cURL}})
 	c.cl.Start()
-	waitRoutes(t, b, 1)
-	waitRoutes(t, c, 1)
-	if ids := a.peerIDs(); !ids[b.srv.ID()] || !ids[c.srv.ID()] {
-		t.Errorf("A's peers %v", ids)
-	}
+	// A has both as peers. (Not "B and C have one route each": A gossips C
+	// to B, which dials C, and C, without route authorization, takes it —
+	// a second route that can form before a poll sees the first alone.)
+	waitFor(t, 5*time.Second, "A's routes to B and C", func() bool {
+		ids := a.peerIDs()
+		return ids[b.srv.ID()] && ids[c.srv.ID()]
+	})
 
 	for _, connect := range []string{
 		`{"verbose":false,"name":"NFAKE","cluster":"test","user":"ru","pass":"nope"}`,

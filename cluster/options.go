@@ -25,7 +25,8 @@ type Options struct {
 	PingMax        int           // likewise ping_max
 	Limits         Limits        // the top-level limits, filled in by the daemon
 	// TLS is cluster.tls (nil: plain TCP routes). Verify is always true:
-	// routes verify their peer both ways. (Parsed; not served yet.)
+	// routes verify their peer both ways. The certificates come from the
+	// store SetTLS gives.
 	TLS *tlsconf.Options
 }
 

@@ -20,6 +20,8 @@ type info struct {
 	Port           int      `json:"port"`
 	Headers        bool     `json:"headers"`
 	AuthRequired   bool     `json:"auth_required,omitempty"`
+	TLSRequired    bool     `json:"tls_required,omitempty"`
+	TLSVerify      bool     `json:"tls_verify,omitempty"`
 	MaxPayload     int      `json:"max_payload"`
 	IP             string   `json:"ip,omitempty"`
 	Nonce          string   `json:"nonce,omitempty"`

@@ -204,7 +204,7 @@ func (r *route) sendConnect() {
 	c.mu.Lock()
 	name, dynamic := c.name, c.dynamic
 	c.mu.Unlock()
-	cm := connectMsg{Echo: true, Headers: true, Name: c.local.ID(), Cluster: name, ClusterDynamic: dynamic}
+	cm := connectMsg{Echo: true, Headers: true, Name: c.local.ID(), Cluster: name, ClusterDynamic: dynamic, TLSRequired: o.TLS != nil}
 	if r.sol != nil && r.sol.url.User != nil {
 		cm.User = r.sol.url.User.Username()
 		cm.Pass, _ = r.sol.url.User.Password()

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -8,9 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/natsd/natsd/server/conn"
-
 	"go.uber.org/zap"
+
+	"github.com/natsd/natsd/server/conn"
 )
 
 // Dialing routes.
@@ -29,13 +30,15 @@ type solicitor struct {
 	key      string
 	explicit atomic.Bool // configured (redial forever), not only gossiped
 	stop     chan struct{}
+	ctx      context.Context // cancelled with stop: ends a TLS handshake in progress
+	ctxStop  func()
 	once     sync.Once
 
 	mu   sync.Mutex
 	peer string // server id at the other end, once known
 }
 
-func (s *solicitor) cancel() { s.once.Do(func() { close(s.stop) }) }
+func (s *solicitor) cancel() { s.once.Do(func() { close(s.stop); s.ctxStop() }) }
 
 func (s *solicitor) setPeer(id string) {
 	s.mu.Lock()
@@ -65,6 +68,7 @@ func (c *Cluster) solicit(u *url.URL, explicit bool) {
 		return
 	}
 	s := &solicitor{cl: c, url: u, key: key, stop: make(chan struct{})}
+	s.ctx, s.ctxStop = context.WithCancel(context.Background())
 	s.explicit.Store(explicit)
 	c.solicits[key] = s
 	if explicit {
@@ -131,6 +135,11 @@ func (s *solicitor) loop() {
 		}
 		c.logger().Debug("Trying to connect to route on " + s.url.Host)
 		nc, err := net.DialTimeout("tcp", s.url.Host, dialTimeout)
+		if o := c.currentOpts(); err == nil && o.TLS != nil {
+			if nc, err = c.dialTLS(s.ctx, nc, s.url, o); err != nil && s.ctx.Err() == nil {
+				c.logger().Error("TLS route handshake error", zap.String("url", s.key), zap.Error(err))
+			}
+		}
 		if err != nil {
 			attempts++
 			c.logger().Debug("Error trying to connect to route", zap.String("url", s.key), zap.Error(err))

@@ -13,6 +13,11 @@ type Stats struct {
 	AuthTimeout time.Duration
 	URLs        []string // configured routes, host:port
 	Routes      []RouteStats
+	// TLS (cluster.tls): whether routes use it (and then always verify),
+	// the handshake timeout, and when the current certificate expires.
+	TLSRequired     bool
+	TLSTimeout      time.Duration
+	TLSCertNotAfter time.Time
 }
 
 // RouteStats is one registered route.
@@ -41,6 +46,12 @@ func (c *Cluster) Stats() Stats {
 	c.mu.Lock()
 	st := Stats{Name: c.name, Host: o.Host, Port: c.port, AuthTimeout: o.AuthTimeout}
 	c.mu.Unlock()
+	if o.TLS != nil {
+		st.TLSRequired, st.TLSTimeout = true, o.TLS.HandshakeTimeout()
+		if rt := c.tls.Load(); rt != nil {
+			st.TLSCertNotAfter = rt.store.NotAfter()
+		}
+	}
 	for _, u := range o.Routes {
 		st.URLs = append(st.URLs, u.Host)
 	}

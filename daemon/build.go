@@ -53,7 +53,8 @@ func Build(doc *confparse.Document, flags *Flags) (*Options, *Diagnostics) {
 	}
 	b.validate(o)
 	b.monitorTLS(o)
-	b.tlsNotServed(o)
+	b.tlsWithout(o)
+	tlsAuthTimeouts(o)
 	o.Server = o.Server.WithDefaults()
 	if (o.Monitor.Enabled() || o.Monitor.HTTPSPort != 0) && o.Monitor.Host == "" {
 		o.Monitor.Host = o.Server.Host

@@ -366,20 +366,25 @@ func (b *builder) nonEmptyStrings(e *confparse.Entry, path string) ([]string, bo
 	return b.stringList(e, path)
 }
 
-// tlsNotServed is the warning that TLS is parsed but not yet served, so
-// that no one believes it is on. (It goes when the listeners serve TLS.)
-func (b *builder) tlsNotServed(o *Options) {
-	if o.Server.TLS != nil {
-		b.warnf(b.at("tls"), "tls", "read, but natsd does not serve TLS yet: the client port is plain TCP, and clients that require TLS cannot connect")
-	}
-	if o.Cluster.TLS != nil && o.Cluster.Enabled() {
-		b.warnf(b.at("cluster.tls"), "cluster.tls", "read, but natsd does not serve route TLS yet: routes are plain TCP")
-	}
-	if o.Monitor.HTTPSPort != 0 {
-		b.warnf(b.at("https_port"), "https_port", "read, but natsd does not serve HTTPS monitoring yet: no monitoring port is opened for it")
-	}
+// tlsWithout warns about a TLS setting that does nothing without a tls
+// block.
+func (b *builder) tlsWithout(o *Options) {
 	if o.Server.AllowNonTLS && o.Server.TLS == nil {
 		b.warnf(b.at("allow_non_tls"), "allow_non_tls", "has no effect without a tls { } block")
+	}
+}
+
+// tlsAuthTimeouts gives the authorization timeouts nats-server's default
+// when TLS is on and none is written: the TLS timeout plus a second, so
+// that a client's (or route's) CONNECT has time to follow a slow handshake
+// (recorded with nats-server v2.15.2: tls timeout 0.5, 2, 3, 7 give
+// auth_timeout 1.5, 3, 4, 8, for clients and for routes alike).
+func tlsAuthTimeouts(o *Options) {
+	if t := o.Server.TLS; t != nil && o.Server.Auth.Timeout == 0 {
+		o.Server.Auth.Timeout = t.HandshakeTimeout() + time.Second
+	}
+	if t := o.Cluster.TLS; t != nil && o.Cluster.AuthTimeout == 0 {
+		o.Cluster.AuthTimeout = t.HandshakeTimeout() + time.Second
 	}
 }
 

@@ -271,8 +271,8 @@ func TestTLSFlags(t *testing.T) {
 					t.Errorf("%s = %q, want %q", k, got[k], want)
 				}
 			}
-			if o.Server.TLS != nil && !hasWarning(diag, "natsd does not serve TLS yet") {
-				t.Errorf("TLS from flags without the warning that it is not served: %v", diag.Warnings)
+			if hasWarning(diag, "does not serve TLS") {
+				t.Errorf("TLS is served, but a warning says it is not: %v", diag.Warnings)
 			}
 		})
 	}

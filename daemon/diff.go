@@ -37,13 +37,14 @@ const (
 	secCluster
 	secClusterListener
 	secClusterEnable
-	secMonitorListener
+	secMonitorHost     // http.host: where both monitoring endpoints listen
+	secMonitorListener // http.port
 	secMonitorPath
 	secLog
 	secLogFile
 	secFiles
-	// TLS (parsed; applied when the listeners serve TLS): the client
-	// listener's, the routes', and HTTPS monitoring.
+	// TLS: the client listener's (and HTTPS monitoring's certificate), the
+	// routes', and the HTTPS monitoring endpoint (https_port).
 	secClientTLS
 	secClusterTLS
 	secMonitorTLS
@@ -114,7 +115,7 @@ var rules = []rule{
 	// write_deadline (routeLimits): those lines report the change.
 	{"cluster limits", "Cluster.Limits", false, secCluster, func(o *Options) any { return o.Cluster.Limits }},
 	// Monitoring.
-	{"http.host", "Monitor.Host", false, secMonitorListener, func(o *Options) any { return o.Monitor.Host }},
+	{"http.host", "Monitor.Host", false, secMonitorHost, func(o *Options) any { return o.Monitor.Host }},
 	{"http.port", "Monitor.Port", false, secMonitorListener, func(o *Options) any { return o.Monitor.Port }},
 	{"http_base_path", "Monitor.BasePath", false, secMonitorPath, func(o *Options) any { return o.Monitor.BasePath }},
 	{"https_port", "Monitor.HTTPSPort", false, secMonitorTLS, func(o *Options) any { return o.Monitor.HTTPSPort }},

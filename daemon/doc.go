@@ -8,7 +8,8 @@
 // (endpoints.go) that start, reload and shutdown all go through; one
 // lifecycle owner (lifecycle.go) serialises reload and shutdown and tracks
 // every goroutine the daemon starts; the reload diff (diff.go) is the only
-// place that decides what a reload changes.
+// place that decides what a reload changes. The daemon owns the TLS
+// certificate stores and reloads them when their files change (tls.go).
 //
 // It is the only package that knows about all the others: cmd/natsd calls
 // it, and it wires server, cluster, monitor and systemd together.

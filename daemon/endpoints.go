@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/natsd/natsd/server"
 )
@@ -62,8 +65,18 @@ var endpointTable = []*endpointKind{
 	{
 		name: "monitor", what: "monitoring", serving: "Starting http monitor",
 		addr:     func(o *Options) (string, int, bool) { return o.Monitor.Host, o.Monitor.Port, o.Monitor.Enabled() },
-		sections: []section{secMonitorListener},
+		sections: []section{secMonitorHost, secMonitorListener},
 		serve:    serveMonitor,
+	},
+	{
+		// HTTPS monitoring (https_port), with the top-level tls block's
+		// certificate, whatever its files are now (monitorTLSConfig).
+		name: "https", what: "HTTPS monitoring", serving: "Starting https monitor",
+		addr: func(o *Options) (string, int, bool) {
+			return o.Monitor.Host, o.Monitor.HTTPSPort, o.Monitor.HTTPSPort != 0
+		},
+		sections: []section{secMonitorHost, secMonitorTLS},
+		serve:    serveMonitorTLS,
 	},
 }
 
@@ -298,8 +311,22 @@ func serveRoutes(d *Daemon, ln net.Listener) func() {
 const monitorStopTimeout = 2 * time.Second
 
 func serveMonitor(d *Daemon, ln net.Listener) func() {
+	return serveHTTP(d, "monitor listener", ln)
+}
+
+func serveMonitorTLS(d *Daemon, ln net.Listener) func() {
+	return serveHTTP(d, "https monitor listener", tls.NewListener(ln, d.monitorTLSConfig()))
+}
+
+func serveHTTP(d *Daemon, name string, ln net.Listener) func() {
 	hs := &http.Server{Handler: &d.monitor, ReadHeaderTimeout: 5 * time.Second}
-	if !d.tasks.Go("monitor listener", func() { _ = hs.Serve(ln) }) {
+	// What net/http reports (a failed TLS handshake: a browser refusing the
+	// certificate, plain HTTP on the HTTPS port) is the client's problem:
+	// natsd's log at debug, not stderr.
+	if l, err := zap.NewStdLogAt(d.log.Logger.Named("monitoring"), zap.DebugLevel); err == nil {
+		hs.ErrorLog = l
+	}
+	if !d.tasks.Go(name, func() { _ = hs.Serve(ln) }) {
 		_ = ln.Close()
 	}
 	return func() {

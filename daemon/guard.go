@@ -17,7 +17,7 @@ import (
 //   - sets fewer than half as many values in one of its files (an emptied
 //     file sets none);
 //   - removes client authorization, or route authorization from a cluster
-//     that stays;
+//     that stays, or turns TLS off for clients or for a cluster that stays;
 //   - writes no listener setting any more where the running one did, so
 //     that listeners would go back to their defaults.
 //
@@ -85,8 +85,14 @@ func holdReasons(cur, next *Options, changes []Change) []string {
 	if cur.Cluster.Username != "" && next.Cluster.Enabled() && next.Cluster.Username == "" {
 		out = append(out, "route authorization would be removed")
 	}
+	if cur.Server.TLS != nil && next.Server.TLS == nil {
+		out = append(out, "client TLS would be turned off")
+	}
+	if cur.Cluster.TLS != nil && next.Cluster.Enabled() && next.Cluster.TLS == nil {
+		out = append(out, "route TLS would be turned off")
+	}
 	if wroteListener(cur) && !wroteListener(next) &&
-		(has(changes, secClientListener) || has(changes, secMonitorListener) || has(changes, secClusterListener) || has(changes, secClusterEnable)) {
+		(has(changes, secClientListener) || has(changes, secMonitorHost) || has(changes, secMonitorListener) || has(changes, secMonitorTLS) || has(changes, secClusterListener) || has(changes, secClusterEnable)) {
 		out = append(out, "no listener is configured any more: listeners would go back to their defaults")
 	}
 	return out
@@ -99,7 +105,7 @@ func clientAuth(o *Options) bool {
 	return a.Username != "" || a.Token != "" || len(a.Users) > 0
 }
 
-var listenerKeys = []string{"listen", "host", "net", "port", "http", "http_port", "monitor", "monitor_port", "cluster"}
+var listenerKeys = []string{"listen", "host", "net", "port", "http", "http_port", "monitor", "monitor_port", "https", "https_port", "cluster"}
 
 func wroteListener(o *Options) bool {
 	for _, k := range listenerKeys {

@@ -125,9 +125,13 @@ func (d *Daemon) shutdown() {
 	d.stopped = true
 	d.stop() // closes stopping: the loops end, Reload refuses
 	d.tasks.stop()
+	certWatch := d.certWatch
 	d.life.Unlock()
 	if d.watch != nil {
 		d.watch.close()
+	}
+	if certWatch != nil {
+		certWatch.close()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()

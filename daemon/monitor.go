@@ -45,17 +45,27 @@ func (d *Daemon) clusterStats() *cluster.Stats {
 func (d *Daemon) daemonStats() monitor.DaemonStats {
 	d.mu.Lock()
 	o := d.opts
-	var hl net.Listener
+	var hl, sl net.Listener
 	if e := d.live[endpointIndex("monitor")]; e != nil {
 		hl = e.ln
 	}
+	if e := d.live[endpointIndex("https")]; e != nil {
+		sl = e.ln
+	}
 	lr := d.lastReload
+	ts := d.tls
 	d.mu.Unlock()
 	ds := monitor.DaemonStats{BasePath: o.Monitor.BasePath, ConfigDigest: o.Digest, ConfigLoadTime: o.LoadTime, LastReload: lr.Time,
+		TLSCertError: ts.clientErr, ClusterTLSCertError: ts.clusterErr,
 		LastReloadChanges: lr.Changes, ReloadsOK: lr.OK, ReloadsFailed: lr.Failed, ConfigFile: o.ConfigFile, Certs: d.certs.of(o)}
 	if hl != nil {
 		if a, ok := hl.Addr().(*net.TCPAddr); ok {
 			ds.HTTPHost, ds.HTTPPort = o.Monitor.Host, a.Port
+		}
+	}
+	if sl != nil {
+		if a, ok := sl.Addr().(*net.TCPAddr); ok {
+			ds.HTTPHost, ds.HTTPSPort = o.Monitor.Host, a.Port
 		}
 	}
 	if lr.Err != nil {

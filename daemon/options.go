@@ -44,13 +44,13 @@ type MonitorOptions struct {
 	Port     int // 0: none; -1: random
 	BasePath string
 	// HTTPSPort is monitoring over HTTPS (https, https_port, -ms) with the
-	// top-level tls block (Server.TLS), asking no client certificate. It
-	// excludes Port (Build refuses both, as nats-server does); Enabled does
-	// not count it while HTTPS is not served.
+	// top-level tls block (Server.TLS), asking no client certificate: the
+	// "https" endpoint. It excludes Port (Build refuses both, as nats-server
+	// does); Enabled is the plain HTTP endpoint only.
 	HTTPSPort int // 0: none; -1: random
 }
 
-// Enabled reports whether monitoring is configured.
+// Enabled reports whether monitoring over plain HTTP is configured.
 func (m MonitorOptions) Enabled() bool { return m.Port != 0 }
 
 // LogOptions is logging: level, timestamps and destination.

@@ -45,9 +45,14 @@ func listenerURLs(scheme string, ln net.Listener) []string {
 
 // portsNow describes the listeners the daemon has.
 func (d *Daemon) portsNow() Ports {
+	o := d.currentOpts()
+	scheme := "nats"
+	if o.Server.TLS != nil && !o.Server.AllowNonTLS {
+		scheme = "tls" // as nats-server writes it: clients must use TLS
+	}
 	return Ports{
-		Nats:       listenerURLs("nats", d.listener("client")),
-		Monitoring: listenerURLs("http", d.listener("monitor")),
+		Nats:       listenerURLs(scheme, d.listener("client")),
+		Monitoring: append(listenerURLs("http", d.listener("monitor")), listenerURLs("https", d.listener("https"))...),
 		Cluster:    listenerURLs("nats", d.listener("cluster")),
 	}
 }

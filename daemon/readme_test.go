@@ -13,8 +13,11 @@ import (
 
 // TestDocConfigExamples checks that every config example in README.md and
 // docs/*.md parses and builds without errors, so the docs cannot drift from
-// what natsd accepts (CoreDNS's TestReadme idea). An example is a fenced
-// block tagged conf:
+// what natsd accepts (CoreDNS's TestReadme idea). Building loads the
+// certificates a tls block names: the examples name them under
+// /etc/nats/tls/ or /run/credentials/natsd.service/ (ca.pem, server.pem,
+// server-key.pem), and the check reads certificates it made there instead.
+// An example is a fenced block tagged conf:
 //
 //	```conf
 //	listen: 127.0.0.1:4222
@@ -30,13 +33,14 @@ func TestDocConfigExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	docs = append([]string{filepath.Join("..", "README.md")}, docs...)
+	certs := docCerts(t)
 	n := 0
 	for _, doc := range docs {
 		src, err := os.ReadFile(doc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		found, problems := checkConfExamples(doc, src)
+		found, problems := checkConfExamples(doc, src, certs)
 		n += found
 		for _, p := range problems {
 			t.Error(p)
@@ -45,10 +49,25 @@ func TestDocConfigExamples(t *testing.T) {
 	t.Logf("%d conf-tagged examples in %d documents", n, len(docs))
 }
 
+// docCertDirs are where the docs' examples keep their certificates.
+var docCertDirs = []string{"/etc/nats/tls/", "/run/credentials/natsd.service/"}
+
+// docCerts makes the certificates the docs' examples name (ca.pem,
+// server.pem, server-key.pem) in a directory of the test's.
+func docCerts(t *testing.T) string {
+	ca := testutil.NewCA(t, "docs CA")
+	c := ca.Issue(t, "nats-1.example.com", "localhost", "127.0.0.1")
+	dir := t.TempDir()
+	testutil.WriteBytes(t, filepath.Join(dir, "ca.pem"), ca.PEM)
+	c.WriteTo(t, filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"))
+	return dir
+}
+
 // checkConfExamples parses and builds every conf-tagged block of the
 // Markdown document doc, returning how many there are and what is wrong
-// (untagged fences included).
-func checkConfExamples(doc string, src []byte) (n int, problems []string) {
+// (untagged fences included). The certificate paths of docCertDirs are
+// read from certs (a directory made by docCerts; "" leaves them as they are).
+func checkConfExamples(doc string, src []byte, certs string) (n int, problems []string) {
 	for _, ex := range testutil.MarkdownBlocks(src) {
 		name := fmt.Sprintf("%s:%d", filepath.ToSlash(doc), ex.Line)
 		if ex.Lang == "" {
@@ -59,6 +78,11 @@ func checkConfExamples(doc string, src []byte) (n int, problems []string) {
 			continue
 		}
 		n++
+		if certs != "" {
+			for _, d := range docCertDirs {
+				ex.Text = []byte(strings.ReplaceAll(string(ex.Text), d, certs+"/"))
+			}
+		}
 		// Parsed under the document's name, so an include resolves next
 		// to it; the environment is empty so the result is stable.
 		d, err := confparse.Parse(doc, ex.Text, &confparse.Options{
@@ -95,7 +119,7 @@ func TestCheckConfExamples(t *testing.T) {
 	// The check itself fails on a bad example and an untagged fence, and
 	// passes a good one.
 	md := "```conf\nport: 4222\njetstream {}\n```\n\n```conf\nport: \"abc\"\n```\n\n```conf\ncluster {\n```\n\n```\nport: 1\n```\n"
-	n, problems := checkConfExamples("x.md", []byte(md))
+	n, problems := checkConfExamples("x.md", []byte(md), "")
 	if n != 3 || len(problems) != 3 || !strings.Contains(problems[0], "x.md:6: example does not build") ||
 		!strings.Contains(problems[0], "x.md:7:7: port: expected a port number") ||
 		!strings.Contains(problems[1], "x.md:10: example does not parse") ||

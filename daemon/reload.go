@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/natsd/natsd/cluster"
+	"github.com/natsd/natsd/tlsconf"
 )
 
 // A reload is: parse the file and its includes, build complete new options
@@ -97,6 +97,11 @@ func (d *Daemon) reload(trigger string) (applied []string, err error) {
 	}
 	byHand := trigger != triggerFileChange
 	cur := d.currentOpts()
+	if trigger != triggerFileChange {
+		// An operator's reload re-reads the certificate files too, as
+		// nats-server's SIGHUP does (the cert watcher does it by itself).
+		d.reloadCerts(trigger)
+	}
 	if d.flags == nil || d.flags.ConfigFile == "" {
 		d.log.Warn("Config reload (" + trigger + ") ignored: " + errNoConfigFile.Error())
 		if byHand {
@@ -214,19 +219,35 @@ func oneLine(err error) string {
 
 // apply makes next the running options, in two steps.
 //
-// Prepare, where anything may fail: bind every endpoint whose address the
-// changes move or that they turn on, and open a new log file. If one
-// fails, what was opened is closed and nothing is applied.
+// Prepare, where anything may fail: load the certificates of a tls block
+// that changed, bind every endpoint whose address the changes move or that
+// they turn on, and open a new log file. If one fails, what was opened is
+// closed and nothing is applied.
 //
-// Commit, where nothing fails: logging; the server (limits, auth, names);
-// a cluster that starts is created (before its endpoint serves); the
+// Commit, where nothing fails: logging; the server (limits, auth, names,
+// TLS: new certificates before TLS turns on, none after it turned off); a
+// cluster that starts is created (before its endpoint serves); the
 // endpoints swap in table order — the new listener serves, then the old
-// one stops, and connections already accepted stay; a cluster that stops
-// is shut down (after its endpoint); a cluster that stays is told its
-// changes; a cluster that started dials its routes; the files natsd writes.
+// one stops, and connections already accepted stay (TLS sessions too); a
+// cluster that stops is shut down (after its endpoint); a cluster that
+// stays is told its changes; a cluster that started dials its routes; the
+// certificate watcher; the files natsd writes.
 func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 	if d.hooks.beforeApply != nil {
 		d.hooks.beforeApply()
+	}
+	clientTLS, clusterTLS := has(changes, secClientTLS), has(changes, secClusterTLS)
+	var cst, kst *tlsconf.Store
+	var err error
+	if clientTLS {
+		if cst, err = newStore("tls", next.Server.TLS); err != nil {
+			return err
+		}
+	}
+	if clusterTLS {
+		if kst, err = newStore("cluster.tls", next.Cluster.TLS); err != nil {
+			return err
+		}
 	}
 	moves, err := d.prepareEndpoints(next, changes)
 	if err != nil {
@@ -241,7 +262,16 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 
 	d.log.apply(next.Log)
 	d.srv.SetTrace(next.Log.Trace)
+	if clientTLS {
+		d.setClientStore(cst)
+		if cst != nil {
+			d.srv.SetTLS(cst) // before the options turn TLS on
+		}
+	}
 	d.srv.Apply(next.Server, serverChanges(changes))
+	if clientTLS && cst == nil {
+		d.srv.SetTLS(nil) // after they turned it off
+	}
 	if hasOption(changes, "system_account") {
 		// nats-server refuses this reload; natsd moves its requests and
 		// events to the new account.
@@ -258,8 +288,14 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 
 	starting := !cur.Cluster.Enabled() && next.Cluster.Enabled()
 	stopping := cur.Cluster.Enabled() && !next.Cluster.Enabled()
+	if clusterTLS {
+		d.setClusterStore(kst)
+		if cl := d.cluster(); cl != nil && kst != nil {
+			cl.SetTLS(kst)
+		}
+	}
 	if starting {
-		d.setCluster(cluster.New(next.Cluster, d.srv, d.log.Logger))
+		d.setCluster(d.newCluster(next))
 	}
 	d.commitEndpoints(moves)
 	switch cl := d.cluster(); {
@@ -271,12 +307,23 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 		cl.Shutdown()
 		d.srv.SetClusterName("")
 		d.log.Info("Clustering stopped")
-	case cl != nil && (has(changes, secCluster) || has(changes, secServer)):
+	case cl != nil && (has(changes, secCluster) || has(changes, secServer) || clusterTLS):
 		// Server limits are the routes' too (routeLimits).
 		cl.Apply(next.Cluster, clusterChanges(cur, next, changes))
+		if clusterTLS && kst == nil {
+			cl.SetTLS(nil)
+		}
+	}
+	if clientTLS || clusterTLS {
+		d.watchCerts()
+		for _, r := range d.stores().refs() {
+			if r.store == cst || r.store == kst {
+				d.warnExpiry(r, false)
+			}
+		}
 	}
 
-	if has(changes, secFiles) || len(moves) > 0 {
+	if has(changes, secFiles) || len(moves) > 0 || clientTLS {
 		d.rewriteFiles(cur, next)
 	}
 	return nil

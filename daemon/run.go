@@ -97,6 +97,8 @@ type Daemon struct {
 	reloads   chan reloadReq
 	held      *heldConfig // what the watcher's last reload held back (reload goroutine only)
 	watch     *watcher
+	certWatch *watcher  // the TLS certificate files' (tls.go); under life
+	tls       tlsStores // under mu
 	portsFile string
 	control   interface{ Close() error } // the control socket (control.go); nil when none
 
@@ -235,6 +237,22 @@ func (d *Daemon) start(o *Options) error {
 	if err := d.takeActivated(); err != nil {
 		return err
 	}
+	// The certificates first: a file that went missing since the config
+	// was checked fails the start before anything is bound.
+	cst, err := newStore("tls", o.Server.TLS)
+	if err != nil {
+		return err
+	}
+	kst, err := newStore("cluster.tls", o.Cluster.TLS)
+	if err != nil {
+		return err
+	}
+	d.setClientStore(cst)
+	d.setClusterStore(kst)
+	d.srv.SetTLS(cst)
+	for _, r := range d.stores().refs() {
+		d.warnExpiry(r, false) // expired ones: the config's own warning
+	}
 	if d.jwt != nil {
 		// Before any client is served: the system account and its
 		// claims-update service, the resolver's directory.
@@ -249,7 +267,7 @@ func (d *Daemon) start(o *Options) error {
 	if o.Cluster.Enabled() {
 		// Before its endpoint serves; routes are dialed once clients can
 		// be served (below).
-		d.setCluster(cluster.New(o.Cluster, d.srv, d.log.Logger))
+		d.setCluster(d.newCluster(o))
 		d.log.Info("Cluster name is " + d.cl.Name())
 	}
 	for i, e := range opened {
@@ -257,6 +275,7 @@ func (d *Daemon) start(o *Options) error {
 			d.serveEndpoint(i, e)
 		}
 	}
+	d.logClientTLS(o)
 	if o.PidFile != "" {
 		if err := d.claimPidFile(o.PidFile); err != nil {
 			return err
@@ -280,6 +299,7 @@ func (d *Daemon) start(o *Options) error {
 			w.watch(o.Files)
 		}
 	}
+	d.startCertWatch()
 	// The ports file says "ready" to whoever waits for it (scripts, tests):
 	// it is written once everything above runs, the config watcher included,
 	// so that an edit made right after it appears is seen.
@@ -297,6 +317,13 @@ func (d *Daemon) start(o *Options) error {
 	d.startWatchdog()
 	d.startTestHooks()
 	return nil
+}
+
+// newCluster makes the cluster for o, with the routes' certificates.
+func (d *Daemon) newCluster(o *Options) *cluster.Cluster {
+	cl := cluster.New(o.Cluster, d.srv, d.log.Logger)
+	cl.SetTLS(d.stores().cluster)
+	return cl
 }
 
 // cluster is the running cluster, or nil.

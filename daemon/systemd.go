@@ -44,7 +44,7 @@ func (d *Daemon) takeActivated() error {
 func (d *Daemon) statusText() string {
 	nconn := d.srv.NumClients()
 	d.mu.Lock()
-	cl, lr := d.cl, d.lastReload
+	cl, lr, ts := d.cl, d.lastReload, d.tls
 	d.mu.Unlock()
 	s := fmt.Sprintf("%d clients", nconn)
 	if cl != nil {
@@ -61,7 +61,7 @@ func (d *Daemon) statusText() string {
 	default:
 		s += "; reloaded " + lr.Time.Format(time.TimeOnly)
 	}
-	return s
+	return s + ts.status()
 }
 
 // firstDiagnostic is the first line of an error list.

@@ -43,6 +43,7 @@ const triggerFileChange = "file change"
 // The reload then parses the files, and a file that does not parse is not
 // applied; one that parses but looks cut short is held back (guard.go).
 type watcher struct {
+	what   string // "Config file", "TLS certificate file": what its logs name
 	log    *zap.Logger
 	reload func()
 	spawn  spawnFunc
@@ -71,15 +72,21 @@ type spawnFunc func(name string, f func()) bool
 // as is every other goroutine of the watcher, so that Shutdown waits for
 // them.
 func newWatcher(log *zap.Logger, reload func(), spawn spawnFunc) (*watcher, error) {
+	return newWatcherFor("Config file", log, reload, spawn)
+}
+
+// newWatcherFor is newWatcher for files that what names in logs (the TLS
+// certificate watcher is one too, with the same rules).
+func newWatcherFor(what string, log *zap.Logger, reload func(), spawn spawnFunc) (*watcher, error) {
 	dw, err := newDirWatch()
 	if err != nil {
 		return nil, err
 	}
-	w := &watcher{log: log, reload: reload, spawn: spawn, dw: dw, dirs: map[string]bool{}, files: map[string]bool{},
+	w := &watcher{what: what, log: log, reload: reload, spawn: spawn, dw: dw, dirs: map[string]bool{}, files: map[string]bool{},
 		opens: map[string]int{}, dirty: map[string]bool{}}
-	if !spawn("config watcher", func() {
+	if !spawn(w.taskName(), func() {
 		if err := dw.run(w.event); err != nil {
-			log.Warn("Config file watcher stopped; reload with SIGHUP", zap.Error(err))
+			log.Warn(what+" watcher stopped; reload with SIGHUP", zap.Error(err))
 		}
 	}) {
 		dw.close()
@@ -110,7 +117,7 @@ func (w *watcher) watch(files []string) {
 	for d := range dirs {
 		if !w.dirs[d] {
 			if err := w.dw.add(d); err != nil {
-				w.log.Warn("Cannot watch config directory; reload with SIGHUP", zap.String("dir", d), zap.Error(err))
+				w.log.Warn("Cannot watch the directory of a "+strings.ToLower(w.what)+"; reload with SIGHUP", zap.String("dir", d), zap.Error(err))
 				delete(dirs, d)
 			}
 		}
@@ -153,7 +160,7 @@ func (w *watcher) event(ev fsEvent) {
 	case ev.op == opOverflow:
 		// Who has what open is unknown now; the stability looks and the
 		// hold-back rules still stand.
-		w.log.Warn("Config file watcher lost events; looking at the files again")
+		w.log.Warn(w.what + " watcher lost events; looking at the files again")
 		clear(w.opens)
 		clear(w.dirty)
 	case w.files[p]:
@@ -189,7 +196,7 @@ func (w *watcher) event(ev fsEvent) {
 // arm (re)starts the timer. Called with w.mu held.
 func (w *watcher) arm() {
 	if w.timer == nil {
-		w.timer = time.AfterFunc(debounce, func() { w.spawn("config watcher timer", w.fire) })
+		w.timer = time.AfterFunc(debounce, func() { w.spawn(w.taskName()+" timer", w.fire) })
 	} else {
 		w.timer.Reset(debounce)
 	}
@@ -205,7 +212,7 @@ func (w *watcher) fire() {
 		// The last close (an event) starts the next round.
 		if !w.waitLog {
 			w.waitLog = true
-			w.log.Info("Config file is being written (modified and still open): reloading once it is closed; SIGHUP reloads it as it is",
+			w.log.Info(w.what+" is being written (modified and still open): reloading once it is closed; SIGHUP reloads it as it is",
 				zap.Strings("files", busy))
 		}
 		w.mu.Unlock()
@@ -251,6 +258,14 @@ func (w *watcher) busy() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// taskName names the watcher's goroutines ("config watcher").
+func (w *watcher) taskName() string {
+	if w.what == "Config file" {
+		return "config watcher"
+	}
+	return strings.ToLower(w.what) + " watcher"
 }
 
 func (w *watcher) told(what string) {

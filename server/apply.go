@@ -40,6 +40,7 @@ func (s *Server) Apply(o Options, ch Changes) {
 		o.ServerName = s.id
 	}
 	s.opts.Store(&o)
+	s.setMapper(&o)
 	if ch.Accounts {
 		s.configureAccounts(o.Accounts)
 	}
@@ -94,7 +95,7 @@ func (s *Server) reauthorize(a *AuthOptions) {
 		var u *User
 		if a.Configured() {
 			var ok bool
-			if u, ok = authenticate(a, &co, c.nonce); !ok {
+			if u, ok = c.authenticate(a, &co); !ok {
 				c.log().Info("Authorization no longer valid after reload; closing")
 				c.SendErrAndClose(wire.ErrAuthorization, conn.AuthRevoked)
 				continue

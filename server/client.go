@@ -46,6 +46,10 @@ type client struct {
 	srv *Server
 	acc atomic.Pointer[Account] // the client's account: written under the lock, read lock-free
 	cid uint64
+	// On a TLS listener (nil otherwise): the socket that becomes a TLS
+	// session, and the handshake's settings and outcome (tls.go).
+	sock *clientSocket
+	tls  *clientTLS
 
 	// Owned by the read goroutine.
 	parser *wire.Parser
@@ -213,6 +217,11 @@ func (c *client) Closed(reason conn.Reason) {
 	for _, sub := range subs {
 		sub.acc.removeLocalSub(sub)
 	}
+	if c.tls != nil && !c.tls.running.Load() {
+		// Closed during its handshake (shutdown, say): no writer runs to
+		// close the socket, and closing it ends the handshake at once.
+		_ = c.sock.Conn.Close()
+	}
 	c.srv.removeClient(c)
 	c.srv.recordClosed(info)
 	if sink := c.srv.eventSink(); sink != nil && connected {
@@ -231,11 +240,43 @@ func (c *client) Closed(reason conn.Reason) {
 
 // --- the connection's life ---
 
-// start sends the greeting INFO, checks max_connections, arms the timers
-// and runs the reader and writer.
+// start runs the connection: on a TLS listener the handshake first, on the
+// reader's goroutine (tls.go), then the greeting INFO (unless the handshake
+// sent it), the max_connections check, the timers, the reader and writer.
+// The server counted both goroutines (wg.Add(2)).
 func (c *client) start(n int) {
+	if c.tls == nil {
+		c.begin(n, true)
+		c.run()
+		return
+	}
+	go func() {
+		infoSent, ok := c.handshake()
+		if !ok {
+			c.srv.wg.Add(-2) // neither the reader nor the writer runs
+			return
+		}
+		c.begin(n, !infoSent)
+		c.run()
+	}()
+}
+
+// run starts the writer and the reader.
+func (c *client) run() {
+	if c.tls != nil {
+		c.tls.running.Store(true)
+	}
+	go func() { defer c.srv.wg.Done(); c.WriteLoop() }()
+	go func() { defer c.srv.wg.Done(); c.ReadLoop(clientReads, c.read, c.protocolError) }()
+}
+
+// begin sends the greeting INFO (with sendInfo), checks max_connections
+// and arms the keepalive and auth timers.
+func (c *client) begin(n int, sendInfo bool) {
 	opts := c.srv.getOpts()
-	c.Send(c.srv.clientInfo(c, false))
+	if sendInfo {
+		c.Send(c.srv.clientInfo(c, false))
+	}
 	acc := c.acc.Load()
 	switch {
 	case opts.MaxConnections < 0 || n > opts.MaxConnections:
@@ -256,8 +297,6 @@ func (c *client) start(n int) {
 			c.Unlock()
 		}
 	}
-	go func() { defer c.srv.wg.Done(); c.WriteLoop() }()
-	go func() { defer c.srv.wg.Done(); c.ReadLoop(clientReads, c.read, c.protocolError) }()
 }
 
 // connected reports whether a CONNECT was processed (the auth timer's test).

@@ -11,6 +11,12 @@
 // whose buffer outgrows max_pending, or whose writes outlast write_deadline,
 // is cut off as a slow consumer.
 //
+// TLS (tls.go): on a listener with a tls block a client is registered at
+// accept and its handshake runs on its reader's goroutine, in nats-server's
+// order (INFO first, handshake first, or optional); the certificates come
+// from the store the daemon gives (SetTLS), and verify_and_map names the
+// client's user from its certificate.
+//
 // Clustering plugs in from outside through the Router interface and the
 // remote-interest methods (AddRemoteSub, RemoveRemoteSub): routes are
 // subscribers in the same subject trie, so queue groups are served once across

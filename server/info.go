@@ -22,6 +22,9 @@ type Info struct {
 	Port          int      `json:"port"`
 	Headers       bool     `json:"headers"`
 	AuthRequired  bool     `json:"auth_required,omitempty"`
+	TLSRequired   bool     `json:"tls_required,omitempty"`
+	TLSVerify     bool     `json:"tls_verify,omitempty"`
+	TLSAvailable  bool     `json:"tls_available,omitempty"`
 	MaxPayload    int      `json:"max_payload"`
 	ClientID      uint64   `json:"client_id,omitempty"`
 	ClientIP      string   `json:"client_ip,omitempty"`
@@ -58,6 +61,9 @@ func (s *Server) baseInfo() Info {
 		Port:         port,
 		Headers:      !o.NoHeaderSupport,
 		AuthRequired: o.Auth.Required(),
+		TLSRequired:  tlsRequired(o),
+		TLSVerify:    o.TLS != nil && o.TLS.Verify,
+		TLSAvailable: o.TLS != nil && o.AllowNonTLS,
 		MaxPayload:   o.MaxPayload,
 		Cluster:      cluster,
 		ConnectURLs:  urls,

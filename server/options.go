@@ -59,7 +59,7 @@ type Options struct {
 	// TLS is the top-level tls block (nil: no TLS): the client listener's
 	// TLS and INFO's tls_required/tls_verify. AllowNonTLS (allow_non_tls)
 	// makes TLS optional for clients: INFO says tls_available instead of
-	// tls_required. (Parsed; not served yet.)
+	// tls_required.
 	TLS         *tlsconf.Options
 	AllowNonTLS bool
 

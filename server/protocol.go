@@ -54,7 +54,10 @@ func (c *client) Connect(arg []byte) error {
 		}
 		ident, user, acc = id, id.User, id.Account
 	case so.Auth.Configured():
-		u, ok := authenticate(&so.Auth, &opts, c.nonce)
+		if opts.User != "" && c.srv.mapper.Load() != nil {
+			c.log().Warn(`User "` + opts.User + `" found in connect proto, but user required from cert`)
+		}
+		u, ok := c.authenticate(&so.Auth, &opts)
 		if !ok {
 			c.log().Info("Authorization Error", zap.String("user", opts.User), zap.String("nkey", opts.Nkey))
 			return errAuthViolation

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/natsd/natsd/server/subject"
+	"github.com/natsd/natsd/tlsconf"
 )
 
 // ProtocolVersion is the nats-server release whose client protocol natsd
@@ -59,6 +60,9 @@ type Server struct {
 	router atomic.Pointer[routerHolder]
 	events eventsHolder // the system account's client events (events.go)
 
+	tls    atomic.Pointer[tlsState]           // the client listener's certificates (tls.go)
+	mapper atomic.Pointer[tlsconf.UserMapper] // verify_and_map; nil when it does not apply
+
 	internal internalPublisher // the server's own publishing (internal.go)
 
 	closedMu   sync.Mutex
@@ -97,6 +101,7 @@ func New(opts Options, log *zap.Logger, version string) *Server {
 		o.ServerName = s.id
 	}
 	s.opts.Store(&o)
+	s.setMapper(&o)
 	s.configureAccounts(o.Accounts)
 	return s
 }
@@ -208,7 +213,12 @@ func (s *Server) accept(nc net.Conn) {
 		_ = nc.Close()
 		return
 	}
-	c := newClient(s, nc)
+	o := s.getOpts()
+	sock, ct := s.wrapTLS(nc, o)
+	c := newClient(s, sock)
+	if ct != nil {
+		c.sock, c.tls = sock.(*clientSocket), ct
+	}
 	s.clients[c.cid] = c
 	n := len(s.clients)
 	s.wg.Add(2)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/natsd/natsd/server/subject"
+	"github.com/natsd/natsd/tlsconf"
 )
 
 // The server's typed statistics. Monitoring (server/monitor) owns the
@@ -29,6 +30,9 @@ type Stats struct {
 	StaleConnections int64
 	Subscriptions    int
 	ConnectURLs      []string
+	// TLSCertNotAfter is when the client listener's current certificate
+	// expires (zero without TLS).
+	TLSCertNotAfter time.Time
 }
 
 // Stats returns the server's counters now.
@@ -46,7 +50,17 @@ func (s *Server) Stats() Stats {
 		InBytes: s.stats.inBytes.Load(), OutBytes: s.stats.outBytes.Load(),
 		SlowConsumers: s.stats.slowConsumers.Load(), StaleConnections: s.stats.staleConnections.Load(),
 		Subscriptions: s.NumSubscriptions(), ConnectURLs: urls,
+		TLSCertNotAfter: s.tlsNotAfter(o),
 	}
+}
+
+// tlsNotAfter is the expiry of the client listener's certificate, when
+// clients use TLS.
+func (s *Server) tlsNotAfter(o *Options) time.Time {
+	if st := s.tls.Load(); st != nil && o.TLS != nil {
+		return st.store.NotAfter()
+	}
+	return time.Time{}
 }
 
 // ConnStats is one client connection as monitoring shows it.
@@ -70,7 +84,17 @@ type ConnStats struct {
 	User         string // the user it authenticated as ("" for none)
 	Account      string
 	Subs         []SubStats // in no particular order
+	// The TLS session ("" and nil for a plain-text connection, or one
+	// still in its handshake): version ("1.3"), cipher suite, whether the
+	// handshake came before INFO, the certificates the client presented.
+	TLSVersion     string
+	TLSCipherSuite string
+	TLSFirst       bool
+	TLSPeerCerts   []TLSPeerCert
 }
+
+// TLSPeerCert is one certificate a client presented (/connz tls_peer_certs).
+type TLSPeerCert = tlsconf.PeerCert
 
 // SubStats is one client subscription as monitoring shows it.
 type SubStats struct {
@@ -121,6 +145,10 @@ func (c *client) statsLocked() *ConnStats {
 		cs.User = c.user.Name()
 	} else if c.opts.User != "" && c.authed.Load() {
 		cs.User = c.opts.User
+	}
+	if c.tls != nil && c.tls.sess != nil {
+		s := c.tls.sess
+		cs.TLSVersion, cs.TLSCipherSuite, cs.TLSFirst, cs.TLSPeerCerts = s.Version, s.CipherSuite, s.First, s.PeerCerts
 	}
 	if c.IsClosedLocked() {
 		reason, stop := c.ClosedAtLocked()

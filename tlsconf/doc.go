@@ -17,6 +17,9 @@
 //     RouteListenerConfig and RouteDialConfig (routes) build the configs.
 //   - UserMapper maps a verified client certificate to a user name the way
 //     nats-server does for verify_and_map.
+//   - Conn is a TLS session as natsd's connections use it: Handshake bounded
+//     by a timeout, Close that closes the socket without waiting on the
+//     peer, WriteBuffers that writes a batch of chunks in few writes.
 //
 // Where nats-server's behaviour was not documented it was recorded by
 // running nats-server v2.15.2; the tests name the cases. The package uses

@@ -37,7 +37,9 @@ type config struct {
 	scale                            float64
 	only                             string
 	crossRoute                       bool
+	tls                              bool
 	cost                             bool
+	pki                              *benchPKI // the TLS scenarios' certificates
 	tmp                              string
 	idleBin                          string
 }
@@ -62,6 +64,19 @@ func scenarios(cfg *config) []scenario {
 				Nodes: 3, PubNode: 0, SubNode: 1},
 		)
 	}
+	if cfg.tls {
+		// The same cases over TLS: the client port (both clients on TLS
+		// 1.3 with natscli trusting the run's CA), and the routes of the
+		// 3-node cluster (verify both ways; clients in plain text).
+		list = append(list,
+			scenario{ID: "pubsub16tls", Title: "pub→sub 1:1, 16 B, TLS", Size: 16, Msgs: n(2_000_000), Subs: 1, TLS: tlsClients},
+			scenario{ID: "pubsub1ktls", Title: "pub→sub 1:1, 1 KiB, TLS", Size: 1024, Msgs: n(400_000), Subs: 1, TLS: tlsClients},
+		)
+		if cfg.crossRoute {
+			list = append(list, scenario{ID: "route16tls", Title: "cross-route pub(A)→sub(B) 1:1, 16 B, 3-node cluster, TLS routes",
+				Size: 16, Msgs: n(2_000_000), Subs: 1, Nodes: 3, PubNode: 0, SubNode: 1, TLS: tlsRoutes})
+		}
+	}
 	for i := range list {
 		list[i].Nodes = max(list[i].Nodes, 1)
 	}
@@ -81,8 +96,9 @@ func main() {
 	flag.DurationVar(&cfg.runTimeout, "run-timeout", 90*time.Second, "limit for one `nats bench pub`")
 	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "limit for subscribers to finish after the publisher")
 	flag.Float64Var(&cfg.scale, "scale", 1, "multiply every message count (e.g. 0.1 for a smoke run)")
-	flag.StringVar(&cfg.only, "only", "", "comma-separated scenario ids to run (pub16,pubsub16,fanout16,pubsub1k,rss,route16)")
-	flag.BoolVar(&cfg.crossRoute, "cross-route", true, "run the cross-route scenario (3-node cluster, pub on A, sub on B)")
+	flag.StringVar(&cfg.only, "only", "", "comma-separated scenario ids to run (pub16,pubsub16,fanout16,pubsub1k,route16,pubsub16tls,pubsub1ktls,route16tls,rss)")
+	flag.BoolVar(&cfg.crossRoute, "cross-route", true, "run the cross-route scenarios (3-node cluster, pub on A, sub on B)")
+	flag.BoolVar(&cfg.tls, "tls", true, "run the TLS scenarios (pub→sub over client TLS, cross-route over route TLS)")
 	flag.BoolVar(&cfg.cost, "cost", true, "after the rounds, run each throughput scenario once more per server with GODEBUG=gctrace=1 and report its CPU time and GC cycles per million messages")
 	flag.Parse()
 	if cfg.rounds < 1 || cfg.rssRounds < 1 {
@@ -131,6 +147,11 @@ func run(ctx context.Context, cfg *config) int {
 	cliVersion := versionOf(cfg.natsCLI, "--version")
 	if !strings.Contains(cliVersion, "0.5.0") {
 		fatalf("%s is %q: the scenarios are written for natscli v0.5.0's `nats bench`", cfg.natsCLI, cliVersion)
+	}
+	if cfg.tls {
+		if cfg.pki, err = newBenchPKI(cfg.tmp); err != nil {
+			fatalf("making the TLS scenarios' certificates: %v", err)
+		}
 	}
 	cfg.idleBin = filepath.Join(cfg.tmp, "idleclients")
 	if out, err := exec.Command("go", "build", "-o", cfg.idleBin, "./bench/idleclients").CombinedOutput(); err != nil {

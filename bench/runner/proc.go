@@ -72,14 +72,20 @@ type server struct {
 	kind     serverKind
 	cmd      *exec.Cmd
 	port     int
-	httpPort int // 0 when started without monitoring
+	httpPort int  // 0 when started without monitoring
+	tls      bool // clients must use TLS
 	logPath  string
 	exited   chan struct{}
 	waitErr  error
 	stopOnce sync.Once
 }
 
-func (s *server) URL() string  { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
+func (s *server) URL() string {
+	if s.tls {
+		return fmt.Sprintf("tls://127.0.0.1:%d", s.port)
+	}
+	return fmt.Sprintf("nats://127.0.0.1:%d", s.port)
+}
 func (s *server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
 func (s *server) PID() int     { return s.cmd.Process.Pid }
 
@@ -98,6 +104,7 @@ type serverOpts struct {
 	monitor bool     // -m on a free port, for /connz and /routez
 	extra   []string // e.g. cluster flags
 	env     []string // extra environment, e.g. GODEBUG=gctrace=1
+	tls     bool     // the extra flags put the client port on TLS
 }
 
 // startServer starts k on loopback with a free client port, the same
@@ -108,7 +115,7 @@ func startServer(k serverKind, dir string, o serverOpts) (*server, error) {
 		return nil, err
 	}
 	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port)}
-	s := &server{kind: k, port: port, exited: make(chan struct{})}
+	s := &server{kind: k, port: port, exited: make(chan struct{}), tls: o.tls}
 	if o.monitor {
 		if s.httpPort, err = freePort(); err != nil {
 			return nil, err

@@ -28,6 +28,9 @@ type scenario struct {
 	// subscribers connect to. Nodes > 1 starts a full-mesh cluster of the
 	// same server kind on loopback (see startTopology).
 	Nodes, PubNode, SubNode int
+
+	// TLS: none, the client port, or the routes (tls.go).
+	TLS tlsMode
 }
 
 // metric says what the headline number of a scenario is.
@@ -147,9 +150,19 @@ func rateFromCSV(path string) (float64, error) {
 // Each node gets monitoring so the runner can see subscriptions and routes.
 //
 // The cross-route scenario (publish on A, subscribe on B) uses this path.
-func startTopology(k serverKind, sc scenario, dir string, env []string) ([]*server, error) {
+func startTopology(cfg *config, k serverKind, sc scenario, dir string, env []string) ([]*server, error) {
+	var tlsArgs []string
+	switch sc.TLS {
+	case tlsClients:
+		tlsArgs = cfg.pki.clientArgs()
+	case tlsRoutes:
+		var err error
+		if tlsArgs, err = cfg.pki.routeConfig(dir); err != nil {
+			return nil, err
+		}
+	}
 	if sc.Nodes <= 1 {
-		s, err := startServer(k, dir, serverOpts{monitor: true, env: env})
+		s, err := startServer(k, dir, serverOpts{monitor: true, env: env, extra: tlsArgs, tls: sc.TLS == tlsClients})
 		if err != nil {
 			return nil, err
 		}
@@ -168,13 +181,13 @@ func startTopology(k serverKind, sc scenario, dir string, env []string) ([]*serv
 			stopAll()
 			return nil, err
 		}
-		extra := []string{"-cluster_name", "bench", "-cluster", fmt.Sprintf("nats://127.0.0.1:%d", cport)}
+		extra := append([]string{"-cluster_name", "bench", "-cluster", fmt.Sprintf("nats://127.0.0.1:%d", cport)}, tlsArgs...)
 		if i == 0 {
 			seedPort = cport
 		} else {
 			extra = append(extra, "-routes", fmt.Sprintf("nats://127.0.0.1:%d", seedPort))
 		}
-		s, err := startServer(k, dir, serverOpts{monitor: true, extra: extra, env: env})
+		s, err := startServer(k, dir, serverOpts{monitor: true, extra: extra, env: env, tls: sc.TLS == tlsClients})
 		if err != nil {
 			stopAll()
 			return nil, err
@@ -211,7 +224,7 @@ func runThroughput(ctx context.Context, cfg *config, k serverKind, sc scenario, 
 	if cost {
 		env = []string{"GODEBUG=gctrace=1"}
 	}
-	nodes, err := startTopology(k, sc, dir, env)
+	nodes, err := startTopology(cfg, k, sc, dir, env)
 	if err != nil {
 		return tpResult{}, err
 	}
@@ -241,9 +254,9 @@ func runThroughput(ctx context.Context, cfg *config, k serverKind, sc scenario, 
 	defer reapSub()
 	if sc.Subs > 0 {
 		sn := nodes[sc.SubNode]
-		subCmd = exec.Command(cfg.natsCLI, "-s", sn.URL(), "bench", "sub", subject,
+		subCmd = exec.Command(cfg.natsCLI, append(cliTLS(cfg, sc), "-s", sn.URL(), "bench", "sub", subject,
 			"--msgs", msgs, "--size", size, "--clients", strconv.Itoa(sc.Subs),
-			"--no-progress", "--csv", subCSV)
+			"--no-progress", "--csv", subCSV)...)
 		subCmd.Stdout, subCmd.Stderr = &subOut, &subOut
 		if err := startCmd(subCmd); err != nil {
 			return tpResult{}, err
@@ -275,8 +288,8 @@ func runThroughput(ctx context.Context, cfg *config, k serverKind, sc scenario, 
 	pubCSV := filepath.Join(dir, "pub.csv")
 	pctx, cancel := context.WithTimeout(ctx, cfg.runTimeout)
 	defer cancel()
-	pubOut, err := runCmd(pctx, cfg.natsCLI, "-s", nodes[sc.PubNode].URL(), "bench", "pub", subject,
-		"--msgs", msgs, "--size", size, "--no-progress", "--csv", pubCSV)
+	pubOut, err := runCmd(pctx, cfg.natsCLI, append(cliTLS(cfg, sc), "-s", nodes[sc.PubNode].URL(), "bench", "pub", subject,
+		"--msgs", msgs, "--size", size, "--no-progress", "--csv", pubCSV)...)
 	if err != nil {
 		return tpResult{}, fmt.Errorf("nats bench pub: %w: %s", err, tail(pubOut, 400))
 	}
@@ -313,6 +326,14 @@ func runThroughput(ctx context.Context, cfg *config, k serverKind, sc scenario, 
 		res.CPU, res.GCCycles = after.cpu-before.cpu, after.gc-before.gc
 	}
 	return res, nil
+}
+
+// cliTLS are natscli's flags for sc: trust the run's CA when clients use TLS.
+func cliTLS(cfg *config, sc scenario) []string {
+	if sc.TLS == tlsClients {
+		return cfg.pki.cliArgs()
+	}
+	return nil
 }
 
 // waitRouteInterest polls /routez until a route of s lists subject.

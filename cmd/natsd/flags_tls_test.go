@@ -6,8 +6,7 @@ import (
 )
 
 // The TLS flags reach daemon.Flags under nats-server's names; -ms is
-// https_port. They are read now, so parseFlags no longer calls them
-// ignored (the daemon warns that TLS is not served yet).
+// https_port; parseFlags does not call them ignored.
 func TestParseTLSFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	cl, err := parseFlags([]string{"--tls", "--tlsverify", "--tlscert", "c.pem", "--tlskey=k.pem", "-tlscacert", "ca.pem", "-ms", "8443"}, &stderr)

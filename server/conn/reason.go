@@ -27,8 +27,9 @@ const (
 	RouteRemoved
 	DuplicateRoute
 	MaxAccountConnectionsExceeded
-	AuthExpired // the user's credentials (a JWT) expired on a live connection
-	Kicked      // by the system account's KICK request
+	AuthExpired         // the user's credentials (a JWT) expired on a live connection
+	Kicked              // by the system account's KICK request
+	TLSHandshakeFailure // the TLS handshake failed or timed out
 )
 
 var reasonText = map[Reason]string{
@@ -54,6 +55,7 @@ var reasonText = map[Reason]string{
 	MaxAccountConnectionsExceeded: "Maximum Account Connections Exceeded",
 	AuthExpired:                   "Authentication Expired",
 	Kicked:                        "Kicked",
+	TLSHandshakeFailure:           "TLS Handshake Failure",
 }
 
 func (r Reason) String() string {

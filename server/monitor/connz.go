@@ -64,6 +64,17 @@ type ConnInfo struct {
 	Account        string      `json:"account,omitempty"`
 	Subs           []string    `json:"subscriptions_list,omitempty"`
 	SubsDetail     []SubDetail `json:"subscriptions_list_detail,omitempty"`
+	TLSVersion     string      `json:"tls_version,omitempty"`
+	TLSCipherSuite string      `json:"tls_cipher_suite,omitempty"`
+	TLSPeerCerts   []PeerCert  `json:"tls_peer_certs,omitempty"`
+	TLSFirst       bool        `json:"tls_first,omitempty"`
+}
+
+// PeerCert is one certificate a TLS client presented.
+type PeerCert struct {
+	Subject    string `json:"subject,omitempty"`
+	SPKISHA256 string `json:"spki_sha256,omitempty"`
+	CertSHA256 string `json:"cert_sha256,omitempty"`
 }
 
 // SubDetail is one subscription in /connz and /subsz listings.
@@ -159,6 +170,10 @@ func connInfo(c *server.ConnStats, o *ConnzOptions, now time.Time) *ConnInfo {
 	}
 	if c.RTT > 0 {
 		ci.RTT = c.RTT.String()
+	}
+	ci.TLSVersion, ci.TLSCipherSuite, ci.TLSFirst = c.TLSVersion, c.TLSCipherSuite, c.TLSFirst
+	for _, pc := range c.TLSPeerCerts {
+		ci.TLSPeerCerts = append(ci.TLSPeerCerts, PeerCert{Subject: pc.Subject, SPKISHA256: pc.SPKISHA256, CertSHA256: pc.CertSHA256})
 	}
 	if !c.Stop.IsZero() {
 		stop := c.Stop

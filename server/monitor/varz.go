@@ -20,6 +20,8 @@ type Varz struct {
 	Host             string            `json:"host"`
 	Port             int               `json:"port"`
 	AuthRequired     bool              `json:"auth_required,omitempty"`
+	TLSRequired      bool              `json:"tls_required,omitempty"`
+	TLSVerify        bool              `json:"tls_verify,omitempty"`
 	MaxConn          int               `json:"max_connections"`
 	MaxSubs          int               `json:"max_subscriptions,omitempty"`
 	PingInterval     time.Duration     `json:"ping_interval"`
@@ -59,6 +61,12 @@ type Varz struct {
 	ConnectURLs      []string          `json:"connect_urls,omitempty"`
 	ConfigDigest     string            `json:"config_digest,omitempty"`
 	SystemAccount    string            `json:"system_account,omitempty"`
+	// TLSCertNotAfter is when the client certificate expires (nats-server's
+	// field); TLSCertError is natsd's: why the certificate files on disk
+	// were refused the last time they changed, while the previous pair
+	// keeps serving ("" once a reload succeeds).
+	TLSCertNotAfter time.Time `json:"tls_cert_not_after,omitzero"`
+	TLSCertError    string    `json:"tls_cert_error,omitempty"`
 	// natsd's reload status: when the last reload ran and how it ended.
 	LastReload      *time.Time `json:"last_reload,omitempty"`
 	LastReloadError string     `json:"last_reload_error,omitempty"`
@@ -73,6 +81,11 @@ type ClusterOptsVarz struct {
 	AuthTimeout float64  `json:"auth_timeout,omitempty"`
 	URLs        []string `json:"urls,omitempty"`
 	TLSTimeout  float64  `json:"tls_timeout,omitempty"`
+	TLSRequired bool     `json:"tls_required,omitempty"`
+	TLSVerify   bool     `json:"tls_verify,omitempty"`
+	// As the top-level fields, for cluster.tls.
+	TLSCertNotAfter time.Time `json:"tls_cert_not_after,omitzero"`
+	TLSCertError    string    `json:"tls_cert_error,omitempty"`
 }
 
 // DaemonStats is what /varz shows of the daemon: the monitoring address,
@@ -85,6 +98,10 @@ type DaemonStats struct {
 	ConfigLoadTime  time.Time
 	LastReload      time.Time // zero: none yet
 	LastReloadError string
+	HTTPSPort       int // the bound HTTPS monitoring port (0: none)
+	// Why the certificate files of tls { } and cluster.tls were refused
+	// when they last changed on disk ("": they were not).
+	TLSCertError, ClusterTLSCertError string
 	// For /metrics only.
 	LastReloadChanges int
 	ReloadsOK         uint64 // reloads that applied (or found nothing to change)
@@ -107,7 +124,8 @@ func BuildVarz(srv *server.Server, cs *cluster.Stats, ds DaemonStats) *Varz {
 		MaxConn: o.MaxConnections, MaxSubs: o.MaxSubs, PingInterval: o.PingInterval, MaxPingsOut: o.PingMax,
 		AuthTimeout: o.Auth.Timeout.Seconds(), MaxControlLine: o.MaxControlLine, MaxPayload: o.MaxPayload,
 		MaxPending: o.MaxPending, TLSTimeout: 2, WriteDeadline: o.WriteDeadline,
-		Start: st.Start, Now: now, Uptime: FormatDuration(now.Sub(st.Start)),
+		HTTPSPort: ds.HTTPSPort,
+		Start:     st.Start, Now: now, Uptime: FormatDuration(now.Sub(st.Start)),
 		Mem: int64(ms.Sys - ms.HeapReleased), Cores: runtime.NumCPU(), MaxProcs: runtime.GOMAXPROCS(0),
 		CPU:         processCPU(now.Sub(st.Start)),
 		Connections: st.Connections, TotalConnections: st.TotalConnections,
@@ -117,6 +135,13 @@ func BuildVarz(srv *server.Server, cs *cluster.Stats, ds DaemonStats) *Varz {
 		HTTPHost: ds.HTTPHost, HTTPPort: ds.HTTPPort, HTTPBasePath: ds.BasePath,
 		ConfigDigest: ds.ConfigDigest, ConfigLoadTime: ds.ConfigLoadTime,
 	}
+	if o.TLS != nil {
+		v.TLSRequired = !o.AllowNonTLS
+		v.TLSVerify = o.TLS.Verify
+		v.TLSTimeout = o.TLS.HandshakeTimeout().Seconds()
+		v.TLSCertNotAfter = st.TLSCertNotAfter
+		v.TLSCertError = ds.TLSCertError
+	}
 	if !ds.LastReload.IsZero() {
 		t := ds.LastReload
 		v.LastReload = &t
@@ -124,6 +149,13 @@ func BuildVarz(srv *server.Server, cs *cluster.Stats, ds DaemonStats) *Varz {
 	}
 	if cs != nil {
 		v.Cluster = ClusterOptsVarz{Name: cs.Name, Host: cs.Host, Port: cs.Port, AuthTimeout: cs.AuthTimeout.Seconds(), TLSTimeout: 2, URLs: cs.URLs}
+		if cs.TLSRequired {
+			// Routes always verify their peer.
+			v.Cluster.TLSRequired, v.Cluster.TLSVerify = true, true
+			v.Cluster.TLSTimeout = cs.TLSTimeout.Seconds()
+			v.Cluster.TLSCertNotAfter = cs.TLSCertNotAfter
+			v.Cluster.TLSCertError = ds.ClusterTLSCertError
+		}
 		v.Routes = len(cs.Routes)
 		v.Remotes = len(cs.Routes)
 	}

@@ -121,10 +121,20 @@ func (q *Queue) Reset() {
 	q.queued = 0
 }
 
+// BuffersWriter is a connection that writes a batch of chunks better than
+// one Write each: a TLS session, which cannot use writev (tlsconf.Conn
+// gathers its records into few writes instead).
+type BuffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
+}
+
 // WriteTo writes bufs (from Take) to conn in one writev where the platform
-// has it. scratch is the writer's reusable slice of slice headers, since the
-// write consumes them.
+// has it, or with conn's own WriteBuffers. scratch is the writer's reusable
+// slice of slice headers, since the write consumes them.
 func WriteTo(conn net.Conn, bufs [][]byte, scratch *net.Buffers) (int64, error) {
+	if bw, ok := conn.(BuffersWriter); ok {
+		return bw.WriteBuffers(bufs)
+	}
 	*scratch = append((*scratch)[:0], bufs...)
 	nb := *scratch
 	n, err := nb.WriteTo(conn)
