@@ -87,7 +87,9 @@ func (b *builder) accountsBlock(e *confparse.Entry, o *Options) {
 					ac.Mappings = b.mappings(ke, kp)
 				case "limits":
 					b.accountLimits(ke, kp, &ac.Limits)
-				case "jetstream", "nkey", "trace_dest", "msg_trace":
+				case "jetstream":
+					b.accountJetStream(ke, kp, ac.Name, o)
+				case "nkey", "trace_dest", "msg_trace":
 					b.warnf(ke.KeyPos, kp, "natsd does not serve account %s yet; ignored", key)
 				default:
 					b.unknown(ke, kp)

@@ -20,6 +20,8 @@ type Options struct {
 	// Operator is operator mode (nil: off): operator JWTs, the system
 	// account, the resolver. The server gets its authenticator.
 	Operator *jwtauth.Options
+	// JetStream is the jetstream {} block, -js and -sd.
+	JetStream JetStreamOptions
 
 	PidFile      string
 	PortsFileDir string

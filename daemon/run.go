@@ -19,6 +19,7 @@ import (
 
 	"github.com/natsd/natsd/cluster"
 	"github.com/natsd/natsd/confparse"
+	"github.com/natsd/natsd/jetstream"
 	"github.com/natsd/natsd/server"
 	"github.com/natsd/natsd/server/jwtauth"
 	"github.com/natsd/natsd/systemd"
@@ -78,6 +79,7 @@ type Daemon struct {
 	sys    atomic.Pointer[sysacct.Service] // the system account's events and requests
 	notify *systemd.Notifier
 	jwt    *jwtauth.Auth // operator mode; nil when off
+	js     *jetstream.Engine // JetStream; nil when off
 
 	// life is the lifecycle owner (lifecycle.go): Start's wiring, each
 	// reload's apply and Shutdown's start hold it.
@@ -259,6 +261,9 @@ func (d *Daemon) start(o *Options) error {
 		if err := d.jwt.Start(d.srv); err != nil {
 			return err
 		}
+	}
+	if err := d.startJetStream(o); err != nil {
+		return err
 	}
 	opened, err := d.openAll(o)
 	if err != nil {

@@ -16,7 +16,9 @@ const module = "github.com/natsd/natsd/"
 // say where it stands.
 var allowed = map[string][]string{
 	"cmd/natsd":         {"daemon"},
-	"daemon":            {"cluster", "confparse", "server", "server/jwtauth", "server/monitor", "server/subject", "systemd", "sysacct", "tlsconf"},
+	"daemon":            {"cluster", "confparse", "jetstream", "server", "server/jwtauth", "server/monitor", "server/subject", "systemd", "sysacct", "tlsconf"},
+	"jetstream":         {"jetstream/store", "server", "server/subject"},
+	"jetstream/store":   {"server/subject"},
 	"sysacct":           {"cluster", "server", "server/monitor"},
 	"cluster":           {"server", "server/conn", "server/wire", "server/subject", "server/outbuf", "tlsconf"},
 	"server/monitor":    {"cluster", "server", "server/subject"},
