@@ -22,11 +22,11 @@ type limits struct {
 
 	// expiry: one timer for the earliest of the oldest message's MaxAge
 	// and the earliest per-message TTL.
-	timer  *time.Timer
+	timer   *time.Timer
 	timerAt int64
-	ttls   ttlHeap
-	expire func() // the store's timer callback
-	closed bool
+	ttls    ttlHeap
+	expire  func() // the store's timer callback
+	closed  bool
 
 	// onDrop, if set, is told of every message removed by a limit or by
 	// expiry, before it is queued for the callbacks (the file store
