@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// limits is the part of a store both kinds share: the index, the stream's
+// core is the part of a store both kinds share: the index, the stream's
 // limits applied to it, message expiry (MaxAge and per-message TTL) on one
 // timer, and the OnRemove callbacks. Its methods expect mu held; the
 // callbacks for what they removed are queued in dropped and called by
 // the store once it has let go of mu.
-type limits struct {
+type core struct {
 	mu  sync.RWMutex
 	cfg Config
 	ix  index
@@ -34,6 +34,13 @@ type limits struct {
 	onDrop func(seq uint64, r rec, front bool)
 
 	now func() int64
+
+	// load fills sm from the index's record of message seq.
+	load func(seq uint64, r *rec, sm *StoreMsg) (*StoreMsg, error)
+	// isLost (file store) says whether seq was found corrupt.
+	isLost func(seq uint64) bool
+	// afterRead (file store) runs after every read let go of mu.
+	afterRead func()
 }
 
 type removal struct {
@@ -53,7 +60,7 @@ func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 func limitOn(v int64) bool { return v > 0 }
 
 // checkTTL validates a per-message TTL and gives its expiry.
-func (l *limits) checkTTL(ttl, ts int64) (int64, error) {
+func (l *core) checkTTL(ttl, ts int64) (int64, error) {
 	switch {
 	case ttl == 0:
 		return 0, nil
@@ -68,7 +75,7 @@ func (l *limits) checkTTL(ttl, ts int64) (int64, error) {
 // checkNew refuses what the limits do not let in, before a message is
 // given a sequence. pendMsgs, pendBytes and pendSubj count what the file
 // store has accepted but not yet committed.
-func (l *limits) checkNew(subj string, hlen, mlen int, size uint64, pendMsgs, pendBytes uint64, pendSubj int) error {
+func (l *core) checkNew(subj string, hlen, mlen int, size uint64, pendMsgs, pendBytes uint64, pendSubj int) error {
 	c := &l.cfg
 	if c.MaxMsgSize > 0 && hlen+mlen > int(c.MaxMsgSize) {
 		return ErrMaxMsgSize
@@ -94,7 +101,7 @@ func (l *limits) checkNew(subj string, hlen, mlen int, size uint64, pendMsgs, pe
 }
 
 // added applies the limits after message seq of subject e was added.
-func (l *limits) added(seq uint64, e *subjEntry, r *rec) {
+func (l *core) added(seq uint64, e *subjEntry, r *rec) {
 	if r.exp > 0 {
 		heap.Push(&l.ttls, ttlEntry{exp: r.exp, seq: seq})
 	}
@@ -105,7 +112,7 @@ func (l *limits) added(seq uint64, e *subjEntry, r *rec) {
 // enforce removes what the limits no longer allow: the oldest messages of
 // subject e (if given) beyond MaxMsgsPerSubject, then the oldest of the
 // stream beyond MaxMsgs and MaxBytes.
-func (l *limits) enforce(e *subjEntry) {
+func (l *core) enforce(e *subjEntry) {
 	c := &l.cfg
 	if limitOn(c.MaxMsgsPerSubject) {
 		if e != nil {
@@ -128,14 +135,14 @@ func (l *limits) enforce(e *subjEntry) {
 	}
 }
 
-func (l *limits) trimSubject(e *subjEntry) {
+func (l *core) trimSubject(e *subjEntry) {
 	for int64(len(e.seqs)) > l.cfg.MaxMsgsPerSubject {
 		l.drop(e.seqs[0])
 	}
 }
 
 // drop removes message seq because a limit or its age says so.
-func (l *limits) drop(seq uint64) {
+func (l *core) drop(seq uint64) {
 	front := seq == l.ix.first
 	r, ok := l.ix.remove(seq)
 	if !ok {
@@ -150,7 +157,7 @@ func (l *limits) drop(seq uint64) {
 }
 
 // takeDropped hands over the queued callbacks (mu held); call runs them.
-func (l *limits) takeDropped() ([]removal, []func(uint64, string)) {
+func (l *core) takeDropped() ([]removal, []func(uint64, string)) {
 	if len(l.dropped) == 0 {
 		return nil, nil
 	}
@@ -168,7 +175,7 @@ func runCallbacks(d []removal, cbs []func(uint64, string)) {
 }
 
 // expireNow removes every message whose age or TTL has run out.
-func (l *limits) expireNow() {
+func (l *core) expireNow() {
 	now := l.now()
 	if limitOn(int64(l.cfg.MaxAge)) {
 		cutoff := now - int64(l.cfg.MaxAge)
@@ -191,7 +198,7 @@ func (l *limits) expireNow() {
 }
 
 // nextExpiry is when the next message expires (0: none will).
-func (l *limits) nextExpiry() int64 {
+func (l *core) nextExpiry() int64 {
 	var at int64
 	if limitOn(int64(l.cfg.MaxAge)) {
 		for s, ok := l.ix.nextLive(l.ix.first); ok; s, ok = l.ix.nextLive(s + 1) {
@@ -217,7 +224,7 @@ func (l *limits) nextExpiry() int64 {
 
 // arm sets the timer for the next expiry if it is earlier than the one
 // set (or none is).
-func (l *limits) arm() {
+func (l *core) arm() {
 	if l.closed {
 		return
 	}
@@ -239,7 +246,7 @@ func (l *limits) arm() {
 
 // fired is called by the store's timer callback with mu held: expire,
 // then set the timer for what comes next.
-func (l *limits) fired() {
+func (l *core) fired() {
 	l.timerAt = 0
 	if l.closed {
 		return
@@ -248,7 +255,7 @@ func (l *limits) fired() {
 	l.arm()
 }
 
-func (l *limits) stopTimer() {
+func (l *core) stopTimer() {
 	l.closed = true
 	if l.timer != nil {
 		l.timer.Stop()
@@ -256,7 +263,7 @@ func (l *limits) stopTimer() {
 }
 
 // newConfig applies new limits: what they no longer allow is removed.
-func (l *limits) newConfig(cfg Config) {
+func (l *core) newConfig(cfg Config) {
 	l.cfg = cfg
 	l.enforce(nil)
 	l.timerAt = 0

@@ -7,7 +7,7 @@ import (
 // memStore keeps a stream in memory: each message is one buffer (header
 // then data) referenced from the shared index.
 type memStore struct {
-	limits
+	core
 	consumers map[string]*memConsumer
 }
 
@@ -21,6 +21,7 @@ func NewMemStore(cfg Config) (Store, error) {
 	ms.ix = newIndex()
 	ms.now = func() int64 { return time.Now().UnixNano() }
 	ms.expire = ms.onTimer
+	ms.load = fillMem
 	return ms, nil
 }
 
@@ -86,7 +87,7 @@ func (ms *memStore) SkipMsgs(n uint64) error {
 }
 
 // fill copies message seq into sm (or a new StoreMsg), reusing its buffer.
-func fillMem(seq uint64, r *rec, sm *StoreMsg) *StoreMsg {
+func fillMem(seq uint64, r *rec, sm *StoreMsg) (*StoreMsg, error) {
 	if sm == nil {
 		sm = new(StoreMsg)
 	}
@@ -97,64 +98,7 @@ func fillMem(seq uint64, r *rec, sm *StoreMsg) *StoreMsg {
 		sm.Header = nil
 	}
 	sm.Subject, sm.Seq, sm.Time, sm.TTL = r.subj.name, seq, r.ts, r.ttl
-	return sm
-}
-
-func (ms *memStore) load(seq uint64, sm *StoreMsg) (*StoreMsg, error) {
-	r, ok := ms.ix.msgs[seq]
-	if !ok {
-		return nil, ErrMsgNotFound
-	}
-	return fillMem(seq, &r, sm), nil
-}
-
-func (ms *memStore) LoadMsg(seq uint64, sm *StoreMsg) (*StoreMsg, error) {
-	ms.mu.RLock()
-	defer ms.mu.RUnlock()
-	if ms.closed {
-		return nil, ErrStoreClosed
-	}
-	return ms.load(seq, sm)
-}
-
-func (ms *memStore) LoadNextMsg(filters []string, start uint64, sm *StoreMsg) (*StoreMsg, error) {
-	set := newFilterSet(filters)
-	ms.mu.RLock()
-	defer ms.mu.RUnlock()
-	if ms.closed {
-		return nil, ErrStoreClosed
-	}
-	seq, ok := ms.ix.nextMatch(&set, start)
-	if !ok {
-		return nil, ErrMsgNotFound
-	}
-	return ms.load(seq, sm)
-}
-
-func (ms *memStore) LoadLastMsg(f string, sm *StoreMsg) (*StoreMsg, error) {
-	ms.mu.RLock()
-	defer ms.mu.RUnlock()
-	if ms.closed {
-		return nil, ErrStoreClosed
-	}
-	seq, ok := ms.ix.lastMatch(newFilter(f))
-	if !ok {
-		return nil, ErrMsgNotFound
-	}
-	return ms.load(seq, sm)
-}
-
-func (ms *memStore) LoadPrevMsg(start uint64, sm *StoreMsg) (*StoreMsg, error) {
-	ms.mu.RLock()
-	defer ms.mu.RUnlock()
-	if ms.closed {
-		return nil, ErrStoreClosed
-	}
-	seq, ok := ms.ix.prevLive(start)
-	if !ok {
-		return nil, ErrMsgNotFound
-	}
-	return ms.load(seq, sm)
+	return sm, nil
 }
 
 func (ms *memStore) RemoveMsg(seq uint64) (bool, error) { return ms.removeMsg(seq, false) }
@@ -201,31 +145,6 @@ func (ms *memStore) Truncate(seq uint64) error {
 	return nil
 }
 
-func (ms *memStore) SeqForTime(t time.Time) uint64 {
-	ms.mu.RLock()
-	defer ms.mu.RUnlock()
-	return ms.ix.seqForTime(t.UnixNano())
-}
-
-func (ms *memStore) FilteredState(seq uint64, f string) SimpleState {
-	ms.mu.RLock()
-	defer ms.mu.RUnlock()
-	return ms.ix.filtered(seq, newFilter(f))
-}
-
-func (ms *memStore) SubjectsState(f string) map[string]SimpleState {
-	ms.mu.RLock()
-	defer ms.mu.RUnlock()
-	return ms.ix.subjectsState(newFilter(f))
-}
-
-func (ms *memStore) NumPending(seq uint64, filters []string, lastPerSubject bool) uint64 {
-	set := newFilterSet(filters)
-	ms.mu.RLock()
-	defer ms.mu.RUnlock()
-	return ms.ix.numPending(seq, &set, lastPerSubject)
-}
-
 func (ms *memStore) State(deleted bool) StreamState {
 	ms.mu.RLock()
 	defer ms.mu.RUnlock()
@@ -246,13 +165,6 @@ func (ms *memStore) UpdateConfig(cfg Config) error {
 	ms.newConfig(cfg)
 	ms.unlockAndNotify()
 	return nil
-}
-
-func (ms *memStore) OnRemove(fn func(seq uint64, subject string)) {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	// A new slice: callbacks already handed out keep the old one.
-	ms.cbs = append(ms.cbs[:len(ms.cbs):len(ms.cbs)], fn)
 }
 
 func (ms *memStore) Flush() error { return nil }
