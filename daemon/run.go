@@ -436,7 +436,7 @@ var errNoConfigFile = errors.New("can only reload config when a file is provided
 // system_account).
 func (d *Daemon) startSystemAccount() error {
 	sys, err := sysacct.Start(sysacct.Config{
-		Server: d.srv, Cluster: d.clusterStats, Daemon: d.daemonStats, Health: d.health, Log: d.log.Logger,
+		Server: d.srv, Cluster: d.clusterStats, Daemon: d.daemonStats, Health: d.health, Log: d.log.Logger, JetStream: d.js,
 		Reload: func() ([]string, error) { return d.ReloadReport(triggerSystemRequest) },
 	})
 	if err != nil {

@@ -154,18 +154,21 @@ func (mset *stream) addConsumer(cfg ConsumerConfig, action string) (*consumer, *
 			}
 		}
 	}
-	if cfg.Name == "" {
+	name := cfg.Name
+	if name == "" {
+		// An ephemeral: named by the server; its config keeps no name
+		// (nats-server's replies show it only at the top).
 		for {
-			cfg.Name = ephemeralName()
+			name = ephemeralName()
 			mset.mu.RLock()
-			_, taken := mset.consumers[cfg.Name]
+			_, taken := mset.consumers[name]
 			mset.mu.RUnlock()
 			if !taken {
 				break
 			}
 		}
 	}
-	o, err := mset.newConsumer(cfg, now())
+	o, err := mset.newConsumer(cfg, name, now())
 	if err != nil {
 		return nil, newError(errConsumerStoreFailed, "{err}", err)
 	}

@@ -71,20 +71,21 @@ type pendingMsg struct {
 
 // consumerMeta is what a consumer keeps on disk.
 type consumerMeta struct {
+	Name    string         `json:"name"`
 	Config  ConsumerConfig `json:"config"`
 	Created time.Time      `json:"created"`
 }
 
 // newConsumer makes a consumer of mset with a checked config; it is
 // started by start.
-func (mset *stream) newConsumer(cfg ConsumerConfig, created time.Time) (*consumer, error) {
+func (mset *stream) newConsumer(cfg ConsumerConfig, name string, created time.Time) (*consumer, error) {
 	o := &consumer{
-		mset: mset, name: cfg.Name, acc: mset.ja.acc, cfg: cfg, created: created, filters: cfg.filters(),
+		mset: mset, name: name, acc: mset.ja.acc, cfg: cfg, created: created, filters: cfg.filters(),
 		pending: map[uint64]*pendingMsg{}, rdc: map[uint64]uint64{}, rdqSet: map[uint64]bool{},
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		lastActive: time.Now(),
 	}
-	st, err := mset.store.ConsumerStore(cfg.Name, store.ConsumerConfig{AckPolicy: store.AckPolicy(cfg.AckPolicy)})
+	st, err := mset.store.ConsumerStore(name, store.ConsumerConfig{AckPolicy: store.AckPolicy(cfg.AckPolicy)})
 	if err != nil {
 		return nil, err
 	}
@@ -233,12 +234,12 @@ func (o *consumer) isPull() bool { return o.cfg.DeliverSubject == "" }
 // not those of memory streams or with mem_storage, which a restart does
 // not keep (nats-server's behaviour, recorded).
 func (o *consumer) writeMeta() error {
-	if o.mset.config().Storage == MemoryStorage || o.cfg.MemoryStorage {
+	o.mu.Lock()
+	meta := consumerMeta{Name: o.name, Config: o.cfg, Created: o.created}
+	o.mu.Unlock()
+	if o.mset.config().Storage == MemoryStorage || meta.Config.MemoryStorage {
 		return nil
 	}
-	o.mu.Lock()
-	meta := consumerMeta{Config: o.cfg, Created: o.created}
-	o.mu.Unlock()
 	b, err := json.Marshal(meta)
 	if err != nil {
 		return err

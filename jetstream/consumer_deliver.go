@@ -28,6 +28,7 @@ type pullRequest struct {
 
 // outMsg is a message the loop sends once it has let go of the lock.
 type outMsg struct {
+	to             string // routed on (a delivery: the inbox); "": subject
 	subject, reply string
 	hdr, data      []byte
 }
@@ -150,7 +151,7 @@ func (o *consumer) pass() time.Duration {
 	o.mu.Unlock()
 
 	for _, m := range out {
-		_ = o.acc.Publish(m.subject, m.reply, m.hdr, m.data)
+		_ = o.acc.PublishTo(m.to, m.subject, m.reply, m.hdr, m.data)
 	}
 	if deleteIdle {
 		o.mset.ja.e.deleteInactive(o)
@@ -261,7 +262,7 @@ func (o *consumer) deliverLocked(out []outMsg, r *pullRequest, m *store.StoreMsg
 			r.hbNext = now.Add(r.hb)
 		}
 	}
-	out = append(out, outMsg{subject: to, reply: ack, hdr: cloneBytes(hdr), data: cloneBytes(data)})
+	out = append(out, outMsg{to: to, subject: m.Subject, reply: ack, hdr: cloneBytes(hdr), data: cloneBytes(data)})
 	o.lastDelivered = now
 	if o.cfg.AckPolicy == AckNone {
 		o.adflr, o.asflr = o.dseq, m.Seq

@@ -73,11 +73,11 @@ func (mset *stream) loadConsumers() {
 			continue
 		}
 		var meta consumerMeta
-		if err := json.Unmarshal(b, &meta); err != nil || meta.Config.Name != name {
+		if err := json.Unmarshal(b, &meta); err != nil || meta.Name != name {
 			mset.ja.e.log.Warn("Consumer not restored: its config does not decode", zap.String("stream", mset.name), zap.String("consumer", name), zap.Error(err))
 			continue
 		}
-		o, err := mset.newConsumer(meta.Config, meta.Created)
+		o, err := mset.newConsumer(meta.Config, name, meta.Created)
 		if err != nil {
 			mset.ja.e.log.Error("Consumer not restored", zap.String("stream", mset.name), zap.String("consumer", name), zap.Error(err))
 			continue

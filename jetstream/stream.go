@@ -360,22 +360,29 @@ func (mset *stream) processInbound(im *inMsg) bool {
 	if err := mset.ja.checkStoreLimit(cfg.Storage, uint64(len(subj)+len(hdr)+len(im.data))); err != nil {
 		return fail(err)
 	}
+	dupWindow := cfg.Duplicates
+	republish := mset.republish
+	interest := cfg.Retention == InterestPolicy
+	noAck := cfg.NoAck
+	// The store may call back (OnRemove: a limit dropped old messages),
+	// and the callback takes the lock: store without it. Only this
+	// goroutine stores, so what was checked above still holds.
+	mset.mu.Unlock()
 	seq, ts, err := mset.store.StoreMsg(subj, hdr, im.data, ttl)
 	if err != nil {
-		return fail(storeError(err))
+		im.ack = pubAckError(name, storeError(err))
+		return false
 	}
+	mset.mu.Lock()
 	if msgID != "" {
-		mset.dedupe.add(msgID, seq, ts, cfg.Duplicates)
+		mset.dedupe.add(msgID, seq, ts, dupWindow)
 	}
 	mset.lastMsgID = msgID
+	mset.mu.Unlock()
 	rollup := ""
 	if len(hdr) > 0 {
 		rollup, _ = getHeader(hdr, hdrRollup)
 	}
-	republish := mset.republish
-	interest := cfg.Retention == InterestPolicy
-	noAck := cfg.NoAck
-	mset.mu.Unlock()
 
 	switch rollup {
 	case "sub":
@@ -507,6 +514,9 @@ func (mset *stream) info(opts infoOpts) *StreamInfo {
 		cfg.Metadata = withServerMetadata(cfg.Metadata)
 	}
 	st := mset.store.State(opts.deleted)
+	if st.Msgs == 0 && st.LastSeq == 0 {
+		st.FirstSeq = 0 // a stream that never held a message (nats-server shows 0)
+	}
 	si := &StreamInfo{Config: cfg, Created: created, TimeStamp: now()}
 	si.State = StreamState{
 		Msgs: st.Msgs, Bytes: st.Bytes, FirstSeq: st.FirstSeq, FirstTime: st.FirstTime.UTC(),

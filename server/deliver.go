@@ -66,7 +66,7 @@ type routeTarget struct {
 // route with interest.
 func (p *producer) publish(a *Account, src *client, m *wire.Msg) {
 	p.setAccount(a)
-	r := a.sl.Match(m.Subject)
+	r := a.sl.Match(m.RouteSubject())
 	var self subscriber
 	echo := true
 	if src != nil {
@@ -107,7 +107,7 @@ func (p *producer) publish(a *Account, src *client, m *wire.Msg) {
 // matching plain subscriber and one local member of each queue group.
 func (p *producer) deliverLocal(a *Account, m *wire.Msg) {
 	p.setAccount(a)
-	r := a.sl.Match(m.Subject)
+	r := a.sl.Match(m.RouteSubject())
 	for _, sub := range r.Plain {
 		if !sub.to.remote() {
 			sub.to.deliver(p, sub, m)
@@ -228,7 +228,7 @@ func (tc *client) deliver(p *producer, sub *subscription, m *wire.Msg) bool {
 		tc.Unlock()
 		return false
 	}
-	if tc.perms != nil && !tc.perms.deliverable(sub, m.Subject) {
+	if tc.perms != nil && !tc.perms.deliverable(sub, m.RouteSubject()) {
 		tc.Unlock()
 		return false
 	}

@@ -124,7 +124,7 @@ func (si *streamImport) deliver(p *producer, _ *subscription, m *wire.Msg) bool 
 	if p.depth >= maxImportDepth {
 		return false
 	}
-	p.srv.importPublish(si.into, p.depth+1, si.xf.apply(m.Subject), m.Reply, m, true)
+	p.srv.importPublish(si.into, p.depth+1, si.xf.apply(m.RouteSubject()), m.Reply, m, true)
 	return true
 }
 
@@ -147,7 +147,7 @@ func (si *serviceImport) deliver(p *producer, _ *subscription, m *wire.Msg) bool
 	if len(m.Reply) > 0 {
 		reply = si.to.replyMap().add(si.from, m.Reply, si.single, si.threshold)
 	}
-	p.srv.importPublish(si.to, p.depth+1, si.xf.apply(m.Subject), reply, m, false)
+	p.srv.importPublish(si.to, p.depth+1, si.xf.apply(m.RouteSubject()), reply, m, false)
 	return true
 }
 

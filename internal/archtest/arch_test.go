@@ -19,7 +19,7 @@ var allowed = map[string][]string{
 	"daemon":            {"cluster", "confparse", "jetstream", "server", "server/jwtauth", "server/monitor", "server/subject", "systemd", "sysacct", "tlsconf"},
 	"jetstream":         {"jetstream/store", "server", "server/subject"},
 	"jetstream/store":   {"server/subject"},
-	"sysacct":           {"cluster", "server", "server/monitor"},
+	"sysacct":           {"cluster", "jetstream", "server", "server/monitor"},
 	"cluster":           {"server", "server/conn", "server/wire", "server/subject", "server/outbuf", "tlsconf"},
 	"server/monitor":    {"cluster", "server", "server/subject"},
 	"server/jwtauth":    {"server"},
