@@ -78,7 +78,7 @@ type Daemon struct {
 	srv    *server.Server
 	sys    atomic.Pointer[sysacct.Service] // the system account's events and requests
 	notify *systemd.Notifier
-	jwt    *jwtauth.Auth // operator mode; nil when off
+	jwt    *jwtauth.Auth     // operator mode; nil when off
 	js     *jetstream.Engine // JetStream; nil when off
 
 	// life is the lifecycle owner (lifecycle.go): Start's wiring, each

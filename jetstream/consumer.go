@@ -33,15 +33,15 @@ type consumer struct {
 	closed  bool
 
 	// Delivery state.
-	dseq    uint64 // the last consumer sequence delivered
-	sseq    uint64 // the next stream sequence to look at
-	adflr   uint64 // ack floor: consumer sequence
-	asflr   uint64 // ack floor: stream sequence
-	pending map[uint64]*pendingMsg
-	rdc     map[uint64]uint64 // deliveries beyond the first, by stream sequence
-	rdq     []uint64          // stream sequences to deliver again, in order
-	rdqSet  map[uint64]bool
-	waiting []*pullRequest
+	dseq          uint64 // the last consumer sequence delivered
+	sseq          uint64 // the next stream sequence to look at
+	adflr         uint64 // ack floor: consumer sequence
+	asflr         uint64 // ack floor: stream sequence
+	pending       map[uint64]*pendingMsg
+	rdc           map[uint64]uint64 // deliveries beyond the first, by stream sequence
+	rdq           []uint64          // stream sequences to deliver again, in order
+	rdqSet        map[uint64]bool
+	waiting       []*pullRequest
 	lastDelivered time.Time
 	lastAcked     time.Time
 	lastActive    time.Time // interest seen, or a pull request

@@ -10,7 +10,7 @@ import (
 
 const (
 	pushInterestPoll = 100 * time.Millisecond // a push consumer without a subscriber looks again
-	fcThreshold      = 256 << 10             // bytes between two flow control requests
+	fcThreshold      = 256 << 10              // bytes between two flow control requests
 	maxLoopWait      = time.Second
 )
 

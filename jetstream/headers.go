@@ -27,10 +27,10 @@ const (
 	hdrNumPending   = "Nats-Num-Pending"
 	hdrUpToSequence = "Nats-UpTo-Sequence"
 
-	hdrPendingMsgs    = "Nats-Pending-Messages"
-	hdrPendingBytes   = "Nats-Pending-Bytes"
-	hdrLastConsumer   = "Nats-Last-Consumer"
-	hdrLastStream     = "Nats-Last-Stream"
+	hdrPendingMsgs     = "Nats-Pending-Messages"
+	hdrPendingBytes    = "Nats-Pending-Bytes"
+	hdrLastConsumer    = "Nats-Last-Consumer"
+	hdrLastStream      = "Nats-Last-Stream"
 	hdrConsumerStalled = "Nats-Consumer-Stalled"
 )
 

@@ -51,17 +51,17 @@ type JSLimits struct {
 // JSZ is /jsz.
 type JSZ struct {
 	JSStats
-	ID       string          `json:"server_id"`
-	Now      time.Time       `json:"now"`
-	Disabled bool            `json:"disabled,omitempty"`
-	Config   JSConfig        `json:"config,omitempty"`
-	Limits   *JSLimits       `json:"limits,omitempty"`
-	Streams  int             `json:"streams"`
-	Consumers int            `json:"consumers"`
-	Messages uint64          `json:"messages"`
-	Bytes    uint64          `json:"bytes"`
-	Accounts []*AccountDetail `json:"account_details,omitempty"`
-	Total    int             `json:"total,omitempty"`
+	ID        string           `json:"server_id"`
+	Now       time.Time        `json:"now"`
+	Disabled  bool             `json:"disabled,omitempty"`
+	Config    JSConfig         `json:"config,omitempty"`
+	Limits    *JSLimits        `json:"limits,omitempty"`
+	Streams   int              `json:"streams"`
+	Consumers int              `json:"consumers"`
+	Messages  uint64           `json:"messages"`
+	Bytes     uint64           `json:"bytes"`
+	Accounts  []*AccountDetail `json:"account_details,omitempty"`
+	Total     int              `json:"total,omitempty"`
 }
 
 // AccountDetail is one account in /jsz?accounts=1.

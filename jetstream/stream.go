@@ -49,8 +49,8 @@ type stream struct {
 	in      chan *inMsg
 	started bool // the ingest loop runs (done will close)
 	quit    chan struct{}
-	done chan struct{}
-	once sync.Once
+	done    chan struct{}
+	once    sync.Once
 }
 
 // inMsg is a publish copied out of the publisher's buffers.
