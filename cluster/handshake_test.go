@@ -74,7 +74,7 @@ func TestRouteInfo(t *testing.T) {
 	a := startNode(t, Options{Name: "east"})
 	p := dial(t, a.routeAddr)
 	in := p.Info
-	if in["server_id"] != a.srv.ID() || in["server_name"] != a.srv.Name() || in["proto"] != float64(2) || in["headers"] != true ||
+	if in["server_id"] != a.srv.ID() || in["server_name"] != a.srv.Name() || in["proto"] != float64(3) || in["headers"] != true ||
 		in["cluster"] != "east" || in["port"] != float64(a.routePort()) || in["host"] != "127.0.0.1" || in["version"] != server.ProtocolVersion {
 		t.Errorf("route INFO = %v", in)
 	}

@@ -4,8 +4,14 @@ package cluster
 // append only, never rename.
 
 // routeProto is the route protocol level natsd speaks: 2 = accounts in
-// RS+/RS-/RMSG. (3 would promise message tracing.)
-const routeProto = 2
+// RS+/RS-/RMSG, 3 = message tracing (Nats-Trace-Hop on routed messages,
+// a trace event from each server). A nats-server 2.11+ peer sends a
+// trace-only message only to a peer at 3 or more, and reports one below
+// as not tracing.
+const (
+	routeProto = 3
+	traceProto = 3
+)
 
 // info is a route INFO. natsd leaves out what it does not implement —
 // route_pool_size, compression, lnoc — so that nats-server peers take their

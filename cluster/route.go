@@ -253,6 +253,17 @@ func (r *route) SendMsg(acc string, m *wire.Msg, queues []string) (<-chan struct
 	return stall, pending > maxPending
 }
 
+// TracePeer says how message tracing names the route (server.Route): its
+// id, the peer's server name, and whether the peer traces messages. A peer
+// below route protocol 3 (nats-server before 2.11) does not: it would
+// deliver a trace-only message and publish no trace event.
+func (r *route) TracePeer() (uint64, string, bool) {
+	r.Lock()
+	name, proto := r.peer.Name, r.peer.Proto
+	r.Unlock()
+	return r.rid, name, proto >= traceProto
+}
+
 // sendInterest sends RS+ (weight > 0) or RS- for local interest.
 func (r *route) sendInterest(acc, subject, queue string, weight int32) {
 	r.Lock()

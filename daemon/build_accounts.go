@@ -21,6 +21,7 @@ import (
 //	               {service: {account: A, subject: "svc.>"}, to: "a.svc.>"} ]
 //	    mappings: { "src.*": "dst.$1", "w": [{destination: x, weight: 50%}, …] }
 //	    limits: { max_connections, max_subscriptions, max_payload, max_leafnodes }
+//	    msg_trace: { dest: "trace.subj", sampling: 100% }   # or trace_dest: "trace.subj"
 //	  }
 //	}
 //
@@ -87,9 +88,13 @@ func (b *builder) accountsBlock(e *confparse.Entry, o *Options) {
 					ac.Mappings = b.mappings(ke, kp)
 				case "limits":
 					b.accountLimits(ke, kp, &ac.Limits)
+				case "msg_trace", "trace_dest":
+					// The later of the two wins, as in nats-server
+					// (recorded).
+					ac.MsgTrace = b.msgTrace(ke, kp)
 				case "jetstream":
 					b.accountJetStream(ke, kp, ac.Name, o)
-				case "nkey", "trace_dest", "msg_trace":
+				case "nkey":
 					b.warnf(ke.KeyPos, kp, "natsd does not serve account %s yet; ignored", key)
 				default:
 					b.unknown(ke, kp)
@@ -159,6 +164,7 @@ func (b *builder) exports(e *confparse.Entry, path string) []*server.Export {
 		}
 		x := &server.Export{}
 		kinds := 0
+		var allowTraceAt *confparse.Entry
 		for _, ke := range it.Entries {
 			key := strings.ToLower(ke.Key)
 			kp := ip + "." + key
@@ -188,7 +194,10 @@ func (b *builder) exports(e *confparse.Entry, path string) []*server.Export {
 				}
 			case "response_threshold", "threshold":
 				x.ResponseThreshold, _ = b.duration(ke, kp)
-			case "latency", "account_token_position", "advertise", "allow_trace":
+			case "allow_trace":
+				x.AllowTrace, _ = b.boolean(ke, kp)
+				allowTraceAt = ke
+			case "latency", "account_token_position", "advertise":
 				b.warnf(ke.KeyPos, kp, "natsd does not serve export %s yet; ignored", key)
 			default:
 				b.unknown(ke, kp)
@@ -204,6 +213,12 @@ func (b *builder) exports(e *confparse.Entry, path string) []*server.Export {
 		}
 		if !x.Service && (x.ResponseType != "" || x.ResponseThreshold != 0) {
 			b.errorf(it.Pos, ip, "response_type and response_threshold are for service exports")
+			continue
+		}
+		if !x.Service && allowTraceAt != nil {
+			// On a stream the importer allows tracing (nats-server:
+			// "Detected allow_trace directive on non-service").
+			b.errorf(allowTraceAt.KeyPos, ip+".allow_trace", "allow_trace is for service exports (a stream import allows tracing)")
 			continue
 		}
 		out = append(out, x)
@@ -226,6 +241,7 @@ func (b *builder) imports(e *confparse.Entry, path string) []*server.Import {
 		}
 		im := &server.Import{}
 		kinds := 0
+		var allowTraceAt *confparse.Entry
 		for _, ke := range it.Entries {
 			key := strings.ToLower(ke.Key)
 			kp := ip + "." + key
@@ -271,7 +287,10 @@ func (b *builder) imports(e *confparse.Entry, path string) []*server.Import {
 					}
 					im.Prefix = s
 				}
-			case "share", "allow_trace":
+			case "allow_trace":
+				im.AllowTrace, _ = b.boolean(ke, kp)
+				allowTraceAt = ke
+			case "share":
 				b.warnf(ke.KeyPos, kp, "natsd does not serve import %s yet; ignored", key)
 			default:
 				b.unknown(ke, kp)
@@ -286,6 +305,11 @@ func (b *builder) imports(e *confparse.Entry, path string) []*server.Import {
 			continue
 		case im.Service && im.Prefix != "":
 			b.errorf(it.Pos, ip, "prefix is for stream imports (a service import has to)")
+			continue
+		case im.Service && allowTraceAt != nil:
+			// On a service the exporter allows tracing (nats-server:
+			// "Detected allow_trace directive on a non-stream").
+			b.errorf(allowTraceAt.KeyPos, ip+".allow_trace", "allow_trace is for stream imports (a service export allows tracing)")
 			continue
 		case im.To != "" && !sameWildcards(im.Subject, im.To):
 			b.errorf(it.Pos, ip, "to %q must have the wildcards of %q, in order", im.To, im.Subject)
@@ -359,6 +383,80 @@ func (b *builder) mappings(e *confparse.Entry, path string) []*server.Mapping {
 		out = append(out, m)
 	}
 	return out
+}
+
+// msgTrace reads msg_trace: { dest, sampling } (or a destination alone),
+// and trace_dest: the destination of the account's messages with a sampled
+// W3C traceparent header, and the percentage of them traced (1-100,
+// default 100). The checks and their order are nats-server's (recorded).
+func (b *builder) msgTrace(e *confparse.Entry, path string) *server.MsgTraceConfig {
+	mt := &server.MsgTraceConfig{}
+	destAt := e.Value.Pos
+	var samplingAt *confparse.Entry
+	switch e.Value.Kind {
+	case confparse.String:
+		mt.Dest = e.Value.Str
+	case confparse.Map:
+		if strings.EqualFold(e.Key, "trace_dest") {
+			b.wrongType(e, path, "a subject")
+			return nil
+		}
+		for _, fe := range e.Value.Entries {
+			key := strings.ToLower(fe.Key)
+			fp := path + "." + key
+			switch key {
+			case "dest":
+				mt.Dest, _ = b.str(fe, fp)
+				destAt = fe.Value.Pos
+			case "sampling":
+				samplingAt = fe
+			default:
+				b.errorf(fe.KeyPos, fp, "unknown field %q parsing msg_trace (dest, sampling)", fe.Key)
+			}
+		}
+	default:
+		b.wrongType(e, path, "a subject or { dest, sampling }")
+		return nil
+	}
+	if samplingAt != nil {
+		if mt.Dest == "" {
+			b.warnf(samplingAt.KeyPos, path+".sampling", "sampling ignored: msg_trace has no dest")
+		} else {
+			mt.Sampling = b.sampling(samplingAt, path+".sampling")
+		}
+	}
+	if mt.Dest == "" && samplingAt != nil {
+		return nil
+	}
+	if !subject.ValidLiteral(mt.Dest) {
+		b.errorf(destAt, path, "trace destination %q is not a valid subject (no wildcards)", mt.Dest)
+		return nil
+	}
+	return mt
+}
+
+// sampling is msg_trace's percentage: 1-100, as 50 or "50%".
+func (b *builder) sampling(e *confparse.Entry, path string) int {
+	var n int64
+	switch e.Value.Kind {
+	case confparse.Int:
+		n = e.Value.Int
+	case confparse.String:
+		v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(e.Value.Str), "%"), 10, 64)
+		if err != nil {
+			b.errorf(e.Value.Pos, path, "expected a percentage such as 50%%, found %q", e.Value.Str)
+			return 0
+		}
+		n = v
+	default:
+		b.wrongType(e, path, "an integer or a percentage such as 50%")
+		return 0
+	}
+	if n < 1 || n > 100 {
+		b.errorf(e.Value.Pos, path, "sampling must be 1-100%%, found %d", n)
+		return 0
+	}
+	return int(n)
 }
 
 // weight is a percentage: 50, "50%" or 50%.

@@ -51,6 +51,7 @@ type accountConfig struct {
 	imports     []*Import
 	mappings    *mappings // compiled; nil: none
 	mappingList []*Mapping
+	msgTrace    *MsgTraceConfig // sampling normalized to 1-100; nil: none
 }
 
 type interestKey struct{ subject, queue string }
@@ -152,7 +153,7 @@ func (s *Server) storeAccountLocked(c *AccountConfig, external bool) *Account {
 		a.external = external
 		s.accounts[c.Name] = a
 	}
-	a.cfg.Store(&accountConfig{limits: c.Limits, exports: c.Exports, imports: c.Imports, mappings: compileMappings(c.Mappings), mappingList: c.Mappings})
+	a.cfg.Store(&accountConfig{limits: c.Limits, exports: c.Exports, imports: c.Imports, mappings: compileMappings(c.Mappings), mappingList: c.Mappings, msgTrace: msgTraceConfig(c.MsgTrace)})
 	a.updated.Store(time.Now().UnixNano())
 	return a
 }

@@ -11,6 +11,9 @@ type AccountConfig struct {
 	Imports  []*Import
 	Mappings []*Mapping
 	Limits   AccountLimits
+	// MsgTrace traces messages with a sampled W3C traceparent header
+	// (msg_trace, or trace_dest); nil: not configured.
+	MsgTrace *MsgTraceConfig
 }
 
 // AccountLimits bound an account's use of this server (0: no limit).
@@ -33,6 +36,9 @@ type Export struct {
 	// ResponseThreshold passes without one).
 	ResponseType      string
 	ResponseThreshold time.Duration
+	// AllowTrace (services): traced requests are traced on in this
+	// account, not stopped at its boundary.
+	AllowTrace bool
 }
 
 // Response types of a service export.
@@ -57,6 +63,9 @@ type Import struct {
 	To string
 	// Prefix (streams) puts the messages under "Prefix.<subject>".
 	Prefix string
+	// AllowTrace (streams): traced messages are traced on in this
+	// account, not stopped at its boundary.
+	AllowTrace bool
 }
 
 // Mapping rewrites the subject of messages published in an account

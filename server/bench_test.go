@@ -25,7 +25,20 @@ func BenchmarkPublish(b *testing.B) {
 	}
 }
 
-func benchPublish(b *testing.B, fan, size int) {
+// BenchmarkPublishHeaders is BenchmarkPublish with a header block that has
+// no trace header: message tracing must cost such messages nothing either.
+func BenchmarkPublishHeaders(b *testing.B) {
+	hdr := []byte("NATS/1.0\r\nX-Request-Id: 6f1a8e2c\r\nContent-Type: text/plain\r\n\r\n")
+	for _, fan := range []int{0, 1} {
+		b.Run(fmt.Sprintf("subs=%d/size=16", fan), func(b *testing.B) {
+			benchPublishMsg(b, fan, 16, hdr)
+		})
+	}
+}
+
+func benchPublish(b *testing.B, fan, size int) { benchPublishMsg(b, fan, size, nil) }
+
+func benchPublishMsg(b *testing.B, fan, size int, hdr []byte) {
 	srv, addr := startServer(b, Options{})
 	for i := range fan {
 		c := connectRaw(b, addr, "")
@@ -35,8 +48,11 @@ func benchPublish(b *testing.B, fan, size int) {
 	}
 	pub := connectRaw(b, addr, "")
 	pc := clientOn(b, srv, pub.LocalPort())
-	payload := make([]byte, size)
-	m := wire.Msg{Subject: []byte("bench.subject"), SizeField: fmt.Appendf(nil, "%d", size), Data: payload}
+	data := append(hdr[:len(hdr):len(hdr)], make([]byte, size)...)
+	m := wire.Msg{Subject: []byte("bench.subject"), SizeField: fmt.Appendf(nil, "%d", len(data)), Data: data, HdrLen: len(hdr)}
+	if len(hdr) > 0 {
+		m.HdrField = fmt.Appendf(nil, "%d", len(hdr))
+	}
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -78,6 +78,9 @@ func (p *producer) publish(a *Account, src *client, m *wire.Msg) {
 
 	for _, sub := range r.Plain {
 		if !echo && sub.to == self {
+			if p.trace != nil {
+				p.trace.egress(traceKindClient, src.cid, src.opts.Name, sub, "", traceErrNoEcho)
+			}
 			continue
 		}
 		if sub.to.deliver(p, sub, m) {
@@ -95,7 +98,11 @@ func (p *producer) publish(a *Account, src *client, m *wire.Msg) {
 	}
 	for i := range p.routes {
 		rt := &p.routes[i]
-		p.sendToRoute(a, rt.route, m, rt.queues)
+		if p.trace != nil {
+			p.sendTracedToRoute(a, rt, m)
+		} else {
+			p.sendToRoute(a, rt.route, m, rt.queues)
+		}
 		clear(rt.queues)
 	}
 	if delivered == 0 && len(m.Reply) > 0 && src != nil && src.opts.NoResponders {
@@ -228,9 +235,19 @@ func (tc *client) deliver(p *producer, sub *subscription, m *wire.Msg) bool {
 		tc.Unlock()
 		return false
 	}
+	t := p.trace
 	if tc.perms != nil && !tc.perms.deliverable(sub, m.RouteSubject()) {
+		if t != nil {
+			t.egress(traceKindClient, tc.cid, tc.opts.Name, sub, "", traceErrSubDeny)
+		}
 		tc.Unlock()
 		return false
+	}
+	if t != nil && t.only {
+		// Traced only: reported as delivered, and not sent.
+		t.egress(traceKindClient, tc.cid, tc.opts.Name, sub, "", "")
+		tc.Unlock()
+		return true
 	}
 	o := tc.srv.getOpts()
 	size := len(m.Data)
@@ -259,6 +276,9 @@ func (tc *client) deliver(p *producer, sub *subscription, m *wire.Msg) bool {
 		q.Write(m.Data)
 	}
 	q.Write(crlf)
+	if t != nil {
+		t.egress(traceKindClient, tc.cid, tc.opts.Name, sub, "", "")
+	}
 	tc.CountOutLocked(1, int64(size))
 	if len(m.Reply) > 0 && tc.perms != nil && tc.perms.resp != nil {
 		tc.grantReply(m.Reply)

@@ -67,7 +67,7 @@ func (a *Account) importSub(exp *Account, imp *Import) *subscription {
 	var sub *subscription
 	if !imp.Service {
 		xf := newWildMap(imp.Subject, local, imp.Prefix)
-		sub = &subscription{to: &streamImport{into: a, xf: xf}, acc: exp, subject: imp.Subject}
+		sub = &subscription{to: &streamImport{into: a, xf: xf, allowTrace: imp.AllowTrace}, acc: exp, subject: imp.Subject}
 	} else {
 		e := exp.findExport(imp.Subject, true)
 		si := &serviceImport{from: a, to: exp, xf: newWildMap(local, imp.Subject, ""), single: true, threshold: DefaultResponseThreshold}
@@ -76,6 +76,7 @@ func (a *Account) importSub(exp *Account, imp *Import) *subscription {
 			if e.ResponseThreshold > 0 {
 				si.threshold = e.ResponseThreshold
 			}
+			si.allowTrace = e.AllowTrace
 		}
 		sub = &subscription{to: si, acc: a, subject: local, noRoute: true}
 	}
@@ -98,12 +99,14 @@ func (a *Account) findExport(subj string, service bool) *Export {
 }
 
 // importPublish delivers m again in account a, as the server, on subj with
-// reply: to local subscribers only, or (local false) also to routes.
-func (s *Server) importPublish(a *Account, depth int, subj, reply []byte, src *wire.Msg, local bool) {
+// reply: to local subscribers only, or (local false) also to routes. t is
+// the message's trace as it goes on in a (nil: not traced).
+func (s *Server) importPublish(a *Account, depth int, subj, reply []byte, src *wire.Msg, local bool, t *msgTrace) {
 	ip := s.internal.pool.Get().(*internalProducer)
 	defer s.internal.pool.Put(ip)
 	m := wire.Msg{Subject: subj, Reply: reply, Data: src.Data, HdrLen: src.HdrLen, HdrField: src.HdrField, SizeField: src.SizeField}
 	ip.p.depth = depth
+	ip.p.trace = t
 	if local {
 		ip.p.deliverLocal(a, &m)
 	} else {
@@ -111,20 +114,30 @@ func (s *Server) importPublish(a *Account, depth int, subj, reply []byte, src *w
 	}
 	ip.p.flush()
 	ip.p.depth = 0
+	ip.p.trace = nil
 }
 
 // streamImport is the subscriber of a stream import, in the exporting
 // account.
 type streamImport struct {
-	into *Account
-	xf   wildMap
+	into       *Account
+	xf         wildMap
+	allowTrace bool // the import's allow_trace: traces go on into the importer
 }
 
 func (si *streamImport) deliver(p *producer, _ *subscription, m *wire.Msg) bool {
 	if p.depth >= maxImportDepth {
 		return false
 	}
-	p.srv.importPublish(si.into, p.depth+1, si.xf.apply(m.RouteSubject()), m.Reply, m, true)
+	subj := si.xf.apply(m.RouteSubject())
+	var nt *msgTrace
+	if t := p.trace; t != nil {
+		if t.rec != nil {
+			t.rec.events = append(t.rec.events, &traceStreamExport{Type: traceTypeStream, TS: time.Now().UTC(), Account: si.into.Name, To: string(subj)})
+		}
+		nt = t.into(si.into.Name, si.allowTrace)
+	}
+	p.srv.importPublish(si.into, p.depth+1, subj, m.Reply, m, true, nt)
 	return true
 }
 
@@ -133,22 +146,59 @@ func (si *streamImport) remote() bool { return false }
 // serviceImport is the subscriber of a service import, in the importing
 // account.
 type serviceImport struct {
-	from, to  *Account
-	xf        wildMap
-	single    bool
-	threshold time.Duration
+	from, to   *Account
+	xf         wildMap
+	single     bool
+	threshold  time.Duration
+	allowTrace bool // the export's allow_trace: traces go on into the exporter
 }
 
 func (si *serviceImport) deliver(p *producer, _ *subscription, m *wire.Msg) bool {
 	if p.routed || p.depth >= maxImportDepth {
 		return false // handled where the request was published
 	}
+	subj := si.xf.apply(m.Subject)
+	var nt *msgTrace
+	if t := p.trace; t != nil {
+		var ok bool
+		if nt, m, ok = si.traceInto(t, m, subj); !ok {
+			return true
+		}
+	}
 	var reply []byte
 	if len(m.Reply) > 0 {
 		reply = si.to.replyMap().add(si.from, m.Reply, si.single, si.threshold)
 	}
-	p.srv.importPublish(si.to, p.depth+1, si.xf.apply(m.RouteSubject()), reply, m, false)
+	p.srv.importPublish(si.to, p.depth+1, subj, reply, m, false, nt)
 	return true
+}
+
+// traceInto carries a traced request into the exporting account: it
+// reports the import and returns the trace as it goes on there, with the
+// request it sends on. That request may reach other servers, so its
+// Nats-Trace-Dest must mean something in the exporting account: a reply
+// subject there that leads back to the destination (allow_trace), else
+// "trace disabled" (v2.15.2 does both: recorded). A trace-only request
+// whose trace stops here goes nowhere (ok false).
+func (si *serviceImport) traceInto(t *msgTrace, m *wire.Msg, subj []byte) (*msgTrace, *wire.Msg, bool) {
+	if t.rec != nil {
+		t.rec.events = append(t.rec.events, &traceServiceImport{Type: traceTypeService, TS: time.Now().UTC(), Account: si.to.Name, From: string(m.Subject), To: string(subj)})
+	}
+	nt := t.into(si.to.Name, si.allowTrace)
+	if nt.rec == nil && nt.only {
+		return nil, nil, false
+	}
+	if _, ok := traceHeader(m.Header(), keyDest); !ok {
+		// Traced by traceparent (msg_trace): each account traces by its
+		// own configuration.
+		return nt, m, true
+	}
+	dest := []byte(traceDisabled)
+	if nt.rec != nil {
+		dest = si.to.replyMap().add(nt.rec.acc, []byte(nt.rec.dest), false, si.threshold)
+	}
+	hm := withHeader(m, setHeader(m.Header(), hdrTraceDest, string(dest)))
+	return nt, &hm, true
 }
 
 func (si *serviceImport) remote() bool { return false }
@@ -236,7 +286,7 @@ func (rm *replyMapper) deliver(p *producer, _ *subscription, m *wire.Msg) bool {
 	if pr == nil {
 		return false // expired, or an answer to a single response already given
 	}
-	p.srv.importPublish(pr.to, p.depth+1, pr.reply, m.Reply, m, false)
+	p.srv.importPublish(pr.to, p.depth+1, pr.reply, m.Reply, m, false, p.trace)
 	return true
 }
 

@@ -35,6 +35,11 @@ type MsgHandler func(m Msg)
 type internalSub struct{ fn MsgHandler }
 
 func (s *internalSub) deliver(p *producer, _ *subscription, m *wire.Msg) bool {
+	if p.trace != nil && p.trace.only {
+		// Traced only: not delivered. nats-server reports no egress to
+		// the server's own subscriptions (recorded), so neither do we.
+		return true
+	}
 	s.fn(Msg{Subject: m.Subject, Reply: m.Reply, Header: m.Header(), Data: m.Payload()})
 	p.outMsgs++
 	p.outBytes += int64(len(m.Data))

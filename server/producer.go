@@ -31,6 +31,9 @@ type producer struct {
 	routed bool
 	// depth: how many imports the message being delivered has crossed.
 	depth int
+	// trace: the message being delivered is traced (msgtrace.go); nil
+	// for almost every message, which is all the delivery path checks.
+	trace *msgTrace
 
 	// Per-message scratch, reused.
 	routes []routeTarget

@@ -314,51 +314,52 @@ func (c *client) Pub(m *wire.Msg) error {
 	allowed := c.perms == nil || c.canPublish(m.Subject)
 	c.Unlock()
 
+	var tr *msgTrace
+	if m.HdrLen > 0 {
+		tr = c.srv.startTrace(acc, m, c, false)
+	}
 	if pedantic && !subject.ValidLiteralBytes(m.Subject) {
 		// Reported, and still delivered (recorded from nats-server).
 		c.sendErr(wire.ErrInvalidPubSubject)
 	}
 	if !allowed || hasAnyPrefix(m.Subject, reservedPub) {
-		c.sendErr(pubPermViolation(m.Subject))
+		c.refusePub(tr, pubPermViolation(m.Subject))
 		return nil
 	}
 	if len(m.Reply) > 0 && hasAnyPrefix(m.Reply, reservedReply) {
-		c.sendErr(replyPermViolation(m.Reply))
+		c.refusePub(tr, replyPermViolation(m.Reply))
 		return nil
 	}
 	if verbose {
 		c.sendOK()
 	}
-	if traceOnly(m) {
-		return nil
-	}
 	if ms := acc.cfg.Load().mappings; ms != nil {
 		if subj, ok := ms.apply(m.Subject); ok {
 			m.Subject = subj
+			if tr != nil {
+				tr.mapped(subj)
+			}
 		}
+	}
+	if tr != nil {
+		c.prod.trace = tr
+		c.prod.publish(acc, c, m)
+		c.prod.trace = nil
+		tr.finish()
+		return nil
 	}
 	c.prod.publish(acc, c, m)
 	return nil
 }
 
-// traceOnly reports a message that asks only to be traced (2.11+ message
-// tracing, header Nats-Trace-Only): nats-server does not deliver it. natsd
-// does not emit trace events, so such a message goes nowhere.
-func traceOnly(m *wire.Msg) bool {
-	if m.HdrLen == 0 {
-		return false
+// refusePub answers a publish the client may not make; a traced one's
+// event says why it went nowhere (as nats-server's does).
+func (c *client) refusePub(tr *msgTrace, text string) {
+	c.sendErr(text)
+	if tr != nil {
+		tr.ingressError(text)
+		tr.finish()
 	}
-	h := m.Header()
-	i := bytes.Index(h, []byte("\r\nNats-Trace-Only:"))
-	if i < 0 || !bytes.Contains(h, []byte("\r\nNats-Trace-Dest:")) {
-		return false
-	}
-	v := h[i+len("\r\nNats-Trace-Only:"):]
-	if j := bytes.IndexByte(v, '\r'); j >= 0 {
-		v = v[:j]
-	}
-	v = bytes.TrimSpace(v)
-	return bytes.EqualFold(v, []byte("true")) || bytes.Equal(v, []byte("1")) || bytes.EqualFold(v, []byte("yes"))
 }
 
 // joinArgs joins the non-empty arguments with spaces, for trace lines.

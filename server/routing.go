@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 
+	"go.uber.org/zap"
+
 	"github.com/natsd/natsd/server/wire"
 )
 
@@ -20,6 +22,10 @@ type Route interface {
 	SendMsg(acc string, m *wire.Msg, queues []string) (stall <-chan struct{}, over bool)
 	// Wake wakes the route's writer; called once per read batch.
 	Wake()
+	// TracePeer is how message tracing names the route: its connection
+	// id, the peer's server name, and whether the peer traces messages
+	// (route protocol 3, nats-server 2.11+).
+	TracePeer() (id uint64, name string, traces bool)
 }
 
 // Router is the cluster, as the server sees it. The daemon connects the two
@@ -143,6 +149,21 @@ func (l *RouteLink) Deliver(m *wire.Msg) {
 	p.inBytes += int64(len(m.Data))
 	p.accStats.inMsgs++
 	p.accStats.inBytes += int64(len(m.Data))
+	if m.HdrLen > 0 {
+		if t := l.srv.startTrace(a, m, l, true); t != nil {
+			p.trace = t
+			l.deliver1(a, m)
+			p.trace = nil
+			t.finish()
+			return
+		}
+	}
+	l.deliver1(a, m)
+}
+
+// deliver1 is Deliver once the message's account is known.
+func (l *RouteLink) deliver1(a *Account, m *wire.Msg) {
+	p := &l.p
 	r := a.sl.Match(m.Subject)
 	p.routes = p.routes[:0]
 	for _, sub := range r.Plain {
@@ -165,10 +186,26 @@ func (l *RouteLink) Deliver(m *wire.Msg) {
 	for i := range p.routes {
 		rt := &p.routes[i]
 		if len(rt.queues) > 0 {
-			p.sendToRoute(a, rt.route, m, rt.queues)
+			if p.trace != nil {
+				p.sendTracedToRoute(a, rt, m)
+			} else {
+				p.sendToRoute(a, rt.route, m, rt.queues)
+			}
 		}
 		clear(rt.queues)
 	}
+}
+
+// traceIngress: a routed message comes from the peer server, named by its
+// server name, on the route's connection.
+func (l *RouteLink) traceIngress() (int, uint64, string) {
+	id, name, _ := l.rt.TracePeer()
+	return traceKindRouter, id, name
+}
+
+func (l *RouteLink) traceLog() *zap.Logger {
+	id, name, _ := l.rt.TracePeer()
+	return l.srv.log.With(zap.Uint64("rid", id), zap.String("peer", name))
 }
 
 // Flush wakes every connection the last read delivered to.

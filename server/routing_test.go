@@ -41,6 +41,12 @@ type fakeRoute struct {
 	mu      sync.Mutex
 	msgs    []routedMsg
 	flushes int
+
+	// What TracePeer says: the peer's id and name, and whether it is
+	// below route protocol 3 (noTrace).
+	id      uint64
+	name    string
+	noTrace bool
 }
 
 type routedMsg struct {
@@ -56,6 +62,8 @@ func (r *fakeRoute) SendMsg(_ string, m *wire.Msg, queues []string) (<-chan stru
 	r.mu.Unlock()
 	return nil, false
 }
+
+func (r *fakeRoute) TracePeer() (uint64, string, bool) { return r.id, r.name, !r.noTrace }
 
 func (r *fakeRoute) Wake() {
 	r.mu.Lock()

@@ -53,6 +53,7 @@ type Server struct {
 	clusterNm string
 
 	tracing    atomic.Bool
+	traceSeq   atomic.Uint64 // trace events' server "seq"
 	nextCID    atomic.Uint64
 	totalConns atomic.Uint64
 	stats      counters

@@ -84,11 +84,16 @@ func (a *Auth) applyLocked() {
 // configFor turns an account's claims into a server account configuration.
 func (a *Auth) configFor(ac *jwt.AccountClaims) *server.AccountConfig {
 	cfg := &server.AccountConfig{Name: ac.Subject, Limits: limitsOf(&ac.Limits)}
+	if tr := ac.Trace; tr != nil && tr.Destination != "" {
+		// The claims' msg_trace: where messages with a sampled
+		// traceparent are traced (jwt validated dest and sampling).
+		cfg.MsgTrace = &server.MsgTraceConfig{Dest: string(tr.Destination), Sampling: tr.Sampling}
+	}
 	for _, e := range ac.Exports {
 		if e == nil {
 			continue
 		}
-		x := &server.Export{Service: e.IsService(), Subject: string(e.Subject), ResponseThreshold: e.ResponseThreshold}
+		x := &server.Export{Service: e.IsService(), Subject: string(e.Subject), ResponseThreshold: e.ResponseThreshold, AllowTrace: e.AllowTrace}
 		switch e.ResponseType {
 		case jwt.ResponseTypeStream:
 			x.ResponseType = server.ResponseStream
@@ -146,7 +151,7 @@ func limitsOf(l *jwt.OperatorLimits) server.AccountLimits {
 func importOf(importer string, im *jwt.Import, exp *jwt.AccountClaims) (*server.Import, string) {
 	// An import's subject is the exporter's for a stream, the importer's
 	// for a service; to (deprecated) and local_subject say where it lands.
-	si := &server.Import{Service: im.IsService(), Account: im.Account}
+	si := &server.Import{Service: im.IsService(), Account: im.Account, AllowTrace: im.AllowTrace}
 	expSubject := string(im.Subject)
 	if im.IsService() {
 		switch {

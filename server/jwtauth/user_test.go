@@ -78,6 +78,8 @@ func TestImportOf(t *testing.T) {
 			&server.Import{Account: expPub, Subject: "public.x", Prefix: "p"}},
 		{"public stream, local subject", &jwt.Import{Account: expPub, Subject: "public.*", Type: jwt.Stream, LocalSubject: "mine.$1"},
 			&server.Import{Account: expPub, Subject: "public.*", To: "mine.*"}},
+		{"public stream, traced on", &jwt.Import{Account: expPub, Subject: "public.x", Type: jwt.Stream, AllowTrace: true},
+			&server.Import{Account: expPub, Subject: "public.x", AllowTrace: true}},
 		{"not exported", &jwt.Import{Account: expPub, Subject: "other.x", Type: jwt.Stream}, nil},
 		{"wrong kind", &jwt.Import{Account: expPub, Subject: "public.x", Type: jwt.Service}, nil},
 		{"private without a token", &jwt.Import{Account: expPub, Subject: "private.q", Type: jwt.Service}, nil},
@@ -94,5 +96,26 @@ func TestImportOf(t *testing.T) {
 		case tt.want != nil && (got == nil || *got != *tt.want):
 			t.Errorf("%s: %+v (%s), want %+v", tt.name, got, why, tt.want)
 		}
+	}
+}
+
+// TestConfigForTrace: an account JWT's message tracing settings (trace,
+// and allow_trace on a service export) reach the server's account.
+func TestConfigForTrace(t *testing.T) {
+	kp, _ := nkeys.CreateAccount()
+	pub, _ := kp.PublicKey()
+	ac := jwt.NewAccountClaims(pub)
+	ac.Exports.Add(&jwt.Export{Subject: "svc.>", Type: jwt.Service, AllowTrace: true})
+	ac.Trace = &jwt.MsgTrace{Destination: "acc.traces", Sampling: 25}
+	cfg := (&Auth{loaded: map[string]*jwt.AccountClaims{pub: ac}}).configFor(ac)
+	if cfg.MsgTrace == nil || *cfg.MsgTrace != (server.MsgTraceConfig{Dest: "acc.traces", Sampling: 25}) {
+		t.Errorf("MsgTrace %+v", cfg.MsgTrace)
+	}
+	if len(cfg.Exports) != 1 || !cfg.Exports[0].AllowTrace {
+		t.Errorf("exports %+v", cfg.Exports)
+	}
+	ac.Trace = nil
+	if cfg := (&Auth{}).configFor(ac); cfg.MsgTrace != nil {
+		t.Errorf("MsgTrace without trace claims: %+v", cfg.MsgTrace)
 	}
 }

@@ -84,6 +84,7 @@ type nopRoute struct{}
 
 func (nopRoute) SendMsg(string, *wire.Msg, []string) (<-chan struct{}, bool) { return nil, false }
 func (nopRoute) Wake()                                                       {}
+func (nopRoute) TracePeer() (uint64, string, bool)                           { return 0, "", true }
 
 // connzFixture is a server with three clients:
 //
