@@ -61,7 +61,7 @@ type JSZ struct {
 	Messages  uint64           `json:"messages"`
 	Bytes     uint64           `json:"bytes"`
 	Accounts  []*AccountDetail `json:"account_details,omitempty"`
-	Total     int              `json:"total,omitempty"`
+	Total     int              `json:"total"`
 }
 
 // AccountDetail is one account in /jsz?accounts=1.
@@ -117,10 +117,12 @@ func (e *Engine) JSZ(opts JSZOptions) *JSZ {
 	st, u := e.stats()
 	z := &JSZ{JSStats: st, ID: e.srv.ID(), Now: now(), Config: e.jsConfig(), Limits: &JSLimits{MaxAckPending: defaultMaxAckPending},
 		Streams: u.Streams, Consumers: u.Consumers, Messages: u.Messages, Bytes: u.Bytes}
+	accounts := e.enabledAccounts()
+	z.Total = len(accounts)
 	if !opts.Accounts && opts.Account == "" {
 		return z
 	}
-	for _, ja := range e.enabledAccounts() {
+	for _, ja := range accounts {
 		if opts.Account != "" && ja.name != opts.Account {
 			continue
 		}

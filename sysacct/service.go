@@ -229,6 +229,11 @@ func (s *Service) statsz() *Statsz {
 		Received: dataStats{st.InMsgs, st.InBytes}, ReceivedFromClients: dataStats{st.InMsgs, st.InBytes},
 		SlowConsumers: st.SlowConsumers, ActiveServers: 1, GoMaxProcs: runtime.GOMAXPROCS(0),
 	}
+	if s.cfg.JetStream != nil {
+		js := s.cfg.JetStream.Varz()
+		js.Config.StoreDir = "" // STATSZ leaves it out (recorded)
+		z.JetStream = js
+	}
 	for _, a := range s.srv.AccountStats() {
 		if a.Conns > 0 {
 			z.ActiveAccounts++

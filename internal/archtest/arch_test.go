@@ -21,7 +21,7 @@ var allowed = map[string][]string{
 	"jetstream/store":   {"server/subject"},
 	"sysacct":           {"cluster", "jetstream", "server", "server/monitor"},
 	"cluster":           {"server", "server/conn", "server/wire", "server/subject", "server/outbuf", "tlsconf"},
-	"server/monitor":    {"cluster", "server", "server/subject"},
+	"server/monitor":    {"cluster", "jetstream", "server", "server/subject"},
 	"server/jwtauth":    {"server"},
 	"server":            {"server/conn", "server/wire", "server/subject", "server/outbuf", "tlsconf"},
 	"server/conn":       {"server/outbuf", "server/wire"},
