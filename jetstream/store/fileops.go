@@ -5,7 +5,10 @@ import (
 	"math"
 )
 
-var errSubject = errors.New("store: subject empty or longer than 65535 bytes")
+var (
+	errSubject     = errors.New("store: subject empty or longer than 65535 bytes")
+	errSeqOverflow = errors.New("store: sequence past 2^62")
+)
 
 func (fs *fileStore) StoreMsg(subj string, hdr, msg []byte, ttl int64) (uint64, int64, error) {
 	if len(subj) == 0 || len(subj) > math.MaxUint16 {
@@ -66,10 +69,20 @@ func (fs *fileStore) change(o op, subj string) (*opResult, error) {
 	o.res = &opResult{}
 	switch o.kind {
 	case kindSkip:
+		if o.seq > maxSeq-fs.nextSeq {
+			fs.mu.Unlock()
+			return nil, errSeqOverflow
+		}
 		fs.nextSeq += o.seq // n, until here
 		o.seq = fs.nextSeq
 	case kindCompact:
-		fs.nextSeq = max(fs.nextSeq, o.seq-1)
+		if o.seq > maxSeq {
+			fs.mu.Unlock()
+			return nil, errSeqOverflow
+		}
+		if o.seq > 0 {
+			fs.nextSeq = max(fs.nextSeq, o.seq-1)
+		}
 	case kindTruncate:
 		if o.seq >= fs.nextSeq {
 			fs.mu.Unlock()

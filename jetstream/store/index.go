@@ -143,7 +143,7 @@ func (ix *index) remove(seq uint64) (rec, bool) {
 
 // skip moves last on by n sequences that hold nothing.
 func (ix *index) skip(n uint64) {
-	if n == 0 {
+	if n == 0 || n > maxSeq-ix.last {
 		return
 	}
 	if len(ix.msgs) == 0 {

@@ -40,6 +40,10 @@ const (
 	kindMax      = 8
 )
 
+// maxSeq bounds sequences, far beyond any stream's, so that arithmetic
+// on them (last+1, a range's count) never wraps.
+const maxSeq = 1 << 62
+
 // maxRecord bounds a record's length: a message is at most 64 MiB in NATS,
 // and a length beyond this at open is damage, not a record.
 const maxRecord = 1<<26 + 1<<16 + recHdrLen
@@ -110,7 +114,8 @@ func peekHeader(b []byte) (recHeader, error) {
 		b:      int64(binary.LittleEndian.Uint64(b[32:])),
 	}
 	if h.length < recHdrLen || h.length > maxRecord || h.kind == 0 || h.kind > kindMax || b[9] != 0 ||
-		uint64(recHdrLen)+uint64(h.slen)+uint64(h.hlen) > uint64(h.length) {
+		uint64(recHdrLen)+uint64(h.slen)+uint64(h.hlen) > uint64(h.length) ||
+		h.seq > maxSeq || (h.kind == kindState && (h.a < 0 || h.a > maxSeq)) {
 		return recHeader{}, errBadRecord
 	}
 	return h, nil

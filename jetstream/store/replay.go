@@ -106,6 +106,9 @@ func (r *replayer) apply(seg *segment, off int64, h recHeader, b []byte) {
 	ix := &r.fs.ix
 	switch h.kind {
 	case kindMsg:
+		if h.seq == 0 {
+			return // never written: sequences start at 1
+		}
 		if h.seq <= ix.last {
 			// A write that came again after a failed one: the later wins.
 			ix.truncateTo(h.seq-1, nil)
