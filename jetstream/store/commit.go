@@ -132,7 +132,10 @@ func (fs *fileStore) lead() {
 	if len(b.buf) > 0 && tail.size > 0 && tail.size+int64(len(b.buf)) > fs.segMax {
 		state = fs.stateRecord()
 	}
-	toSync := slices.Clone(fs.unsynced)
+	var toSync []*segment
+	if sync {
+		toSync = slices.Clone(fs.unsynced) // EraseMsg may add to it meanwhile
+	}
 	dirSync := fs.dirDirty
 	fs.mu.Unlock()
 

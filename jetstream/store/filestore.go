@@ -199,7 +199,7 @@ func (fs *fileStore) stateRecord() []byte {
 
 // loadRecord reads message seq's record and fills sm from it. mu is held
 // for reading; a record that fails its checksum is queued for markBad.
-func (fs *fileStore) loadRecord(seq uint64, r *rec, sm *StoreMsg) (*StoreMsg, error) {
+func (fs *fileStore) loadRecord(seq uint64, r rec, sm *StoreMsg) (*StoreMsg, error) {
 	if sm == nil {
 		sm = new(StoreMsg)
 	}

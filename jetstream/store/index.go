@@ -283,7 +283,7 @@ func (ix *index) purge(subj string, upTo, keep uint64) uint64 {
 		last = upTo - 1
 	}
 	var seqs []uint64
-	set := filterSet{fs: []filter{f}, lit: f.lit}
+	set := oneFilter(f)
 	ix.eachSubject(&set, func(e *subjEntry) {
 		for _, s := range e.seqs {
 			if s > last {

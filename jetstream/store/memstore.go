@@ -90,7 +90,7 @@ func (ms *memStore) SkipMsgs(n uint64) error {
 }
 
 // fill copies message seq into sm (or a new StoreMsg), reusing its buffer.
-func fillMem(seq uint64, r *rec, sm *StoreMsg) (*StoreMsg, error) {
+func fillMem(seq uint64, r rec, sm *StoreMsg) (*StoreMsg, error) {
 	if sm == nil {
 		sm = new(StoreMsg)
 	}
