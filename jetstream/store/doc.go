@@ -78,18 +78,19 @@
 //
 // # Why a log of our own
 //
-// Measured on this machine's disk (ext4, 2 cores), 128-byte messages,
-// every write fsynced before it is acknowledged: this store 6.3 k msgs/s
-// with one publisher and 43 k with 16; pebble v1.1.5 (Sync writes, which
-// group-commit its WAL) 3.6 k and 55 k; bbolt v1.4.3 (Batch) 91 and 1.3 k.
-// bbolt's copy-on-write B+tree fsyncs twice per transaction and batches by
-// waiting. Pebble is as fast, but brings some 40 modules and background
-// compactions on two cores, its own file-system interface, and corruption
-// handling that is not ours to choose (a damaged block fails reads of its
-// whole range, damaged metadata fails the open), while what is asked here
-// is per-record damage reported by sequence with the rest readable. Pebble
-// is faster with 16 publishers because its WAL files are preallocated and
-// recycled, which makes each fsync cheaper (measured here: 6.9 k fsyncs/s
-// appending to a file, 10 k overwriting one); preallocated segments are
-// the known next step for this store.
+// Measured on this machine's disk (ext4, 2 shared cores, where fsync
+// times vary twofold from run to run), 128-byte messages, every write
+// fsynced before it is acknowledged, runs of each alternating: this store
+// 2.9–6.3 k msgs/s with one publisher and 36–43 k with 16; pebble v1.1.5
+// (Sync writes, which group-commit its WAL) 2.0–6.2 k and 30–55 k; bbolt
+// v1.4.3 (Batch) 91 and 1.3 k. bbolt's copy-on-write B+tree fsyncs twice
+// per transaction and batches by waiting. Pebble is as fast, but brings
+// some 40 modules and background compactions on two cores, its own
+// file-system interface, and corruption handling that is not ours to
+// choose (a damaged block fails reads of its whole range, damaged
+// metadata fails the open), while what is asked here is per-record damage
+// reported by sequence with the rest readable. Pebble preallocates and
+// recycles its WAL files, which makes each fsync cheaper (measured here:
+// 6.9 k fsyncs/s appending to a file, 10 k overwriting one); preallocated
+// segments are the known next step for this store.
 package store
