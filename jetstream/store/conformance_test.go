@@ -16,6 +16,43 @@ import (
 type kind struct {
 	name string
 	open func(t *testing.T, cfg store.Config) store.Store
+	// reopen stops st and opens it again (nil: the kind keeps nothing).
+	reopen func(t *testing.T, st store.Store, cfg store.Config) store.Store
+}
+
+// fileKind is the file store on the real disk; sync picks SyncAlways or
+// a SyncInterval.
+func fileKind(name string, always bool) kind {
+	dirs := map[store.Store]string{}
+	var mu sync.Mutex
+	open := func(t *testing.T, dir string, cfg store.Config) store.Store {
+		cfg.SyncAlways = always
+		if !always {
+			cfg.SyncInterval = 20 * time.Millisecond
+		}
+		st, err := store.OpenFileStore(store.OSFS(), dir, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Stop() })
+		mu.Lock()
+		dirs[st] = dir
+		mu.Unlock()
+		return st
+	}
+	return kind{
+		name: name,
+		open: func(t *testing.T, cfg store.Config) store.Store { return open(t, t.TempDir(), cfg) },
+		reopen: func(t *testing.T, st store.Store, cfg store.Config) store.Store {
+			if err := st.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			dir := dirs[st]
+			mu.Unlock()
+			return open(t, dir, cfg)
+		},
+	}
 }
 
 var kinds = []kind{
@@ -26,7 +63,9 @@ var kinds = []kind{
 		}
 		t.Cleanup(func() { st.Stop() })
 		return st
-	}},
+	}, nil},
+	fileKind("file", true),
+	fileKind("file-interval", false),
 }
 
 // conformance is the table of behaviour every store must show.
@@ -144,9 +183,13 @@ func testRandomAgainstModel(t *testing.T, k kind) {
 			rng := rand.New(rand.NewSource(seed))
 			st := k.open(t, store.Config{Name: "S"})
 			m := newModel()
-			for range 12 {
+			for i := range 12 {
 				randomOps(t, st, m, rng, 40)
 				checkAgainst(t, st, m, rng)
+				if k.reopen != nil && i%3 == 2 {
+					st = k.reopen(t, st, store.Config{Name: "S"})
+					checkAgainst(t, st, m, rng)
+				}
 			}
 		})
 	}

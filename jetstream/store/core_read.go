@@ -14,7 +14,7 @@ func (c *core) loadLocked(seq uint64, sm *StoreMsg) (*StoreMsg, error) {
 		}
 		return nil, ErrMsgNotFound
 	}
-	return c.load(seq, &r, sm)
+	return c.load(seq, r, sm)
 }
 
 // readDone runs after a read let go of mu: the file store marks lost

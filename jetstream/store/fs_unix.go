@@ -2,7 +2,11 @@
 
 package store
 
-import "os"
+import (
+	"errors"
+	"os"
+	"syscall"
+)
 
 // syncDir fsyncs a directory, which POSIX requires for a new or renamed
 // file's name to survive a crash.
@@ -16,4 +20,10 @@ func syncDir(name string) error {
 		err = cerr
 	}
 	return err
+}
+
+// isNoSpace says whether a write failed because the disk (or the user's
+// quota) is full.
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }

@@ -2,7 +2,11 @@
 
 package store
 
-import "os"
+import (
+	"errors"
+	"os"
+	"syscall"
+)
 
 // syncDir only checks that the directory exists: Go cannot fsync a
 // directory on Windows (os.Open gives a read-only handle, and
@@ -13,4 +17,10 @@ import "os"
 func syncDir(name string) error {
 	_, err := os.Stat(name)
 	return err
+}
+
+// isNoSpace says whether a write failed because the disk is full
+// (ERROR_DISK_FULL, ERROR_HANDLE_DISK_FULL), or a test's fault FS says so.
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.Errno(112)) || errors.Is(err, syscall.Errno(39)) || errors.Is(err, syscall.ENOSPC)
 }

@@ -143,7 +143,7 @@ func (ix *index) remove(seq uint64) (rec, bool) {
 
 // skip moves last on by n sequences that hold nothing.
 func (ix *index) skip(n uint64) {
-	if n == 0 {
+	if n == 0 || n > maxSeq-ix.last {
 		return
 	}
 	if len(ix.msgs) == 0 {
@@ -204,8 +204,11 @@ func (ix *index) compactTo(seq uint64, drop func(uint64, rec)) uint64 {
 }
 
 // truncateTo removes every message above seq and makes seq the last
-// sequence.
+// sequence (a seq at or past the last changes nothing).
 func (ix *index) truncateTo(seq uint64, drop func(uint64, rec)) {
+	if seq >= ix.last {
+		return // nothing above it
+	}
 	for len(ix.msgs) > 0 {
 		s, ok := ix.prevLive(ix.last)
 		if !ok || s <= seq {
@@ -280,7 +283,7 @@ func (ix *index) purge(subj string, upTo, keep uint64) uint64 {
 		last = upTo - 1
 	}
 	var seqs []uint64
-	set := filterSet{fs: []filter{f}, lit: f.lit}
+	set := oneFilter(f)
 	ix.eachSubject(&set, func(e *subjEntry) {
 		for _, s := range e.seqs {
 			if s > last {
@@ -302,4 +305,13 @@ func (ix *index) purge(subj string, upTo, keep uint64) uint64 {
 		}
 	}
 	return purged
+}
+
+// subjectBytes is subject for a subject read from disk: the lookup does
+// not allocate, only a new subject does.
+func (ix *index) subjectBytes(b []byte) *subjEntry {
+	if e := ix.subj[string(b)]; e != nil {
+		return e
+	}
+	return ix.subject(string(b))
 }

@@ -36,7 +36,7 @@ type core struct {
 	now func() int64
 
 	// load fills sm from the index's record of message seq.
-	load func(seq uint64, r *rec, sm *StoreMsg) (*StoreMsg, error)
+	load func(seq uint64, r rec, sm *StoreMsg) (*StoreMsg, error)
 	// isLost (file store) says whether seq was found corrupt.
 	isLost func(seq uint64) bool
 	// afterRead (file store) runs after every read let go of mu.

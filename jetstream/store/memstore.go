@@ -82,12 +82,15 @@ func (ms *memStore) SkipMsgs(n uint64) error {
 	if ms.closed {
 		return ErrStoreClosed
 	}
+	if n > maxSeq-ms.ix.last {
+		return errSeqOverflow
+	}
 	ms.ix.skip(n)
 	return nil
 }
 
 // fill copies message seq into sm (or a new StoreMsg), reusing its buffer.
-func fillMem(seq uint64, r *rec, sm *StoreMsg) (*StoreMsg, error) {
+func fillMem(seq uint64, r rec, sm *StoreMsg) (*StoreMsg, error) {
 	if sm == nil {
 		sm = new(StoreMsg)
 	}
@@ -131,6 +134,9 @@ func (ms *memStore) Compact(seq uint64) (uint64, error) {
 	defer ms.mu.Unlock()
 	if ms.closed {
 		return 0, ErrStoreClosed
+	}
+	if seq > maxSeq {
+		return 0, errSeqOverflow
 	}
 	return ms.ix.compactTo(seq, nil), nil
 }

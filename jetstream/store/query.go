@@ -1,8 +1,6 @@
 package store
 
-import (
-	"github.com/natsd/natsd/server/subject"
-)
+import "strings"
 
 // filter is one subject filter, classified once so that a literal is a
 // map lookup and only a wildcard walks the subjects.
@@ -16,10 +14,20 @@ func newFilter(s string) filter {
 	switch {
 	case s == "" || s == ">":
 		return filter{all: true}
-	case !subject.HasWildcard(s):
+	case !hasWildcard(s):
 		return filter{lit: true, s: s}
 	}
 	return filter{s: s}
+}
+
+// hasWildcard says whether a token of s is '*' or '>'.
+func hasWildcard(s string) bool {
+	for tok := range strings.SplitSeq(s, ".") {
+		if tok == "*" || tok == ">" {
+			return true
+		}
+	}
+	return false
 }
 
 func (f filter) match(subj string) bool {
@@ -29,38 +37,74 @@ func (f filter) match(subj string) bool {
 	case f.lit:
 		return f.s == subj
 	}
-	return subject.Matches(f.s, subj)
+	return matchWild(f.s, subj)
+}
+
+// matchWild matches a subject against a pattern with wildcards, token by
+// token, as a subscription does ("a.*" matches "a.b", "a.>" matches
+// "a.b.c"). It is the store's own (not server/subject's) because it runs
+// once per subject or message in a walk and the pattern, checked once,
+// need not be validated again each time.
+func matchWild(pattern, subj string) bool {
+	for {
+		pt, prest, pmore := strings.Cut(pattern, ".")
+		st, srest, smore := strings.Cut(subj, ".")
+		switch {
+		case pt == ">":
+			return true // subj has at least the token st left
+		case pt != "*" && pt != st:
+			return false
+		case pmore != smore:
+			return false
+		case !pmore:
+			return true
+		}
+		pattern, subj = prest, srest
+	}
 }
 
 // filterSet is a consumer's filters; all is true when one of them (or
 // none at all) matches every message.
+// The first filter is held apart from the others so that the usual
+// case, one filter, does not allocate.
 type filterSet struct {
-	fs  []filter
-	all bool
-	lit bool // every filter is a literal
+	first filter
+	more  []filter
+	n     int
+	all   bool
+	lit   bool // every filter is a literal
 }
 
 func newFilterSet(ss []string) filterSet {
-	set := filterSet{all: len(ss) == 0, lit: true}
-	for _, s := range ss {
+	set := filterSet{all: len(ss) == 0, lit: true, n: len(ss)}
+	for i, s := range ss {
 		f := newFilter(s)
-		if f.all {
-			set.all = true
+		set.all = set.all || f.all
+		set.lit = set.lit && f.lit
+		if i == 0 {
+			set.first = f
+		} else {
+			set.more = append(set.more, f)
 		}
-		if !f.lit {
-			set.lit = false
-		}
-		set.fs = append(set.fs, f)
 	}
 	return set
+}
+
+func oneFilter(f filter) filterSet { return filterSet{first: f, n: 1, all: f.all, lit: f.lit} }
+
+func (set *filterSet) at(i int) filter {
+	if i == 0 {
+		return set.first
+	}
+	return set.more[i-1]
 }
 
 func (set *filterSet) match(subj string) bool {
 	if set.all {
 		return true
 	}
-	for _, f := range set.fs {
-		if f.match(subj) {
+	for i := range set.n {
+		if set.at(i).match(subj) {
 			return true
 		}
 	}
@@ -72,8 +116,9 @@ func (set *filterSet) match(subj string) bool {
 // far fewer than the messages).
 func (ix *index) eachSubject(set *filterSet, fn func(*subjEntry)) {
 	if set.lit && !set.all {
-		for i, f := range set.fs {
-			if dup(set.fs[:i], f.s) {
+		for i := range set.n {
+			f := set.at(i)
+			if set.dup(i, f.s) {
 				continue
 			}
 			if e := ix.subj[f.s]; e != nil {
@@ -89,9 +134,10 @@ func (ix *index) eachSubject(set *filterSet, fn func(*subjEntry)) {
 	}
 }
 
-func dup(fs []filter, s string) bool {
-	for _, f := range fs {
-		if f.s == s {
+// dup says whether a filter before the i'th is s.
+func (set *filterSet) dup(i int, s string) bool {
+	for j := range i {
+		if set.at(j).s == s {
 			return true
 		}
 	}
@@ -116,7 +162,7 @@ func (ix *index) filtered(seq uint64, f filter) SimpleState {
 		return SimpleState{}
 	}
 	var ss SimpleState
-	set := filterSet{fs: []filter{f}}
+	set := oneFilter(f)
 	ix.eachSubject(&set, func(e *subjEntry) { merge(&ss, e.state(seq)) })
 	return ss
 }
@@ -152,9 +198,13 @@ func (ix *index) numPending(seq uint64, set *filterSet, lastPerSubject bool) uin
 }
 
 // scanAhead is how many live messages LoadNextMsg with a wildcard filter
-// looks at one by one before it asks every matching subject instead: a
-// consumer tailing a stream usually finds its next message at once.
-const scanAhead = 32
+// looks at one by one before it asks every subject instead: as many as
+// there are subjects (so that either way costs about the same), at least
+// a few (a consumer tailing a stream usually finds its next message at
+// once) and at most 64 Ki.
+func (ix *index) scanAhead() int {
+	return min(max(len(ix.subj), 32), 1<<16)
+}
 
 // nextMatch is the first live sequence at or after start whose subject
 // matches set.
@@ -164,7 +214,7 @@ func (ix *index) nextMatch(set *filterSet, start uint64) (uint64, bool) {
 	}
 	if !set.lit {
 		s := start
-		for i := 0; i < scanAhead; i++ {
+		for range ix.scanAhead() {
 			var ok bool
 			if s, ok = ix.nextLive(s); !ok {
 				return 0, false
@@ -191,7 +241,7 @@ func (ix *index) lastMatch(f filter) (uint64, bool) {
 		return ix.prevLive(ix.last)
 	}
 	best, found := uint64(0), false
-	set := filterSet{fs: []filter{f}, lit: f.lit}
+	set := oneFilter(f)
 	ix.eachSubject(&set, func(e *subjEntry) {
 		if k := len(e.seqs); k > 0 && e.seqs[k-1] > best {
 			best, found = e.seqs[k-1], true
@@ -203,7 +253,7 @@ func (ix *index) lastMatch(f filter) (uint64, bool) {
 // subjectsState is SubjectsState.
 func (ix *index) subjectsState(f filter) map[string]SimpleState {
 	m := make(map[string]SimpleState)
-	set := filterSet{fs: []filter{f}, all: f.all, lit: f.lit}
+	set := oneFilter(f)
 	ix.eachSubject(&set, func(e *subjEntry) {
 		if k := len(e.seqs); k > 0 {
 			m[e.name] = SimpleState{Msgs: uint64(k), First: e.seqs[0], Last: e.seqs[k-1]}

@@ -144,3 +144,26 @@ func (s *rangeSet) appendTo(dst []uint64) []uint64 {
 	}
 	return dst
 }
+
+// remove takes one sequence out of the set.
+func (s *rangeSet) remove(seq uint64) {
+	i := s.search(seq)
+	if i >= len(s.r) || s.r[i].lo > seq {
+		return
+	}
+	s.n--
+	r := s.r[i]
+	switch {
+	case r.lo == r.hi:
+		s.r = append(s.r[:i], s.r[i+1:]...)
+	case r.lo == seq:
+		s.r[i].lo++
+	case r.hi == seq:
+		s.r[i].hi--
+	default:
+		s.r = append(s.r, seqRange{})
+		copy(s.r[i+2:], s.r[i+1:])
+		s.r[i] = seqRange{r.lo, seq - 1}
+		s.r[i+1] = seqRange{seq + 1, r.hi}
+	}
+}
