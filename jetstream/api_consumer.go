@@ -75,6 +75,7 @@ func apiConsumerCreate(ja *jsAccount, req *apiRequest, t []string) {
 		ja.respond(req.reply, typ, newError(errStreamNotFound), nil)
 		return
 	}
+	mset.sync() // a new consumer starts from what was published before
 	scfg := mset.config()
 	norm, apiErr := normalizeConsumer(cfg, &scfg, ja.getLimits())
 	if apiErr != nil {
@@ -292,6 +293,7 @@ func apiConsumerInfo(ja *jsAccount, req *apiRequest, t []string) {
 		ja.respond(req.reply, typ, newError(errConsumerNotFound), nil)
 		return
 	}
+	mset.sync()
 	ja.respond(req.reply, typ, nil, o.info(true))
 }
 

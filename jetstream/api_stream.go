@@ -295,6 +295,7 @@ func apiStreamInfo(ja *jsAccount, req *apiRequest, t []string) {
 		ja.respond(req.reply, typ, newError(errStreamNotFound), streamInfoBody{})
 		return
 	}
+	mset.sync()
 	si := mset.info(infoOpts{deleted: r.DeletedDetails, serverMeta: true, cluster: true})
 	body := streamInfoBody{StreamInfo: si}
 	if r.SubjectsFilter != "" {
@@ -370,6 +371,7 @@ func apiStreamPurge(ja *jsAccount, req *apiRequest, t []string) {
 		ja.respond(req.reply, typ, errWith(errStreamPurgeFailedF, errors.New("stream purge not permitted")), purgeBody{})
 		return
 	}
+	mset.sync()
 	n, err := mset.purge(r.Subject, r.Sequence, r.Keep)
 	if err != nil {
 		ja.respond(req.reply, typ, errWith(errStreamPurgeFailedF, err), purgeBody{})
@@ -416,6 +418,7 @@ func apiMsgDelete(ja *jsAccount, req *apiRequest, t []string) {
 		ja.respond(req.reply, typ, errWith(errStreamMsgDeleteFailedF, errors.New("message delete not permitted")), nil)
 		return
 	}
+	mset.sync()
 	if r.Seq > mset.store.State(false).LastSeq {
 		ja.respond(req.reply, typ, errWith(errStreamMsgDeleteFailedF, errors.New("stream store EOF")), nil)
 		return
@@ -468,6 +471,7 @@ func apiMsgGet(ja *jsAccount, req *apiRequest, t []string) {
 		ja.respond(req.reply, typ, err, nil)
 		return
 	}
+	mset.sync()
 	sm, apiErr := mset.getMsg(r)
 	if apiErr != nil {
 		ja.respond(req.reply, typ, apiErr, nil)

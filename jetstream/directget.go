@@ -38,6 +38,7 @@ func (mset *stream) directGet(m server.Msg) {
 		}
 		_ = acc.Publish(reply, "", h.bytes(), nil)
 	}
+	mset.sync() // what the requester published before is readable
 	var r directGetRequest
 	prefix := "$JS.API.DIRECT.GET." + mset.name + "."
 	if subj := string(m.Subject); strings.HasPrefix(subj, prefix) {

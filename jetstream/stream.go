@@ -62,6 +62,25 @@ type inMsg struct {
 	// ack is the reply once stored (or the error), sent after the batch
 	// is durable.
 	ack []byte
+	// barrier, when set, is not a message: it is closed once everything
+	// queued before it is stored and acknowledged (see sync).
+	barrier chan struct{}
+}
+
+// sync waits until every publish queued so far is stored. An API request
+// calls it first, so that it sees what its client published before it,
+// as with nats-server, which stores on the publisher's goroutine.
+func (mset *stream) sync() {
+	b := &inMsg{barrier: make(chan struct{})}
+	select {
+	case mset.in <- b:
+	case <-mset.quit:
+		return
+	}
+	select {
+	case <-b.barrier:
+	case <-mset.quit:
+	}
 }
 
 // streamMeta is what a stream keeps on disk beside its messages.
@@ -246,7 +265,7 @@ func (mset *stream) ingestLoop() {
 func (mset *stream) processBatch(batch []*inMsg) {
 	stored := 0
 	for _, im := range batch {
-		if mset.processInbound(im) {
+		if im.barrier == nil && mset.processInbound(im) {
 			stored++
 		}
 	}
@@ -269,6 +288,11 @@ func (mset *stream) processBatch(batch []*inMsg) {
 	}
 	if stored > 0 {
 		mset.signalConsumers()
+	}
+	for _, im := range batch {
+		if im.barrier != nil {
+			close(im.barrier)
+		}
 	}
 }
 
