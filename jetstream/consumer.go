@@ -126,11 +126,8 @@ func (o *consumer) restoreState() error {
 			o.rdc[sseq] = n
 		}
 		// What was delivered and not acknowledged before the restart is
-		// delivered again (ack wait starts over).
-		now := time.Now().UnixNano()
-		for _, p := range o.pending {
-			p.ts = now
-		}
+		// delivered again once its ack wait, counted from that delivery,
+		// runs out (as nats-server).
 		return nil
 	}
 	o.sseq = o.startSeq()
