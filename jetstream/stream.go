@@ -43,6 +43,11 @@ type stream struct {
 	direct    []*server.Subscription
 	dedupe    dedupe
 	lastMsgID string
+	sources   []*sourcer // the mirror, or the sources (sources.go)
+
+	// watchers are woken when a batch is stored: other streams' sourcers.
+	watchMu  sync.Mutex
+	watchers []chan struct{}
 
 	store store.Store
 
@@ -65,6 +70,10 @@ type inMsg struct {
 	// barrier, when set, is not a message: it is closed once everything
 	// queued before it is stored and acknowledged (see sync).
 	barrier chan struct{}
+	// sourced: copied from a mirror's or source's origin (no publish
+	// checks); mirrorSeq is a mirror's origin sequence, kept.
+	sourced   bool
+	mirrorSeq uint64
 }
 
 // sync waits until every publish queued so far is stored. An API request
@@ -176,6 +185,7 @@ func (mset *stream) start() {
 	mset.setTransformsLocked()
 	mset.subscribeLocked()
 	mset.rebuildDedupeLocked()
+	mset.startSourcesLocked()
 	mset.started = true
 	go mset.ingestLoop()
 }
@@ -288,6 +298,7 @@ func (mset *stream) processBatch(batch []*inMsg) {
 	}
 	if stored > 0 {
 		mset.signalConsumers()
+		mset.signalWatchers()
 	}
 	for _, im := range batch {
 		if im.barrier != nil {
@@ -317,7 +328,25 @@ func (mset *stream) processInbound(im *inMsg) bool {
 	hdr := im.hdr
 	var msgID string
 	var ttl int64
-	if len(hdr) > 0 {
+	if im.mirrorSeq > 0 {
+		last := mset.store.State(false).LastSeq
+		if im.mirrorSeq <= last {
+			mset.mu.Unlock()
+			return false // copied before (a restart re-reads the last batch)
+		}
+		if gap := im.mirrorSeq - last - 1; gap > 0 {
+			_ = mset.store.SkipMsgs(gap) // the origin's deleted messages keep their sequences
+		}
+	}
+	if len(hdr) > 0 && im.sourced {
+		msgID, _ = getHeader(hdr, hdrMsgID)
+		if msgID != "" && im.mirrorSeq == 0 {
+			if _, dup := mset.dedupe.lookup(msgID, cfg.Duplicates); dup {
+				mset.mu.Unlock()
+				return false
+			}
+		}
+	} else if len(hdr) > 0 {
 		if v, ok := getHeader(hdr, hdrExpectedStream); ok && v != name {
 			return fail(newError(errStreamNotMatch))
 		}
@@ -490,6 +519,13 @@ func (mset *stream) update(cfg StreamConfig) error {
 	mset.unsubscribeLocked()
 	mset.setTransformsLocked()
 	mset.subscribeLocked()
+	old_ := mset.stopSourcesLocked()
+	mset.mu.Unlock()
+	for _, sr := range old_ {
+		<-sr.done
+	}
+	mset.mu.Lock()
+	mset.startSourcesLocked()
 	mset.mu.Unlock()
 	if err := mset.writeMeta(); err != nil {
 		return err
@@ -503,11 +539,15 @@ func (mset *stream) stop(del bool) {
 	mset.once.Do(func() {
 		mset.mu.Lock()
 		mset.unsubscribeLocked()
+		srcs := mset.stopSourcesLocked()
 		consumers := make([]*consumer, 0, len(mset.consumers))
 		for _, o := range mset.consumers {
 			consumers = append(consumers, o)
 		}
 		mset.mu.Unlock()
+		for _, sr := range srcs {
+			<-sr.done
+		}
 		close(mset.quit)
 		if mset.started {
 			<-mset.done
@@ -552,6 +592,19 @@ func (mset *stream) info(opts infoOpts) *StreamInfo {
 	}
 	if opts.cluster {
 		si.Cluster = &ClusterInfo{Leader: mset.ja.e.serverID()}
+	}
+	mset.mu.RLock()
+	srcs := mset.sources
+	mset.mu.RUnlock()
+	for _, sr := range srcs {
+		if sr.mirror {
+			si.Mirror = sr.info()
+		} else {
+			si.Sources = append(si.Sources, sr.info())
+		}
+	}
+	if cfg.Mirror != nil && si.Mirror == nil {
+		si.Mirror = &StreamSourceInfo{Name: cfg.Mirror.Name, Active: -1}
 	}
 	return si
 }

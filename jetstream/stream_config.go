@@ -111,6 +111,24 @@ func (e *Engine) normalizeStream(cfg StreamConfig) (StreamConfig, *APIError) {
 	} else if len(cfg.Subjects) == 0 && len(cfg.Sources) == 0 {
 		cfg.Subjects = []string{cfg.Name}
 	}
+	origins := cfg.Sources
+	if cfg.Mirror != nil {
+		origins = []*StreamSource{cfg.Mirror}
+	}
+	for _, src := range origins {
+		switch {
+		case src == nil || !validName(src.Name):
+			return cfg, errWith(errStreamInvalidConfigF, errors.New("stream source name is invalid"))
+		case src.Name == cfg.Name:
+			return cfg, errWith(errStreamInvalidConfigF, errors.New("stream can not source or mirror itself"))
+		case src.External != nil:
+			return cfg, errWith(errStreamInvalidConfigF, errors.New("natsd does not serve mirrors and sources of other accounts or domains (external) yet"))
+		case src.FilterSubject != "" && len(src.SubjectTransforms) > 0:
+			return cfg, errWith(errStreamInvalidConfigF, errors.New("stream source can not have both a filter subject and subject transforms"))
+		case src.OptStartSeq > 0 && src.OptStartTime != nil:
+			return cfg, newError(errMirrorWithStartSeqAndTime)
+		}
+	}
 	seen := map[string]bool{}
 	var subjects []string
 	for _, s := range cfg.Subjects {

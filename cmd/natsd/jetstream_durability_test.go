@@ -30,7 +30,7 @@ func TestJetStreamRestartKeepsEverything(t *testing.T) {
 	sd := t.TempDir()
 	p := jsServerDir(t, sd)
 	_, js := jsConnect(t, p.ClientURL())
-	ctx := ctx10(t)
+	ctx := jsCtx(t)
 	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "KEEP", Subjects: []string{"keep.>"}, MaxMsgsPerSubject: 100})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestJetStreamKillNineLosesNoAckedMessage(t *testing.T) {
 	sd := t.TempDir()
 	p := jsServerDir(t, sd)
 	_, js := jsConnect(t, p.ClientURL())
-	ctx := ctx10(t)
+	ctx := jsCtx(t)
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "K9", Subjects: []string{"k9.>"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestJetStreamKillNineLosesNoAckedMessage(t *testing.T) {
 
 	p2 := jsServerDir(t, sd)
 	_, js2 := jsConnect(t, p2.ClientURL())
-	ctx = ctx10(t)
+	ctx = jsCtx(t)
 	s, err := js2.Stream(ctx, "K9")
 	if err != nil {
 		t.Fatal(err)

@@ -39,8 +39,9 @@ func jsConnect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
-func ctx10(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// jsCtx bounds a test's JetStream calls (generously: the machine is shared).
+func jsCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -52,7 +53,7 @@ func TestJetStreamStreamsAndPullConsumers(t *testing.T) {
 			t.Parallel()
 			p := jsServer(t, impl.bin, "")
 			_, js := jsConnect(t, p.ClientURL())
-			ctx := ctx10(t)
+			ctx := jsCtx(t)
 			for _, st := range []jetstream.StorageType{jetstream.FileStorage, jetstream.MemoryStorage} {
 				name := "ORDERS_" + strings.ToUpper(st.String())
 				s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{name + ".>"}, Storage: st})
@@ -106,7 +107,7 @@ func TestJetStreamAckNakTermRedelivery(t *testing.T) {
 			t.Parallel()
 			p := jsServer(t, impl.bin, "")
 			_, js := jsConnect(t, p.ClientURL())
-			ctx := ctx10(t)
+			ctx := jsCtx(t)
 			s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "R", Subjects: []string{"r.>"}})
 			if err != nil {
 				t.Fatal(err)
@@ -196,7 +197,7 @@ func TestJetStreamPushConsumerAndWorkQueue(t *testing.T) {
 			t.Parallel()
 			p := jsServer(t, impl.bin, "")
 			nc, js := jsConnect(t, p.ClientURL())
-			ctx := ctx10(t)
+			ctx := jsCtx(t)
 			if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "WQ", Subjects: []string{"jobs.>"}, Retention: jetstream.WorkQueuePolicy}); err != nil {
 				t.Fatal(err)
 			}
@@ -278,7 +279,7 @@ func TestJetStreamKeyValue(t *testing.T) {
 			t.Parallel()
 			p := jsServer(t, impl.bin, "")
 			_, js := jsConnect(t, p.ClientURL())
-			ctx := ctx10(t)
+			ctx := jsCtx(t)
 			kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "CFG", History: 5})
 			if err != nil {
 				t.Fatal(err)
@@ -354,7 +355,7 @@ func TestJetStreamObjectStore5MiB(t *testing.T) {
 			t.Parallel()
 			p := jsServer(t, impl.bin, "")
 			_, js := jsConnect(t, p.ClientURL())
-			ctx := ctx10(t)
+			ctx := jsCtx(t)
 			obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "FILES"})
 			if err != nil {
 				t.Fatal(err)
@@ -392,7 +393,7 @@ func TestJetStreamLimitsAndDedupe(t *testing.T) {
 			t.Parallel()
 			p := jsServer(t, impl.bin, "")
 			_, js := jsConnect(t, p.ClientURL())
-			ctx := ctx10(t)
+			ctx := jsCtx(t)
 			s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "L", Subjects: []string{"l.>"}, MaxMsgsPerSubject: 2, MaxMsgs: 5})
 			if err != nil {
 				t.Fatal(err)
@@ -420,6 +421,76 @@ func TestJetStreamLimitsAndDedupe(t *testing.T) {
 			}
 			if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "L2", Subjects: []string{"l.x"}}); !errors.Is(err, jetstream.ErrStreamSubjectTransformNotSupported) && (err == nil || !strings.Contains(err.Error(), "overlap")) {
 				t.Errorf("overlapping stream: %v", err)
+			}
+		})
+	}
+}
+
+// A mirror keeps the origin's sequences (gaps included); a source with a
+// subject transform copies what its filter takes; both follow new
+// messages, and a source resumes where it was after a restart (natsd).
+func TestJetStreamMirrorsAndSources(t *testing.T) {
+	t.Parallel()
+	for _, impl := range implementations(t) {
+		t.Run(impl.name, func(t *testing.T) {
+			t.Parallel()
+			p := jsServer(t, impl.bin, "")
+			_, js := jsConnect(t, p.ClientURL())
+			ctx := jsCtx(t)
+			origin, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORIGIN", Subjects: []string{"o.>"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 1; i <= 6; i++ {
+				if _, err := js.Publish(ctx, fmt.Sprintf("o.%d", i%2), []byte(fmt.Sprint(i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := origin.DeleteMsg(ctx, 3); err != nil {
+				t.Fatal(err)
+			}
+			mirror, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "MIRROR", Mirror: &jetstream.StreamSource{Name: "ORIGIN"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "AGG", Subjects: []string{"agg.>"}, Sources: []*jetstream.StreamSource{
+				{Name: "ORIGIN", SubjectTransforms: []jetstream.SubjectTransformConfig{{Source: "o.1", Destination: "copied.odd"}}},
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := js.Publish(ctx, "o.1", []byte("7")); err != nil {
+				t.Fatal(err)
+			}
+			testutil.Eventually(t, 10*time.Second, func() error {
+				mi, err := mirror.Info(ctx)
+				if err != nil {
+					return err
+				}
+				if mi.State.Msgs != 6 || mi.State.LastSeq != 7 {
+					return fmt.Errorf("mirror %+v", mi.State)
+				}
+				ai, err := src.Info(ctx)
+				if err != nil {
+					return err
+				}
+				if ai.State.Msgs != 3 { // o.1: 1, 5, 7 (3 was deleted)
+					return fmt.Errorf("source %+v", ai.State)
+				}
+				return nil
+			})
+			if _, err := mirror.GetMsg(ctx, 3); err == nil {
+				t.Error("mirror has seq 3, deleted in the origin")
+			}
+			if m, err := mirror.GetMsg(ctx, 7); err != nil || string(m.Data) != "7" {
+				t.Errorf("mirror seq 7: %v %v", m, err)
+			}
+			m, err := src.GetLastMsgForSubject(ctx, "copied.odd")
+			if err != nil || string(m.Data) != "7" {
+				t.Fatalf("source's last copied.odd: %v %v", m, err)
+			}
+			if _, err := js.Publish(ctx, "x.mirror", nil); err == nil {
+				t.Error("a publish reached a mirror")
 			}
 		})
 	}
