@@ -48,6 +48,11 @@ type consumer struct {
 	numPending    uint64    // messages not yet delivered (kept as it moves)
 	pendingValid  bool
 
+	// Pacing: rate_limit_bps and replay_policy original.
+	rateNext      time.Time
+	replayMsgTime int64
+	replayAt      time.Time
+
 	// Push: flow control and heartbeats.
 	fcOut  string // the flow control reply we wait for ("": none)
 	fcSent int    // bytes delivered since the last flow control request

@@ -104,8 +104,18 @@ func (o *consumer) pass() time.Duration {
 		if o.cfg.AckPolicy != AckNone && o.cfg.MaxAckPending > 0 && len(o.pending) >= o.cfg.MaxAckPending {
 			break
 		}
+		if !o.rateNext.IsZero() && now.Before(o.rateNext) {
+			shorter(o.rateNext.Sub(now)) // rate_limit_bps: not yet
+			break
+		}
 		m, dc := o.nextMsgLocked(&sm)
 		if m == nil {
+			break
+		}
+		if d := o.replayWaitLocked(m, now); d > 0 {
+			// replay_policy original: at the pace the messages were stored.
+			o.requeueLocked(m.Seq, dc)
+			shorter(d)
 			break
 		}
 		if target != nil && target.maxBytes > 0 {
@@ -120,6 +130,13 @@ func (o *consumer) pass() time.Duration {
 			target.maxBytes -= size
 		}
 		out = o.deliverLocked(out, target, m, dc, now)
+		if o.cfg.RateLimit > 0 {
+			bits := uint64(len(m.Subject)+len(m.Header)+len(m.Data)) * 8
+			o.rateNext = now.Add(time.Duration(bits * uint64(time.Second) / o.cfg.RateLimit))
+		}
+		if o.cfg.ReplayPolicy == ReplayOriginal {
+			o.replayMsgTime, o.replayAt = m.Time, now
+		}
 	}
 	// A no_wait request that got less than it asked for is told so; so is
 	// one that was filled but asked for a status at its end.
@@ -407,4 +424,14 @@ func (o *consumer) processFlowControl(m server.Msg) {
 	}
 	o.mu.Unlock()
 	o.signal()
+}
+
+// replayWaitLocked is how long to wait before delivering m under
+// replay_policy original: the time between it and the previous message as
+// stored, less what passed since that one was delivered.
+func (o *consumer) replayWaitLocked(m *store.StoreMsg, now time.Time) time.Duration {
+	if o.cfg.ReplayPolicy != ReplayOriginal || o.replayAt.IsZero() || m.Time <= o.replayMsgTime {
+		return 0
+	}
+	return time.Duration(m.Time-o.replayMsgTime) - now.Sub(o.replayAt)
 }
