@@ -343,7 +343,7 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 			o.Monitor.BasePath, _ = b.str(e, key)
 		case "authorization":
 			if n, ok := b.block(e, key); ok {
-				b.authorization(n, &so.Auth)
+				b.authorization(n, &so.Auth, o)
 			}
 		case "no_auth_user":
 			so.Auth.NoAuthUser, _ = b.str(e, key)
@@ -506,6 +506,7 @@ func (b *builder) validate(o *Options) {
 	}
 	b.validateOperator(o) // first: it says whether operator mode is on
 	b.validateAccounts(o)
+	b.validateCallout(o)
 	co := &o.Cluster
 	if len(co.Routes) > 0 && !co.Enabled() {
 		b.errorf(b.at("cluster.routes"), "cluster.routes", "solicited routes require cluster capabilities, e.g. --cluster")

@@ -12,8 +12,8 @@ import (
 	"github.com/natsd/natsd/server"
 )
 
-// authorization { user password token timeout users [...] }
-func (b *builder) authorization(n *confparse.Node, a *server.AuthOptions) {
+// authorization { user password token timeout users [...] auth_callout {…} }
+func (b *builder) authorization(n *confparse.Node, a *server.AuthOptions, o *Options) {
 	for _, e := range n.Entries {
 		key := strings.ToLower(e.Key)
 		path := "authorization." + key
@@ -55,6 +55,8 @@ func (b *builder) authorization(n *confparse.Node, a *server.AuthOptions) {
 				first[u.Name()] = at
 				a.Users = append(a.Users, u)
 			}
+		case "auth_callout", "auth_hook":
+			o.Callout = b.authCallout(e)
 		case "nkeys":
 			// nats-server v2.15.2 refuses it too (recorded): nkey users
 			// are entries of users.
@@ -303,6 +305,9 @@ func (b *builder) cluster(n *confparse.Node, o *Options) {
 					co.AuthTimeout, _ = b.authTimeout(ae, ap)
 				case "token", "users":
 					b.errorf(ae.KeyPos, ap, "cluster authorization takes a user and password only")
+				case "auth_callout", "auth_hook":
+					// nats-server's words (recorded).
+					b.errorf(ae.KeyPos, ap, "cluster authorization does not support callouts")
 				default:
 					b.unknown(ae, ap)
 				}

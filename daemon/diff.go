@@ -90,6 +90,10 @@ var rules = []rule{
 	// The operator-mode authenticator the daemon hands the server; the
 	// operator options themselves have their own rule.
 	{"operator mode", "Server.Auth.External", false, secServer, func(o *Options) any { return o.Server.Auth.External != nil }},
+	// The auth callout cannot change on a reload (carryCallout refuses
+	// it); the server's side of it is made from the block.
+	{"authorization.auth_callout", "Callout", false, secServer, func(o *Options) any { return calloutSummary(o.Callout) }},
+	{"auth callout", "Server.Auth.Callout", false, secServer, func(o *Options) any { return o.Server.Auth.Callout != nil }},
 	{"system_account", "Server.SystemAccount", false, secServer, func(o *Options) any { return o.Server.SystemAccount }},
 	{"accounts", "Server.Accounts", false, secServer, func(o *Options) any { return accountsSummary(o.Server.Accounts) }},
 	// Operator mode cannot change on a reload (carryOperator refuses it).

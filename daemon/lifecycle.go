@@ -149,6 +149,9 @@ func (d *Daemon) shutdown() {
 	if d.jwt != nil {
 		d.jwt.Stop()
 	}
+	if d.callout != nil {
+		d.callout.Stop()
+	}
 	if d.js != nil {
 		// After the clients: no publish arrives any more; every stream's
 		// last batch is stored and its consumers' state saved.

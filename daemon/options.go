@@ -6,6 +6,7 @@ import (
 	"github.com/natsd/natsd/cluster"
 	"github.com/natsd/natsd/confparse"
 	"github.com/natsd/natsd/server"
+	"github.com/natsd/natsd/server/authcallout"
 	"github.com/natsd/natsd/server/jwtauth"
 )
 
@@ -22,6 +23,9 @@ type Options struct {
 	Operator *jwtauth.Options
 	// JetStream is the jetstream {} block, -js and -sd.
 	JetStream JetStreamOptions
+	// Callout is authorization.auth_callout (nil: none). The server gets
+	// its side (Server.Auth.Callout) when natsd starts.
+	Callout *authcallout.Options
 
 	PidFile      string
 	PortsFileDir string

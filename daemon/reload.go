@@ -115,6 +115,9 @@ func (d *Daemon) reload(trigger string) (applied []string, err error) {
 		err = carryOperator(cur, next)
 	}
 	if err == nil {
+		err = carryCallout(cur, next)
+	}
+	if err == nil {
 		err = checkJetStreamReload(cur, next)
 	}
 	if diag != nil {

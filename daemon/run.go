@@ -21,6 +21,7 @@ import (
 	"github.com/natsd/natsd/confparse"
 	"github.com/natsd/natsd/jetstream"
 	"github.com/natsd/natsd/server"
+	"github.com/natsd/natsd/server/authcallout"
 	"github.com/natsd/natsd/server/jwtauth"
 	"github.com/natsd/natsd/systemd"
 )
@@ -80,6 +81,9 @@ type Daemon struct {
 	notify *systemd.Notifier
 	jwt    *jwtauth.Auth     // operator mode; nil when off
 	js     *jetstream.Engine // JetStream; nil when off
+	// callout is the auth callout (nil when none): started with the
+	// server, kept across reloads (it cannot change), stopped after it.
+	callout *authcallout.Callout
 
 	// life is the lifecycle owner (lifecycle.go): Start's wiring, each
 	// reload's apply and Shutdown's start hold it.
@@ -195,8 +199,10 @@ func Start(flags *Flags, env Env) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	co := newCallout(o, lg)
 	d := newDaemon(flags, env, lg, o)
 	d.jwt = ja
+	d.callout = co
 	// The one clean-up for every failure below: Shutdown stops whatever
 	// was started, and only that.
 	defer func() {
@@ -261,6 +267,11 @@ func (d *Daemon) start(o *Options) error {
 		if err := d.jwt.Start(d.srv); err != nil {
 			return err
 		}
+	}
+	if d.callout != nil {
+		// Before any client is served: the reply inbox in the service's
+		// account.
+		d.callout.Start(d.srv)
 	}
 	if err := d.startJetStream(o); err != nil {
 		return err

@@ -94,6 +94,9 @@ func (e *Engine) normalizeStream(cfg StreamConfig) (StreamConfig, *APIError) {
 		if cfg.SubjectDeleteMarkerTTL < time.Second {
 			return cfg, errWith(errStreamInvalidConfigF, errors.New("subject marker delete TTL must be at least 1 second"))
 		}
+		// Refused rather than accepted and not honoured: a key-value
+		// bucket with LimitMarkerTTL relies on the markers.
+		return cfg, errWith(errStreamInvalidConfigF, errors.New("natsd does not serve subject delete markers yet"))
 	}
 	if cfg.DiscardNewPerSubject && (cfg.Discard != DiscardNew || cfg.MaxMsgsPerSubject <= 0) {
 		return cfg, errWith(errStreamInvalidConfigF, errors.New("discard new per subject requires discard new policy and max msgs per subject to be set"))

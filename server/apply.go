@@ -70,6 +70,7 @@ func (s *Server) reauthorize(a *AuthOptions) {
 		c.Lock()
 		co := c.opts
 		connected := c.flags.has(connectReceived)
+		calledOut := c.flags.has(calloutAdmitted)
 		c.Unlock()
 		if !connected {
 			// No CONNECT yet: the new rules decide what it may do until its
@@ -90,6 +91,13 @@ func (s *Server) reauthorize(a *AuthOptions) {
 		if a.External != nil {
 			// Operator mode: the authenticator admitted the client and
 			// revokes it itself; the config file has no say.
+			continue
+		}
+		if calledOut {
+			if !s.keepCalledOut(c) {
+				c.log().Info("The account the auth callout placed the client in is gone after reload; closing")
+				c.SendErrAndClose(wire.ErrAuthorization, conn.AuthRevoked)
+			}
 			continue
 		}
 		var u *User

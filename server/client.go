@@ -83,6 +83,7 @@ const (
 	connectReceived clientFlags = 1 << iota // a CONNECT was processed
 	firstPongSent                           // a PONG went out after CONNECT: async INFO allowed
 	infoAfterPong                           // send the connect_info INFO after the next PONG
+	calloutAdmitted                         // the auth callout's service admitted the client
 )
 
 func (f clientFlags) has(x clientFlags) bool { return f&x != 0 }

@@ -15,6 +15,14 @@ func (s *Server) SetClusterName(name string) {
 	s.mu.Unlock()
 }
 
+// ClusterName is the cluster name clients see in INFO ("" when not
+// clustered).
+func (s *Server) ClusterName() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clusterNm
+}
+
 // SetPeerURLs records the client URLs of cluster peer id (from its route
 // INFO). When the set of peer URLs changes, every client that can take an
 // async INFO gets a complete new one.

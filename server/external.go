@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"net"
 	"time"
 
@@ -19,13 +20,16 @@ import (
 // message path.
 
 // Authenticator authenticates clients the authorization options do not
-// know (AuthOptions.External). When set, it alone decides every CONNECT.
+// know: operator mode's (AuthOptions.External, which alone decides every
+// CONNECT) and the auth callout's (AuthOptions.Callout).
 type Authenticator interface {
-	// Authenticate checks one CONNECT. It runs on the client's reader; it
-	// may read a file (a resolver), and must not wait on the network.
-	// An error refuses the client with -ERR 'Authorization Violation'
-	// (what nats-server sends for every such refusal, recorded); its
-	// text is logged.
+	// Authenticate checks one CONNECT. It runs on the client's reader, so
+	// only that client waits for it: operator mode's may read a file (a
+	// resolver) and does not wait on the network; the auth callout's waits
+	// for its service, at most the auth timeout, and gives up when
+	// Credentials.Abort closes. An error refuses the client with
+	// -ERR 'Authorization Violation' (what nats-server sends for every such
+	// refusal, recorded); its text is logged.
 	Authenticate(cr *Credentials) (*Identity, error)
 }
 
@@ -41,6 +45,18 @@ type Credentials struct {
 	// ConnectionType is how the client connected: ConnTypeStandard (plain
 	// or TLS NATS protocol) for every client natsd serves today.
 	ConnectionType string
+
+	// What else the auth callout's request tells its service: the
+	// client's id and address, and the rest of its CONNECT.
+	ClientID            uint64
+	Host                string
+	Name, Lang, Version string
+	Protocol            int
+	// TLS is the connection's TLS state (nil: not TLS).
+	TLS *tls.ConnectionState
+	// Abort closes when the server shuts down: an authenticator that
+	// waits stops waiting.
+	Abort <-chan struct{}
 }
 
 // Connection types, as user JWTs name them (allowed_connection_types).

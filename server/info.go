@@ -36,6 +36,9 @@ type Info struct {
 	// Nonce is for the client to sign when nkey or JWT auth is possible
 	// (greeting INFO only).
 	Nonce string `json:"nonce,omitempty"`
+	// XKey is the server's curve public key (Server.XKey), as nats-server
+	// v2.15.2 sends it in every INFO (recorded).
+	XKey string `json:"xkey,omitempty"`
 	// Natsd is natsd's own version; "version" says which nats-server
 	// release natsd speaks the protocol of.
 	Natsd string `json:"natsd_version,omitempty"`
@@ -68,6 +71,7 @@ func (s *Server) baseInfo() Info {
 		Cluster:      cluster,
 		ConnectURLs:  urls,
 		LameDuckMode: ldm,
+		XKey:         s.xkey,
 		Natsd:        s.version,
 	}
 }

@@ -91,6 +91,9 @@ type AuthOptions struct {
 	// External authenticates the clients the options above do not know:
 	// operator mode's user JWTs (package jwtauth). nil: none.
 	External Authenticator
+	// Callout is auth_callout (nil: none): a service decides the clients
+	// it handles (see Callout).
+	Callout *Callout
 }
 
 // Required reports whether clients must send credentials: INFO's
@@ -102,9 +105,11 @@ func (a *AuthOptions) Required() bool {
 
 // Configured reports whether any authorization is configured: then every
 // client must send CONNECT within the auth timeout, also when no_auth_user
-// lets it connect without credentials.
+// lets it connect without credentials. An auth callout counts, though it
+// alone does not make INFO say auth_required (nats-server v2.15.2 leaves it
+// out then, recorded): its service may admit clients without credentials.
 func (a *AuthOptions) Configured() bool {
-	return a.Username != "" || a.Token != "" || len(a.Users) > 0 || a.External != nil
+	return a.Username != "" || a.Token != "" || len(a.Users) > 0 || a.External != nil || a.Callout != nil
 }
 
 // nonceRequired reports whether clients are sent a nonce to sign: some

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"net"
 	"strconv"
 	"time"
 
@@ -44,6 +43,7 @@ func (c *client) Connect(arg []byte) error {
 	}
 	var user *User
 	var ident *Identity
+	calledOut := false
 	acc := c.srv.gacc
 	switch {
 	case so.Auth.External != nil:
@@ -58,6 +58,15 @@ func (c *client) Connect(arg []byte) error {
 			c.log().Warn(`User "` + opts.User + `" found in connect proto, but user required from cert`)
 		}
 		u, ok := c.authenticate(&so.Auth, &opts)
+		if co := so.Auth.Callout; co != nil && co.delegates(&so.Auth, &opts, u, ok, c.srv.userAccount(u)) {
+			id, err := c.callout(co, &opts)
+			if err != nil || id == nil || id.Account == nil {
+				c.log().Info("Authorization Error: refused by the auth callout", zap.String("user", opts.User), zap.Error(err))
+				return errAuthViolation
+			}
+			ident, user, acc, calledOut = id, id.User, id.Account, true
+			break
+		}
 		if !ok {
 			c.log().Info("Authorization Error", zap.String("user", opts.User), zap.String("nkey", opts.Nkey))
 			return errAuthViolation
@@ -98,6 +107,9 @@ func (c *client) Connect(arg []byte) error {
 		c.flags |= infoAfterPong
 	}
 	c.setUser(user)
+	if calledOut {
+		c.flags |= calloutAdmitted
+	}
 	if ident != nil {
 		c.extTag = ident.Tag
 		c.armExpiry(ident.Expires)
@@ -117,14 +129,6 @@ func (c *client) Connect(arg []byte) error {
 		c.sendOK()
 	}
 	return nil
-}
-
-// credentials are what an external authenticator is shown of a CONNECT.
-func (c *client) credentials(o *connectOpts) *Credentials {
-	cr := &Credentials{JWT: o.JWT, Sig: o.Sig, Nkey: o.Nkey, User: o.User, Pass: o.Pass, Token: o.Token,
-		Nonce: c.nonce, ConnectionType: ConnTypeStandard}
-	cr.ClientIP = net.ParseIP(c.Host())
-	return cr
 }
 
 // requireAuth refuses any op but CONNECT before a client has authenticated.

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"net"
 	"runtime"
@@ -11,9 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/natsd/natsd/server/conn"
-
+	"github.com/nats-io/nkeys"
 	"go.uber.org/zap"
+
+	"github.com/natsd/natsd/server/conn"
 
 	"github.com/natsd/natsd/server/subject"
 	"github.com/natsd/natsd/tlsconf"
@@ -31,15 +30,26 @@ const GlobalAccountName = "$G"
 
 // Server is the client side of one natsd process.
 type Server struct {
-	log     *zap.Logger
-	opts    atomic.Pointer[Options]
+	log  *zap.Logger
+	opts atomic.Pointer[Options]
+	// The server's identity, as nats-server's: an nkey server key pair
+	// whose public key is the id (the auth callout's requests are JWTs it
+	// signs), and a curve key pair (INFO "xkey") that seals encrypted
+	// callout requests. Made once; immutable.
+	kp      nkeys.KeyPair
+	xkp     nkeys.KeyPair
 	id      string
+	xkey    string
 	version string
 	start   time.Time
 
 	gacc       *Account // $G
 	accountsMu sync.RWMutex
 	accounts   map[string]*Account // by name, $G included
+
+	// quit closes when Shutdown begins: a client waiting for the auth
+	// callout stops waiting.
+	quit chan struct{}
 
 	mu        sync.Mutex
 	clients   map[uint64]*client
@@ -87,14 +97,19 @@ func New(opts Options, log *zap.Logger, version string) *Server {
 		log = zap.NewNop()
 	}
 	o := opts.WithDefaults()
+	kp, xkp := newIdentity()
 	s := &Server{
 		log:       log,
-		id:        newServerID(),
+		kp:        kp,
+		xkp:       xkp,
 		version:   version,
 		start:     time.Now(),
 		clients:   make(map[uint64]*client),
 		listeners: make(map[net.Listener]struct{}),
+		quit:      make(chan struct{}),
 	}
+	s.id, _ = kp.PublicKey()
+	s.xkey, _ = xkp.PublicKey()
 	s.gacc = newAccount(s, GlobalAccountName)
 	s.accounts = map[string]*Account{GlobalAccountName: s.gacc}
 	s.internal.init(s)
@@ -107,17 +122,29 @@ func New(opts Options, log *zap.Logger, version string) *Server {
 	return s
 }
 
-// newServerID makes a 56-character id that looks like an nkey public key
-// ("N" + 55 base32 characters), as clients and peers expect.
-func newServerID() string {
-	var b [35]byte
-	_, _ = rand.Read(b[:])
-	id := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
-	return "N" + id[:55]
+// newIdentity makes the server's key pairs. nkeys reads crypto/rand; a
+// failure there leaves nothing to run with, so it panics.
+func newIdentity() (kp, xkp nkeys.KeyPair) {
+	kp, err := nkeys.CreateServer()
+	if err == nil {
+		xkp, err = nkeys.CreateCurveKeys()
+	}
+	if err != nil {
+		panic("server: cannot make the server's keys: " + err.Error())
+	}
+	return kp, xkp
 }
 
-// ID is the server id sent in INFO.
+// ID is the server id sent in INFO: the public key of NKey.
 func (s *Server) ID() string { return s.id }
+
+// NKey is the server's nkey key pair (its public key is the id): it signs
+// what the server asserts, such as the auth callout's request JWTs.
+func (s *Server) NKey() nkeys.KeyPair { return s.kp }
+
+// XKey is the server's curve key pair (its public key is INFO's "xkey"):
+// encrypted auth callout requests are sealed with it.
+func (s *Server) XKey() nkeys.KeyPair { return s.xkp }
 
 // Name is the configured server name (the id when none is set).
 func (s *Server) Name() string { return s.getOpts().ServerName }
@@ -264,6 +291,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return s.wait(ctx)
 	}
 	s.shutdown = true
+	close(s.quit)
 	s.mu.Unlock()
 
 	s.closeListeners()

@@ -412,6 +412,8 @@ func TestAccountConfigVerdictsMatchReference(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(dir, "accounts_*.conf"))
 	more, _ := filepath.Glob(filepath.Join(dir, "mapping*.conf"))
 	files = append(files, more...)
+	more, _ = filepath.Glob(filepath.Join(dir, "jetstream*.conf"))
+	files = append(files, more...)
 	// nkeys and operator mode (natsd reads the relative paths in them as
 	// nats-server does: from the directory it runs in).
 	more, _ = filepath.Glob(filepath.Join(dir, "auth_nkeys*.conf"))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -494,4 +495,39 @@ func TestJetStreamMirrorsAndSources(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A reload turns JetStream on in an account (and off in another); a
+// reload that changes the server-wide JetStream settings is refused, and
+// says why.
+func TestJetStreamReload(t *testing.T) {
+	t.Parallel()
+	sd := t.TempDir()
+	conf := func(aJS, storeDir string) string {
+		return fmt.Sprintf("listen: 127.0.0.1:-1\njetstream { store_dir: %q }\naccounts {\n  A { %s users [ {user: a, password: a} ] }\n  B { jetstream: enabled, users [ {user: b, password: b} ] }\n}\n", storeDir, aJS)
+	}
+	n := startConfNode(t, conf("", sd), 0, "--no_config_watch")
+	info := func(user string) error {
+		nc := connect(t, n.ClientURL(), nats.UserInfo(user, user))
+		js, _ := jetstream.New(nc)
+		_, err := js.AccountInfo(jsCtx(t))
+		return err
+	}
+	if err := info("a"); !errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+		t.Fatalf("A before the reload: %v, want not enabled for account", err)
+	}
+	if err := info("b"); err != nil {
+		t.Fatalf("B: %v", err)
+	}
+	writeConf(t, n.path, conf("jetstream: enabled,", sd))
+	n.Signal(syscall.SIGHUP)
+	testutil.Eventually(t, syncWait, func() error { return info("a") })
+	writeConf(t, n.path, conf("jetstream: enabled,", t.TempDir()))
+	n.Signal(syscall.SIGHUP)
+	testutil.Eventually(t, syncWait, func() error {
+		if !strings.Contains(n.Log(), "cannot change on a reload") {
+			return errors.New("no refusal logged for a new store_dir")
+		}
+		return nil
+	})
 }

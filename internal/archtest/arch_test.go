@@ -16,7 +16,7 @@ const module = "github.com/natsd/natsd/"
 // say where it stands.
 var allowed = map[string][]string{
 	"cmd/natsd":               {"daemon"},
-	"daemon":                  {"cluster", "confparse", "jetstream", "server", "server/jwtauth", "server/monitor", "server/subject", "systemd", "sysacct", "tlsconf"},
+	"daemon":                  {"cluster", "confparse", "jetstream", "server", "server/authcallout", "server/jwtauth", "server/monitor", "server/subject", "systemd", "sysacct", "tlsconf"},
 	"jetstream":               {"jetstream/store", "server", "server/subject"},
 	"jetstream/store":         {},
 	"jetstream/store/faultfs": {"jetstream/store"},
@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"cluster":                 {"server", "server/conn", "server/wire", "server/subject", "server/outbuf", "tlsconf"},
 	"server/monitor":          {"cluster", "jetstream", "server", "server/subject"},
 	"server/jwtauth":          {"server"},
+	"server/authcallout":      {"server", "server/jwtauth"},
 	"server":                  {"server/conn", "server/wire", "server/subject", "server/outbuf", "tlsconf"},
 	"server/conn":             {"server/outbuf", "server/wire"},
 	"server/wire":             {},

@@ -87,7 +87,7 @@ func (a *Auth) Authenticate(cr *server.Credentials) (*server.Identity, error) {
 	if err := checkConnection(&limits, cr, time.Now()); err != nil {
 		return nil, err
 	}
-	u := &server.User{Nkey: uc.Subject, Account: acc.Name, Permissions: permissionsOf(&limits.Permissions, &ac.DefaultPermissions)}
+	u := &server.User{Nkey: uc.Subject, Account: acc.Name, Permissions: UserPermissions(&limits.Permissions, &ac.DefaultPermissions)}
 	id := &server.Identity{Account: acc, User: u, Tag: &userTag{pub: uc.Subject, issuer: uc.Issuer, iat: uc.IssuedAt}}
 	if uc.Expires > 0 {
 		id.Expires = time.Unix(uc.Expires, 0)
@@ -98,16 +98,30 @@ func (a *Auth) Authenticate(cr *server.Credentials) (*server.Identity, error) {
 // checkConnection applies the user's limits on how, from where and when
 // it connects.
 func checkConnection(l *jwt.UserPermissionLimits, cr *server.Credentials, now time.Time) error {
-	if len(l.AllowedConnectionTypes) > 0 && !slices.ContainsFunc(l.AllowedConnectionTypes, func(t string) bool {
-		return strings.EqualFold(t, cr.ConnectionType)
-	}) {
-		return fmt.Errorf("connection type %s not allowed", cr.ConnectionType)
+	if err := CheckConnectionType(l, cr.ConnectionType); err != nil {
+		return err
 	}
 	if len(l.Src) > 0 && !srcAllowed(l.Src, cr.ClientIP) {
 		return fmt.Errorf("bad src IP %v", cr.ClientIP)
 	}
+	return CheckTimes(l, now)
+}
+
+// CheckTimes refuses a user outside its allowed times (in its locale).
+func CheckTimes(l *jwt.UserPermissionLimits, now time.Time) error {
 	if len(l.Times) > 0 && !inTimes(l.Times, l.Locale, now) {
 		return errors.New("not within the user's allowed times")
+	}
+	return nil
+}
+
+// CheckConnectionType refuses a user whose allowed_connection_types do
+// not include connType.
+func CheckConnectionType(l *jwt.UserPermissionLimits, connType string) error {
+	if len(l.AllowedConnectionTypes) > 0 && !slices.ContainsFunc(l.AllowedConnectionTypes, func(t string) bool {
+		return strings.EqualFold(t, connType)
+	}) {
+		return fmt.Errorf("connection type %s not allowed", connType)
 	}
 	return nil
 }
@@ -165,9 +179,10 @@ func inTimes(ranges []jwt.TimeRange, locale string, now time.Time) bool {
 	return false
 }
 
-// permissionsOf maps a user's JWT permissions to the server's; a user with
-// none gets the account's default permissions. nil: no restriction.
-func permissionsOf(p, defaults *jwt.Permissions) *server.Permissions {
+// UserPermissions maps a user's JWT permissions to the server's; a user
+// with none gets defaults (the account's default permissions; nil: none).
+// nil: no restriction. The auth callout maps its users' with it too.
+func UserPermissions(p, defaults *jwt.Permissions) *server.Permissions {
 	if p.Pub.Empty() && p.Sub.Empty() && p.Resp == nil {
 		p = defaults
 	}
