@@ -130,6 +130,10 @@ func route(t []string) (apiHandler, bool) {
 			return apiHandler{"io.nats.jetstream.api.v1.stream_delete_response", apiStreamDelete}, true
 		case n == 3 && t[1] == "PURGE":
 			return apiHandler{"io.nats.jetstream.api.v1.stream_purge_response", apiStreamPurge}, true
+		case n == 3 && t[1] == "SNAPSHOT":
+			return apiHandler{"io.nats.jetstream.api.v1.stream_snapshot_response", apiStreamSnapshot}, true
+		case n == 3 && t[1] == "RESTORE":
+			return apiHandler{"io.nats.jetstream.api.v1.stream_restore_response", apiStreamRestore}, true
 		case n == 4 && t[1] == "MSG" && t[2] == "DELETE":
 			return apiHandler{"io.nats.jetstream.api.v1.stream_msg_delete_response", apiMsgDelete}, true
 		case n == 4 && t[1] == "MSG" && t[2] == "GET":
