@@ -3,6 +3,8 @@ package jetstream
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -222,6 +224,13 @@ func decode(data []byte, v any) *APIError {
 		return nil
 	}
 	if err := json.NewDecoder(bytes.NewReader(data)).Decode(v); err != nil {
+		// nats-server says where a syntax error is (recorded: "invalid
+		// character 'b' looking for beginning of object key string at
+		// offset 2").
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return newError(errInvalidJSON, "{err}", fmt.Sprintf("%v at offset %d", err, se.Offset))
+		}
 		return newError(errInvalidJSON, "{err}", err)
 	}
 	return nil
