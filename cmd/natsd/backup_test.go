@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -554,5 +555,72 @@ func TestBackupRestoreOverAccountLimits(t *testing.T) {
 			}
 			lim.mustRun(t, "pub", "a1", "x")
 		})
+	}
+}
+
+// A SIGTERM in the middle of a restore and of a stalled snapshot: natsd
+// stops without waiting for either client, keeps none of the half-sent
+// backup, and after a restart the restore never happened.
+func TestBackupInterruptedByShutdown(t *testing.T) {
+	t.Parallel()
+	sd := t.TempDir()
+	p := jsServerDir(t, sd)
+	nc, js := jsConnect(t, p.ClientURL())
+	ctx := jsCtx(t)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "SRC", Subjects: []string{"src"}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		data := make([]byte, 2048)
+		_, _ = rand.Read(data)
+		if _, err := js.Publish(ctx, "src", data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	backup := snapshotRaw(t, nc, "SRC")
+
+	// A snapshot whose client never answers (its window holds one chunk).
+	inbox := nats.NewInbox()
+	stalled, _ := nc.SubscribeSync(inbox)
+	req := fmt.Sprintf(`{"deliver_subject":%q,"chunk_size":1024,"window_size":1024}`, inbox)
+	if raw, r := request(t, nc, "$JS.API.STREAM.SNAPSHOT.SRC", []byte(req)); r.Error != nil {
+		t.Fatalf("snapshot: %s", raw)
+	}
+	if _, err := stalled.NextMsg(10 * time.Second); err != nil {
+		t.Fatalf("first chunk: %v", err)
+	}
+	// A restore of it as HALF, half sent.
+	cfg := `{"config":{"name":"HALF","subjects":["half"]}}`
+	raw, r := request(t, nc, "$JS.API.STREAM.RESTORE.HALF", []byte(cfg))
+	if r.Error != nil {
+		t.Fatalf("restore: %s", raw)
+	}
+	for half := backup[:len(backup)/2]; len(half) > 0; {
+		n := min(len(half), 4096)
+		if _, err := nc.Request(r.DeliverSubject, half[:n], 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		half = half[n:]
+	}
+	restores := filepath.Join(sd, "jetstream", "$G", "restores")
+	if entries, err := os.ReadDir(restores); err != nil || len(entries) != 1 {
+		t.Fatalf("while restoring, %s: %v %v", restores, entries, err)
+	}
+
+	p.Signal(syscall.SIGTERM)
+	if code := p.ExitCode(30 * time.Second); code != 0 {
+		t.Fatalf("natsd exited %d:\n%s", code, p.Log())
+	}
+	if entries, _ := os.ReadDir(restores); len(entries) != 0 {
+		t.Fatalf("after the shutdown, %s holds %v", restores, entries)
+	}
+	p = jsServerDir(t, sd)
+	_, js = jsConnect(t, p.ClientURL())
+	if _, err := js.Stream(ctx, "HALF"); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("after a restart, HALF: %v", err)
+	}
+	s, err := js.Stream(ctx, "SRC")
+	if err != nil || s.CachedInfo().State.Msgs != 50 {
+		t.Fatalf("after a restart, SRC: %v", err)
 	}
 }
