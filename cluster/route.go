@@ -233,12 +233,14 @@ func (r *route) SendMsg(acc string, m *wire.Msg, queues []string) (<-chan struct
 		r.Unlock()
 		return nil, false
 	}
-	n := len(acc) + len(m.Subject) + len(m.Reply) + len(m.HdrField) + len(m.SizeField) + 32
+	// A JetStream delivery goes to the consumer's inbox (RouteSubject): the
+	// peer routes on it, and its client sees the inbox as the subject.
+	n := len(acc) + len(m.RouteSubject()) + len(m.Reply) + len(m.HdrField) + len(m.SizeField) + 32
 	for _, q := range queues {
 		n += len(q) + 1
 	}
 	q := r.Queue()
-	q.Commit(wire.AppendRouteMsg(q.Tail(n), acc, m.Subject, m.Reply, queues, m.HdrField, m.SizeField))
+	q.Commit(wire.AppendRouteMsg(q.Tail(n), acc, m.RouteSubject(), m.Reply, queues, m.HdrField, m.SizeField))
 	q.Write(m.Data)
 	q.Write(crlf)
 	r.CountOutLocked(1, int64(len(m.Data)))

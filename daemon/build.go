@@ -52,6 +52,8 @@ func Build(doc *confparse.Document, flags *Flags) (*Options, *Diagnostics) {
 		b.tlsFlagFiles(o.Server.TLS)
 	}
 	b.validate(o)
+	o.finishJetStream()
+	b.jetstreamInCluster(o)
 	b.monitorTLS(o)
 	b.tlsWithout(o)
 	tlsAuthTimeouts(o)
@@ -291,7 +293,7 @@ func (b *builder) unknown(e *confparse.Entry, path string) {
 // notServed are nats-server blocks and options natsd accepts but does not
 // serve yet: a warning, not a failure, so existing configs load.
 var notServed = map[string]string{
-	"jetstream": "JetStream", "leafnodes": "leaf nodes", "leaf": "leaf nodes",
+	"leafnodes": "leaf nodes", "leaf": "leaf nodes",
 	"gateway": "gateways", "mqtt": "MQTT", "ocsp": "OCSP stapling", "ocsp_cache": "OCSP stapling",
 	"max_traced_msg_len": "trace truncation",
 	"server_tags":        "server tags", "server_metadata": "server metadata",
@@ -348,6 +350,8 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 			so.Auth.NoAuthUser, _ = b.str(e, key)
 		case "accounts":
 			b.accountsBlock(e, o)
+		case "jetstream":
+			b.jetstreamBlock(e, o)
 		case "operator", "operators", "root", "roots", "root_operators", "root_operator",
 			"system_account", "system", "resolver", "account_resolver", "accounts_resolver", "resolver_preload":
 			b.operatorKey(key, e, o)

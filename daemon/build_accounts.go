@@ -92,7 +92,9 @@ func (b *builder) accountsBlock(e *confparse.Entry, o *Options) {
 					// The later of the two wins, as in nats-server
 					// (recorded).
 					ac.MsgTrace = b.msgTrace(ke, kp)
-				case "jetstream", "nkey":
+				case "jetstream":
+					b.accountJetStream(ke, kp, ac.Name, o)
+				case "nkey":
 					b.warnf(ke.KeyPos, kp, "natsd does not serve account %s yet; ignored", key)
 				default:
 					b.unknown(ke, kp)

@@ -102,6 +102,16 @@ var rules = []rule{
 	{"accounts", "Server.Accounts", false, secServer, func(o *Options) any { return accountsSummary(o.Server.Accounts) }},
 	// Operator mode cannot change on a reload (carryOperator refuses it).
 	{"operator", "Operator", false, secServer, func(o *Options) any { return operatorSummary(o.Operator) }},
+	// JetStream: the server-wide settings cannot change on a reload
+	// (checkJetStreamReload refuses it); the accounts that have it can.
+	{"jetstream", "JetStream.Enabled", false, secServer, func(o *Options) any { return o.JetStream.Enabled }},
+	{"jetstream.store_dir", "JetStream.StoreDir", false, secServer, func(o *Options) any { return o.JetStream.StoreDir }},
+	{"jetstream.max_memory_store", "JetStream.MaxMemory", false, secServer, func(o *Options) any { return o.JetStream.MaxMemory }},
+	{"jetstream.max_file_store", "JetStream.MaxStore", false, secServer, func(o *Options) any { return o.JetStream.MaxStore }},
+	{"jetstream.domain", "JetStream.Domain", false, secServer, func(o *Options) any { return o.JetStream.Domain }},
+	{"jetstream.sync_interval", "JetStream.SyncInterval", false, secServer, func(o *Options) any { return o.JetStream.SyncInterval }},
+	{"jetstream.unique_tag", "JetStream.UniqueTag", false, secServer, func(o *Options) any { return o.JetStream.UniqueTag }},
+	{"accounts.jetstream", "JetStream.Accounts", false, secServer, func(o *Options) any { return o.JetStream.Accounts }},
 	// TLS: allow_non_tls here, the tls blocks' keys in diff_tls.go.
 	{"allow_non_tls", "Server.AllowNonTLS", false, secClientTLS, func(o *Options) any { return o.Server.AllowNonTLS }},
 	// Clustering.

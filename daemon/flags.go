@@ -59,6 +59,10 @@ type Flags struct {
 	// reloads then come from SIGHUP, --signal reload and systemctl reload.
 	NoConfigWatch bool
 
+	// JetStream: -js, -sd.
+	JetStream bool
+	StoreDir  string
+
 	Set map[string]bool
 }
 
@@ -120,6 +124,12 @@ func (f *Flags) apply(o *Options) error {
 			t.Verify = f.TLSVerify
 			so.TLS = &t
 		}
+	}
+	if f.isSet("jetstream") {
+		o.JetStream.Enabled = f.JetStream
+	}
+	if f.isSet("store_dir") {
+		o.JetStream.StoreDir = f.StoreDir
 	}
 	if f.isSet("pid") {
 		o.PidFile = f.PidFile

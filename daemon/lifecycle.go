@@ -152,6 +152,11 @@ func (d *Daemon) shutdown() {
 	if d.callout != nil {
 		d.callout.Stop()
 	}
+	if d.js != nil {
+		// After the clients: no publish arrives any more; every stream's
+		// last batch is stored and its consumers' state saved.
+		d.js.Stop()
+	}
 	// 5.
 	if cl := d.cluster(); cl != nil {
 		cl.Shutdown()

@@ -27,7 +27,7 @@ func (m *monitorHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) newMonitorHandler(o *Options) http.Handler {
-	src := monitor.Sources{Server: d.srv, Cluster: d.clusterStats, Daemon: d.daemonStats, Healthz: d.health}
+	src := monitor.Sources{Server: d.srv, Cluster: d.clusterStats, Daemon: d.daemonStats, Healthz: d.health, JetStream: d.js}
 	return monitor.Handler(src, o.Monitor.BasePath)
 }
 
@@ -58,6 +58,9 @@ func (d *Daemon) daemonStats() monitor.DaemonStats {
 	ds := monitor.DaemonStats{BasePath: o.Monitor.BasePath, ConfigDigest: o.Digest, ConfigLoadTime: o.LoadTime, LastReload: lr.Time,
 		TLSCertError: ts.clientErr, ClusterTLSCertError: ts.clusterErr, WebSocketTLSCertError: ts.websocketErr,
 		LastReloadChanges: lr.Changes, ReloadsOK: lr.OK, ReloadsFailed: lr.Failed, ConfigFile: o.ConfigFile, Certs: d.certs.of(o)}
+	if d.js != nil {
+		ds.JetStream = d.js.Varz()
+	}
 	if hl != nil {
 		if a, ok := hl.Addr().(*net.TCPAddr); ok {
 			ds.HTTPHost, ds.HTTPPort = o.Monitor.Host, a.Port

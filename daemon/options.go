@@ -21,6 +21,8 @@ type Options struct {
 	// Operator is operator mode (nil: off): operator JWTs, the system
 	// account, the resolver. The server gets its authenticator.
 	Operator *jwtauth.Options
+	// JetStream is the jetstream {} block, -js and -sd.
+	JetStream JetStreamOptions
 	// Callout is authorization.auth_callout (nil: none). The server gets
 	// its side (Server.Auth.Callout) when natsd starts.
 	Callout *authcallout.Options

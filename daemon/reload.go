@@ -117,6 +117,9 @@ func (d *Daemon) reload(trigger string) (applied []string, err error) {
 	if err == nil {
 		err = carryCallout(cur, next)
 	}
+	if err == nil {
+		err = checkJetStreamReload(cur, next)
+	}
 	if diag != nil {
 		for _, w := range diag.Warnings {
 			d.log.Warn(w.Error())
@@ -298,6 +301,9 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 		if err := d.startSystemAccount(); err != nil {
 			d.log.Error("The system account did not restart", zap.Error(err))
 		}
+	}
+	if hasOption(changes, "accounts", "accounts.jetstream") {
+		d.applyJetStreamAccounts(next)
 	}
 	d.mu.Lock()
 	d.opts = next

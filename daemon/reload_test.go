@@ -321,9 +321,9 @@ func TestReloadPidAndPortsFiles(t *testing.T) {
 // Blocks natsd does not serve yet: warned about and ignored, as at startup.
 func TestReloadNotServedBlockWarnsAndIgnores(t *testing.T) {
 	td := startDaemon(t, base)
-	td.mustReload(base + "jetstream {\n  max_memory_store: 1GB\n}\n")
-	if !strings.Contains(td.log.String(), "natsd does not serve JetStream yet; ignored") {
-		t.Errorf("no warning for the jetstream block:\n%s", td.log)
+	td.mustReload(base + "leafnodes {\n  port: 7422\n}\n")
+	if !strings.Contains(td.log.String(), "natsd does not serve leaf nodes yet; ignored") {
+		t.Errorf("no warning for the leafnodes block:\n%s", td.log)
 	}
 	if !strings.Contains(td.log.String(), "no option changed") {
 		t.Errorf("the reload did not say that no option changed:\n%s", td.log)

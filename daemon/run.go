@@ -19,6 +19,7 @@ import (
 
 	"github.com/natsd/natsd/cluster"
 	"github.com/natsd/natsd/confparse"
+	"github.com/natsd/natsd/jetstream"
 	"github.com/natsd/natsd/server"
 	"github.com/natsd/natsd/server/authcallout"
 	"github.com/natsd/natsd/server/jwtauth"
@@ -78,7 +79,8 @@ type Daemon struct {
 	srv    *server.Server
 	sys    atomic.Pointer[sysacct.Service] // the system account's events and requests
 	notify *systemd.Notifier
-	jwt    *jwtauth.Auth // operator mode; nil when off
+	jwt    *jwtauth.Auth     // operator mode; nil when off
+	js     *jetstream.Engine // JetStream; nil when off
 	// callout is the auth callout (nil when none): started with the
 	// server, kept across reloads (it cannot change), stopped after it.
 	callout *authcallout.Callout
@@ -277,6 +279,9 @@ func (d *Daemon) start(o *Options) error {
 		// account.
 		d.callout.Start(d.srv)
 	}
+	if err := d.startJetStream(o); err != nil {
+		return err
+	}
 	opened, err := d.openAll(o)
 	if err != nil {
 		return err
@@ -448,7 +453,7 @@ var errNoConfigFile = errors.New("can only reload config when a file is provided
 // system_account).
 func (d *Daemon) startSystemAccount() error {
 	sys, err := sysacct.Start(sysacct.Config{
-		Server: d.srv, Cluster: d.clusterStats, Daemon: d.daemonStats, Health: d.health, Log: d.log.Logger,
+		Server: d.srv, Cluster: d.clusterStats, Daemon: d.daemonStats, Health: d.health, Log: d.log.Logger, JetStream: d.js,
 		Reload: func() ([]string, error) { return d.ReloadReport(triggerSystemRequest) },
 	})
 	if err != nil {

@@ -66,7 +66,7 @@ type routeTarget struct {
 // route with interest.
 func (p *producer) publish(a *Account, src *client, m *wire.Msg) {
 	p.setAccount(a)
-	r := a.sl.Match(m.Subject)
+	r := a.sl.Match(m.RouteSubject())
 	var self subscriber
 	echo := true
 	if src != nil {
@@ -114,7 +114,7 @@ func (p *producer) publish(a *Account, src *client, m *wire.Msg) {
 // matching plain subscriber and one local member of each queue group.
 func (p *producer) deliverLocal(a *Account, m *wire.Msg) {
 	p.setAccount(a)
-	r := a.sl.Match(m.Subject)
+	r := a.sl.Match(m.RouteSubject())
 	for _, sub := range r.Plain {
 		if !sub.to.remote() {
 			sub.to.deliver(p, sub, m)
@@ -236,7 +236,7 @@ func (tc *client) deliver(p *producer, sub *subscription, m *wire.Msg) bool {
 		return false
 	}
 	t := p.trace
-	if tc.perms != nil && !tc.perms.deliverable(sub, m.Subject) {
+	if tc.perms != nil && !tc.perms.deliverable(sub, m.RouteSubject()) {
 		if t != nil {
 			t.egress(traceKindClient, tc.cid, tc.opts.Name, sub, "", traceErrSubDeny)
 		}

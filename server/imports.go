@@ -129,7 +129,7 @@ func (si *streamImport) deliver(p *producer, _ *subscription, m *wire.Msg) bool 
 	if p.depth >= maxImportDepth {
 		return false
 	}
-	subj := si.xf.apply(m.Subject)
+	subj := si.xf.apply(m.RouteSubject())
 	var nt *msgTrace
 	if t := p.trace; t != nil {
 		if t.rec != nil {
@@ -157,7 +157,7 @@ func (si *serviceImport) deliver(p *producer, _ *subscription, m *wire.Msg) bool
 	if p.routed || p.depth >= maxImportDepth {
 		return false // handled where the request was published
 	}
-	subj := si.xf.apply(m.Subject)
+	subj := si.xf.apply(m.RouteSubject())
 	var nt *msgTrace
 	if t := p.trace; t != nil {
 		var ok bool

@@ -103,6 +103,13 @@ var (
 // when header is not empty) would be. It returns once the message is queued
 // for every subscriber; it never waits for a slow one.
 func (a *Account) Publish(subj, reply string, header, data []byte) error {
+	return a.PublishTo("", subj, reply, header, data)
+}
+
+// PublishTo is Publish routed on subject to (when not empty) while the
+// receivers see subj: how JetStream delivers a stored message to a
+// consumer's inbox under the subject it was published on.
+func (a *Account) PublishTo(to, subj, reply string, header, data []byte) error {
 	if !subject.ValidLiteral(subj) {
 		return ErrBadSubject
 	}
@@ -115,7 +122,13 @@ func (a *Account) Publish(subj, reply string, header, data []byte) error {
 	ip := a.srv.internal.pool.Get().(*internalProducer)
 	defer a.srv.internal.pool.Put(ip)
 	ip.data = append(append(ip.data[:0], header...), data...)
+	if to != "" && !subject.ValidLiteral(to) {
+		return ErrBadSubject
+	}
 	m := wire.Msg{Subject: []byte(subj), Data: ip.data, HdrLen: len(header)}
+	if to != "" {
+		m.Deliver = []byte(to)
+	}
 	if reply != "" {
 		m.Reply = []byte(reply)
 	}
@@ -126,4 +139,32 @@ func (a *Account) Publish(subj, reply string, header, data []byte) error {
 	ip.p.publish(a, nil, &m)
 	ip.p.flush()
 	return nil
+}
+
+// HasInterest reports whether anyone subscribes to subj in the account:
+// a client, an internal subscription or a route (the cluster's interest).
+// JetStream asks it of a push consumer's deliver subject.
+func (a *Account) HasInterest(subj string) bool { return a.sl.HasInterest([]byte(subj)) }
+
+// HasExactInterest reports whether a subscription in the account is on
+// subj itself rather than on a wildcard that matches it. A JetStream
+// snapshot waits for it: its requester subscribes the deliver subject only
+// once the reply is in, and the wildcard of its request multiplexer
+// (_INBOX.<id>.*) already matches, though the client drops what arrives
+// there for a subject it does not await.
+func (a *Account) HasExactInterest(subj string) bool {
+	r := a.sl.Match([]byte(subj))
+	for _, s := range r.Plain {
+		if s.subject == subj {
+			return true
+		}
+	}
+	for _, q := range r.Queues {
+		for _, s := range q.Members {
+			if s.subject == subj {
+				return true
+			}
+		}
+	}
+	return false
 }

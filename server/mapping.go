@@ -242,3 +242,29 @@ func (d *mapDest) render(wilds []string) []byte {
 	}
 	return b
 }
+
+// Transform is one source → destination subject mapping, outside any
+// account: JetStream's subject transforms (a stream's, a source's, a
+// republish) use the mapping language of accounts.
+type Transform struct{ m *mapping }
+
+// NewTransform compiles a transform; an empty source is ">".
+func NewTransform(src, dest string) (*Transform, error) {
+	if src == "" {
+		src = ">"
+	}
+	m, err := compileMapping(&Mapping{Source: src, Dests: []MapDest{{Subject: dest, Weight: 100}}})
+	if err != nil {
+		return nil, err
+	}
+	return &Transform{m}, nil
+}
+
+// Apply maps subj; false when subj does not match the source.
+func (t *Transform) Apply(subj string) (string, bool) {
+	wilds, ok := t.m.match([]byte(subj))
+	if !ok {
+		return subj, false
+	}
+	return string(t.m.dests[0].render(wilds)), true
+}

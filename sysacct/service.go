@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/natsd/natsd/cluster"
+	"github.com/natsd/natsd/jetstream"
 	"github.com/natsd/natsd/server"
 	"github.com/natsd/natsd/server/monitor"
 )
@@ -31,6 +32,9 @@ type Config struct {
 	Daemon func() monitor.DaemonStats
 	// Health is the watchdog's check (HEALTHZ). Optional.
 	Health func() error
+	// JetStream is the server's JetStream (JSZ, and "jetstream" in every
+	// server info); nil when off.
+	JetStream *jetstream.Engine
 	// Reload runs a config reload and says what it changed (RELOAD).
 	// Optional: without it RELOAD is not answered.
 	Reload func() ([]string, error)
@@ -141,6 +145,11 @@ func (s *Service) info() *ServerInfo {
 func (s *Service) identity() *ServerInfo {
 	st := s.srv.Stats()
 	in := &ServerInfo{Name: st.Name, Host: st.Host, ID: st.ID, Version: server.ProtocolVersion}
+	if s.cfg.JetStream != nil {
+		// Flag 1: JetStream on. nats-server also sets 2 and 4 (binary
+		// stream snapshots, account NRG), which natsd does not have.
+		in.JetStream, in.Flags = true, 1
+	}
 	if cs := s.clusterStats(); cs != nil {
 		in.Cluster = cs.Name
 	}
@@ -220,6 +229,11 @@ func (s *Service) statsz() *Statsz {
 		Received: dataStats{st.InMsgs, st.InBytes}, ReceivedFromClients: dataStats{st.InMsgs, st.InBytes},
 		SlowConsumers: st.SlowConsumers, ActiveServers: 1, GoMaxProcs: runtime.GOMAXPROCS(0),
 	}
+	if s.cfg.JetStream != nil {
+		js := s.cfg.JetStream.Varz()
+		js.Config.StoreDir = "" // STATSZ leaves it out (recorded)
+		z.JetStream = js
+	}
 	for _, a := range s.srv.AccountStats() {
 		if a.Conns > 0 {
 			z.ActiveAccounts++
@@ -239,7 +253,7 @@ func (s *Service) statsz() *Statsz {
 // serverEndpoints are the $SYS.REQ.SERVER.<id|PING>.<endpoint> natsd
 // answers; JSZ, EXPVARZ, IPQUEUESZ, RAFTZ and PROFILEZ are nats-server's
 // and not (yet) natsd's.
-var serverEndpoints = []string{"VARZ", "CONNZ", "SUBSZ", "ROUTEZ", "GATEWAYZ", "LEAFZ", "ACCOUNTZ", "HEALTHZ", "STATSZ", "IDZ", "RELOAD", "KICK", "LDM"}
+var serverEndpoints = []string{"VARZ", "CONNZ", "SUBSZ", "ROUTEZ", "GATEWAYZ", "LEAFZ", "ACCOUNTZ", "JSZ", "HEALTHZ", "STATSZ", "IDZ", "RELOAD", "KICK", "LDM"}
 
 // oneServerOnly are the endpoints asked of one server by its id, never by
 // PING (nats-server has no PING subscription for them).
@@ -370,6 +384,15 @@ func (s *Service) endpoint(name, acc string, payload []byte) (any, error) {
 			return nil, err
 		}
 		return monitor.BuildRoutez(s.srv.ID(), s.srv.Name(), s.clusterStats(), o.Subs || o.SubsDetail), nil
+	case "JSZ":
+		var o jetstream.JSZOptions
+		if err := decode(&o); err != nil {
+			return nil, err
+		}
+		if s.cfg.JetStream == nil {
+			return nil, errUnknownEndpoint
+		}
+		return s.cfg.JetStream.JSZ(o), nil
 	case "ACCOUNTZ":
 		var o struct {
 			Account string `json:"account"`
@@ -428,6 +451,17 @@ func (s *Service) accountRequest(m server.Msg) {
 	var data any
 	var err error
 	switch endpoint {
+	case "JSZ":
+		if s.cfg.JetStream == nil {
+			return
+		}
+		var o jetstream.JSZOptions
+		if len(strings.TrimSpace(string(m.Data))) > 0 {
+			err = json.Unmarshal(m.Data, &o)
+		}
+		if err == nil {
+			data = s.cfg.JetStream.AccountJSZ(acc, o)
+		}
 	case "CONNZ", "SUBSZ":
 		data, err = s.endpoint(endpoint, acc, m.Data)
 	case "INFO":

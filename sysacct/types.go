@@ -66,6 +66,7 @@ type Statsz struct {
 	SlowConsumers       int64          `json:"slow_consumers"`
 	Routes              []*routeStatsz `json:"routes,omitempty"`
 	ActiveServers       int            `json:"active_servers"`
+	JetStream           any            `json:"jetstream,omitempty"`
 	GoMaxProcs          int            `json:"gomaxprocs"`
 }
 

@@ -1,9 +1,6 @@
 package main
 
-import (
-	"fmt"
-	"os"
-)
+import "fmt"
 
 // The WebSocket scenarios run both servers with the same websocket block,
 // from a config file (neither has a flag for it): a ws:// listener on
@@ -21,14 +18,8 @@ import (
 // (server/websocket: MaxWriteFrame). 8MB makes the limit 64MB, which no
 // frame reaches: a backlog over max_pending (64MB) is a slow consumer.
 
-// wsConfig writes the block for a listener on port and returns the flags
-// that load it.
-func wsConfig(dir string, port int) ([]string, error) {
-	f, err := os.CreateTemp(dir, "websocket-*.conf")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	_, err = fmt.Fprintf(f, "max_payload: 8MB\nwebsocket {\n  listen: \"127.0.0.1:%d\"\n  no_tls: true\n}\n", port)
-	return []string{"-c", f.Name()}, err
+// wsConf is the block for a listener on port (topologyConf puts it in
+// the scenario's config file).
+func wsConf(port int) string {
+	return fmt.Sprintf("max_payload: 8MB\nwebsocket {\n  listen: \"127.0.0.1:%d\"\n  no_tls: true\n}\n", port)
 }

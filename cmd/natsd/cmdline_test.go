@@ -37,7 +37,7 @@ func TestCheckConfig(t *testing.T) {
 	if code, _, errOut := runCmd("-t"); code != 1 || !strings.Contains(errOut, "must specify [-c, --config]") {
 		t.Fatalf("-t without -c: code %d, stderr %q", code, errOut)
 	}
-	warn := testutil.WriteFile(t, "warn.conf", "listen: 127.0.0.1:4222\njetstream {}\n")
+	warn := testutil.WriteFile(t, "warn.conf", "listen: 127.0.0.1:4222\nleafnodes {}\n")
 	if code, out, errOut := runCmd("-t", "-c", warn); code != 0 || !strings.Contains(errOut, "warn.conf:2:1") || out != warn+": OK\n" {
 		t.Fatalf("-t with a warning: code %d, stdout %q, stderr %q", code, out, errOut)
 	}

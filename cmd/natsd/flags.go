@@ -51,9 +51,7 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 		}
 	}
 	var dv, dvv, vv bool
-	var ignoredS string
 	var ignoredI int
-	var ignoredB bool
 
 	str(&f.ConfigFile, "c", "config")
 	str(&f.Host, "a", "addr", "net")
@@ -98,8 +96,8 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 	str(&f.RemoteSyslog, "r", "remote_syslog")
 	boolean(&f.Syslog, "s", "syslog")
 	fs.Int64Var(&f.LogSizeLimit, "log_size_limit", 0, "")
-	str(&ignoredS, "sd", "store_dir")
-	boolean(&ignoredB, "js", "jetstream")
+	str(&f.StoreDir, "sd", "store_dir")
+	boolean(&f.JetStream, "js", "jetstream")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -140,6 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 		"m": "http_port", "P": "pid", "l": "log", "D": "debug", "V": "trace", "T": "logtime",
 		"r": "remote_syslog", "s": "syslog",
 		"cluster_listen": "cluster", "VV": "trace_verbose", "DVV": "trace_verbose", "ms": "https_port",
+		"js": "jetstream", "sd": "store_dir",
 	}
 	f.Set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) {
@@ -158,8 +157,6 @@ func parseFlags(args []string, stderr io.Writer) (*cmdline, error) {
 			f.TraceVerbose = vv || dvv
 			f.Trace = f.Trace || f.TraceVerbose
 			f.Set["trace"] = true
-		case "js", "jetstream", "sd", "store_dir":
-			fmt.Fprintf(stderr, "natsd: warning: --%s is accepted but not served by natsd yet; ignored\n", strings.TrimLeft(fl.Name, "-"))
 		}
 	})
 	return cl, nil

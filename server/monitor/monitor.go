@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/natsd/natsd/cluster"
+	"github.com/natsd/natsd/jetstream"
 
 	"github.com/natsd/natsd/server"
 )
@@ -28,6 +29,8 @@ type Sources struct {
 	// Healthz returns an error while natsd is not healthy: the check the
 	// systemd watchdog makes. Optional.
 	Healthz func() error
+	// JetStream is the server's JetStream (/jsz); nil when off.
+	JetStream *jetstream.Engine
 }
 
 func (h *handler) cluster() *cluster.Stats {
@@ -48,6 +51,7 @@ const (
 	HealthzPath  = "/healthz"
 	AccountzPath = "/accountz"
 	AccstatzPath = "/accstatz"
+	JszPath      = "/jsz"
 )
 
 type handler struct {
@@ -69,6 +73,7 @@ func Handler(src Sources, basePath string) http.Handler {
 	mux.HandleFunc(base+SubsAlias, h.count(SubszPath, h.subsz))
 	mux.HandleFunc(base+HealthzPath, h.count(HealthzPath, h.healthz))
 	mux.HandleFunc(base+AccountzPath, h.count(AccountzPath, h.accountz))
+	mux.HandleFunc(base+JszPath, h.count(JszPath, h.jsz))
 	mux.HandleFunc(base+AccstatzPath, h.count(AccstatzPath, h.accstatz))
 	mux.HandleFunc(base+MetricsPath, h.count(MetricsPath, metricsHandler(h).ServeHTTP))
 	root := h.count(RootPath, h.root)

@@ -62,6 +62,8 @@ type Varz struct {
 	ConnectURLs      []string          `json:"connect_urls,omitempty"`
 	ConfigDigest     string            `json:"config_digest,omitempty"`
 	SystemAccount    string            `json:"system_account,omitempty"`
+	// JetStream is nats-server's "jetstream": config, stats, limits.
+	JetStream any `json:"jetstream,omitempty"`
 	// TLSCertNotAfter is when the client certificate expires (nats-server's
 	// field); TLSCertError is natsd's: why the certificate files on disk
 	// were refused the last time they changed, while the previous pair
@@ -130,6 +132,8 @@ type DaemonStats struct {
 	ReloadsFailed     uint64 // reloads that failed or were held back
 	ConfigFile        string
 	Certs             []CertExpiry // the configured certificates
+	// JetStream is /varz's "jetstream" (nil when off).
+	JetStream any
 }
 
 // BuildVarz makes /varz from the server's statistics and options, the
@@ -155,7 +159,7 @@ func BuildVarz(srv *server.Server, cs *cluster.Stats, ds DaemonStats) *Varz {
 		SlowConsumers: st.SlowConsumers, StaleConnections: st.StaleConnections,
 		Subscriptions: uint32(st.Subscriptions), ConnectURLs: st.ConnectURLs, Goroutines: runtime.NumGoroutine(),
 		HTTPHost: ds.HTTPHost, HTTPPort: ds.HTTPPort, HTTPBasePath: ds.BasePath,
-		ConfigDigest: ds.ConfigDigest, ConfigLoadTime: ds.ConfigLoadTime,
+		ConfigDigest: ds.ConfigDigest, ConfigLoadTime: ds.ConfigLoadTime, JetStream: ds.JetStream,
 	}
 	if o.TLS != nil {
 		v.TLSRequired = !o.AllowNonTLS

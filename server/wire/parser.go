@@ -54,6 +54,19 @@ type Msg struct {
 	HdrField []byte
 	HdrLen   int    // bytes of Data that are the header block
 	Data     []byte // header block and payload, without the trailing CRLF
+	// Deliver, when set, is the subject the message is routed on, while
+	// clients see Subject: JetStream delivers a stored message to a
+	// consumer's inbox under the subject it was published on.
+	Deliver []byte
+}
+
+// RouteSubject is the subject subscriptions are matched on: Deliver if
+// set, else Subject.
+func (m *Msg) RouteSubject() []byte {
+	if m.Deliver != nil {
+		return m.Deliver
+	}
+	return m.Subject
 }
 
 // Payload returns the message body after the header block.

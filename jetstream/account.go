@@ -1,0 +1,183 @@
+package jetstream
+
+import (
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/natsd/natsd/server"
+)
+
+// jsAccount is one account as JetStream sees it: whether JetStream is on,
+// its limits, its streams, and the API subscriptions in it.
+type jsAccount struct {
+	e    *Engine
+	acc  *server.Account
+	name string
+	dir  string // e.dir/<account>
+
+	apiSubs []*server.Subscription
+
+	// createMu serializes creates, updates and deletes of streams and
+	// consumers (the API has several workers).
+	createMu sync.Mutex
+
+	mu      sync.RWMutex
+	enabled bool
+	limits  AccountLimits
+	streams map[string]*stream
+
+	apiTotal  atomic.Uint64
+	apiErrors atomic.Uint64
+}
+
+func newAccount(e *Engine, acc *server.Account) *jsAccount {
+	return &jsAccount{e: e, acc: acc, name: acc.Name, dir: filepath.Join(e.dir, acc.Name), streams: map[string]*stream{}}
+}
+
+// apiSubjects are what the API subscribes in every account. Not here:
+// CONSUMER.MSG.NEXT and DIRECT.GET, which each consumer and stream (with
+// allow_direct) subscribe itself, so that asking a missing one gets "no
+// responders" at once, as from nats-server (recorded).
+var apiSubjects = []string{
+	"$JS.API.INFO",
+	"$JS.API.STREAM.>",
+	"$JS.API.CONSUMER.CREATE.>",
+	"$JS.API.CONSUMER.DURABLE.CREATE.>",
+	"$JS.API.CONSUMER.NAMES.>",
+	"$JS.API.CONSUMER.LIST.>",
+	"$JS.API.CONSUMER.INFO.>",
+	"$JS.API.CONSUMER.DELETE.>",
+	"$JS.API.CONSUMER.PAUSE.>",
+	"$JS.API.CONSUMER.UNPIN.>",
+	"$JS.API.ACCOUNT.>",
+	"$JS.API.META.>",
+	"$JS.API.SERVER.>",
+}
+
+func (ja *jsAccount) subscribeAPI() {
+	for _, subj := range apiSubjects {
+		sub, err := ja.acc.Subscribe(subj, "", ja.e.api.enqueue(ja))
+		if err != nil {
+			ja.e.log.Error("JetStream API subscription failed", zap.String("account", ja.name), zap.String("subject", subj), zap.Error(err))
+			continue
+		}
+		ja.apiSubs = append(ja.apiSubs, sub)
+	}
+}
+
+func (ja *jsAccount) unsubscribeAPI() {
+	for _, s := range ja.apiSubs {
+		s.Unsubscribe()
+	}
+	ja.apiSubs = nil
+}
+
+func (ja *jsAccount) isEnabled() bool {
+	ja.mu.RLock()
+	defer ja.mu.RUnlock()
+	return ja.enabled
+}
+
+func (ja *jsAccount) getLimits() AccountLimits {
+	ja.mu.RLock()
+	defer ja.mu.RUnlock()
+	return ja.limits
+}
+
+// enable turns JetStream on with limits; the first time it loads the
+// account's streams from disk.
+func (ja *jsAccount) enable(limits AccountLimits) error {
+	ja.mu.Lock()
+	was := ja.enabled
+	ja.enabled, ja.limits = true, limits
+	ja.mu.Unlock()
+	if was {
+		return nil
+	}
+	return ja.loadStreams()
+}
+
+// disable turns JetStream off: its streams stop (their files stay).
+func (ja *jsAccount) disable() {
+	ja.mu.Lock()
+	was := ja.enabled
+	ja.enabled = false
+	ja.mu.Unlock()
+	if was {
+		ja.stopStreams()
+	}
+}
+
+func (ja *jsAccount) stopStreams() {
+	ja.mu.Lock()
+	streams := ja.streams
+	ja.streams = map[string]*stream{}
+	ja.mu.Unlock()
+	for _, mset := range streams {
+		mset.stop(false)
+	}
+}
+
+func (ja *jsAccount) lookupStream(name string) *stream {
+	ja.mu.RLock()
+	defer ja.mu.RUnlock()
+	return ja.streams[name]
+}
+
+// sortedStreams are the account's streams by name.
+func (ja *jsAccount) sortedStreams() []*stream {
+	ja.mu.RLock()
+	out := make([]*stream, 0, len(ja.streams))
+	for _, mset := range ja.streams {
+		out = append(out, mset)
+	}
+	ja.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+type accountUsage struct {
+	memory, store                 uint64
+	reservedMemory, reservedStore uint64
+	streams, consumers            int
+	msgs, bytes                   uint64
+}
+
+func (ja *jsAccount) usage() accountUsage {
+	var u accountUsage
+	for _, mset := range ja.sortedStreams() {
+		cfg := mset.config()
+		st := mset.store.State(false)
+		u.streams++
+		u.consumers += mset.numConsumers()
+		u.msgs += st.Msgs
+		u.bytes += st.Bytes
+		if cfg.Storage == MemoryStorage {
+			u.memory += st.Bytes
+			if cfg.MaxBytes > 0 {
+				u.reservedMemory += uint64(cfg.MaxBytes)
+			}
+		} else {
+			u.store += st.Bytes
+			if cfg.MaxBytes > 0 {
+				u.reservedStore += uint64(cfg.MaxBytes)
+			}
+		}
+	}
+	return u
+}
+
+// countAPI counts one request (and one error when failed), in the account
+// and server-wide.
+func (ja *jsAccount) countAPI(failed bool) {
+	ja.apiTotal.Add(1)
+	ja.e.apiTotal.Add(1)
+	if failed {
+		ja.apiErrors.Add(1)
+		ja.e.apiErrors.Add(1)
+	}
+}

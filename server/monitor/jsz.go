@@ -1,0 +1,34 @@
+package monitor
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/natsd/natsd/jetstream"
+)
+
+// jsz is /jsz: JetStream's totals, and with accounts, streams, consumers,
+// config the details, as nats-server's (recorded: with JetStream off it
+// answers "disabled": true, not an error).
+func (h *handler) jsz(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r)
+	opts := jetstream.JSZOptions{
+		Account:  q.str("acc"),
+		Accounts: q.boolean("accounts"),
+		Streams:  q.boolean("streams"),
+		Consumer: q.boolean("consumers"),
+		Config:   q.boolean("config"),
+		Offset:   q.number("offset"),
+		Limit:    q.number("limit"),
+	}
+	q.boolean("leader-only")
+	if q.fail(w) {
+		return
+	}
+	opts.Streams = opts.Streams || opts.Consumer
+	if h.src.JetStream == nil {
+		writeJSON(w, http.StatusOK, &jetstream.JSZ{ID: h.src.Server.ID(), Now: time.Now().UTC(), Disabled: true})
+		return
+	}
+	writeJSON(w, http.StatusOK, h.src.JetStream.JSZ(opts))
+}
