@@ -54,10 +54,11 @@ func TestWebSocketBadInput(t *testing.T) {
 			// Bad frames after a good upgrade. natsd closes with a close
 			// frame that says why (after the -ERR, for the client
 			// protocol's errors) and lingers for the client to read it.
-			// nats-server (recorded) closes too, with the same status
-			// where ref is set — when the frame reaches the client: it
-			// closes the socket at once, and often the close frame is
-			// lost — and with none for the others. It does not refuse a
+			// nats-server (recorded) closes too, with the same status and
+			// reason where ref is set — when the frame reaches the client:
+			// it closes the socket at once, and most of its close frames
+			// are lost (its log, with -D, says 'read error: <reason>' for
+			// each) — and with none for the others. It does not refuse a
 			// frame of 2^40 bytes: it waits for the payload.
 			for _, tc := range []struct {
 				name   string
@@ -74,10 +75,10 @@ func TestWebSocketBadInput(t *testing.T) {
 				}, 1002, "new message started before final frame for previous message was received", true, ""},
 				{"close reason not UTF-8", func(w *wsRaw) { w.SendFrame(0x88, true, []byte{3, 0xe8, 0xff, 0xfe}) }, 1007, "invalid utf8 body in close frame", true, ""},
 				{"max_payload", func(w *wsRaw) { w.Send("CONNECT {\"verbose\":false}\r\nPUB x 2000000\r\n") }, 1009, "Maximum Message Payload Exceeded", true, "-ERR 'Maximum Payload Violation'"},
-				{"opcode 3", func(w *wsRaw) { w.SendFrame(0x83, true, []byte("x")) }, 1002, "unknown opcode 3", false, ""},
-				{"RSV1 without compression", func(w *wsRaw) { w.SendFrame(0xc2, true, []byte("x")) }, 1002, "RSV1 set but compression was not negotiated", false, ""},
-				{"fragmented ping", func(w *wsRaw) { w.SendFrame(0x09, true, nil) }, 1002, "fragmented control frame", false, ""},
-				{"continuation first", func(w *wsRaw) { w.SendFrame(0x80, true, []byte("x")) }, 1002, "continuation frame without a message to continue", false, ""},
+				{"opcode 3", func(w *wsRaw) { w.SendFrame(0x83, true, []byte("x")) }, 1002, "unknown opcode 3", true, ""},
+				{"RSV1 without compression", func(w *wsRaw) { w.SendFrame(0xc2, true, []byte("x")) }, 1002, "compressed frame received without negotiated permessage-deflate", true, ""},
+				{"fragmented ping", func(w *wsRaw) { w.SendFrame(0x09, true, nil) }, 1002, "control frame does not have final bit set", true, ""},
+				{"continuation first", func(w *wsRaw) { w.SendFrame(0x80, true, []byte("x")) }, 1002, "invalid continuation frame", true, ""},
 				{"frame of 2^40 bytes", func(w *wsRaw) {
 					w.SendRaw(binary.BigEndian.AppendUint64([]byte{0x82, 0xff}, 1<<40))
 					w.SendRaw([]byte{1, 2, 3, 4})

@@ -285,7 +285,8 @@ func (c *Conn) decode(p []byte) (n int, more bool) {
 
 // begin starts reading the frame of header h, refusing what the state of
 // the connection forbids: a continuation with no message to continue, a new
-// message before the last one ended, RSV1 where it means nothing.
+// message before the last one ended, RSV1 where it means nothing; with
+// nats-server's reasons (recorded).
 func (c *Conn) begin(h header) {
 	c.h, c.pos, c.remain = h, 0, h.length
 	if isControl(h.op) {
@@ -302,10 +303,10 @@ func (c *Conn) begin(h header) {
 	if h.op == opContinuation {
 		switch {
 		case !c.inMsg:
-			c.fail(protocolError("continuation frame without a message to continue"))
+			c.fail(protocolError("invalid continuation frame"))
 			return
 		case h.rsv1:
-			c.fail(protocolError("RSV1 set on a continuation frame"))
+			c.fail(protocolError("invalid continuation frame"))
 			return
 		}
 	} else {
@@ -315,7 +316,7 @@ func (c *Conn) begin(h header) {
 			c.fail(protocolError("new message started before final frame for previous message was received"))
 			return
 		case h.rsv1 && !c.cfg.Compress:
-			c.fail(protocolError("RSV1 set but compression was not negotiated"))
+			c.fail(protocolError("compressed frame received without negotiated permessage-deflate"))
 			return
 		}
 		c.inMsg, c.zmsg = true, h.rsv1
@@ -361,13 +362,13 @@ func (c *Conn) control() {
 			c.writeControl(opClose, nil)
 			c.err = &CloseError{Code: 1005, Peer: true} // "no status received"
 		case len(payload) == 1:
-			c.fail(protocolError("close frame with a 1-byte payload"))
+			c.fail(protocolError("close frame payload cannot be 1 byte"))
 		default:
 			code := int(binary.BigEndian.Uint16(payload))
 			reason := payload[2:]
 			switch {
 			case !validCloseCode(code):
-				c.fail(protocolError("invalid close code " + strconv.Itoa(code)))
+				c.fail(protocolError("invalid close status code " + strconv.Itoa(code)))
 			case !utf8.Valid(reason):
 				// nats-server's status and reason (recorded).
 				c.fail(&CloseError{Code: CloseInvalidPayload, Reason: "invalid utf8 body in close frame"})

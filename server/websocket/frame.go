@@ -67,7 +67,9 @@ type header struct {
 // in, is refused here: reserved bits other than RSV1, an unknown opcode, a
 // missing mask, a control frame that is fragmented or longer than 125
 // bytes, a 64-bit length with its top bit set, and a frame longer than
-// maxFrame.
+// maxFrame. The reasons are nats-server v2.15.2's where it has the case
+// (recorded from its log: most of its close frames are lost), so that a
+// client sees the same words from either.
 func parseHeader(b []byte, maxFrame uint64) (h header, n int, err *CloseError) {
 	if len(b) < 2 {
 		return h, 0, nil
@@ -106,9 +108,9 @@ func parseHeader(b []byte, maxFrame uint64) (h header, n int, err *CloseError) {
 	if isControl(h.op) {
 		switch {
 		case !h.fin:
-			return h, 0, protocolError("fragmented control frame")
+			return h, 0, protocolError("control frame does not have final bit set")
 		case h.length > maxControlPayload:
-			return h, 0, protocolError("control frame longer than 125 bytes")
+			return h, 0, protocolError("control frame length bigger than maximum allowed of 125 bytes")
 		}
 	} else if h.length > maxFrame {
 		return h, 0, &CloseError{Code: CloseMessageTooBig, Reason: "frame of " + strconv.FormatUint(h.length, 10) + " bytes, over the limit of " + strconv.FormatUint(maxFrame, 10)}
