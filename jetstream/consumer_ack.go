@@ -128,7 +128,7 @@ func (o *consumer) ackMsg(sseq, cseq uint64) {
 		return
 	}
 	for _, s := range acked {
-		delete(o.pending, s)
+		o.dropPendingLocked(s)
 		delete(o.rdc, s)
 		if o.rdqSet[s] {
 			delete(o.rdqSet, s)
@@ -218,7 +218,7 @@ func (o *consumer) checkAckWaitLocked(now time.Time) time.Duration {
 		if o.cfg.MaxDeliver > 0 && o.rdc[sseq]+1 >= uint64(o.cfg.MaxDeliver) {
 			// Delivered max_deliver times: no more. It no longer holds the
 			// ack floor back.
-			delete(o.pending, sseq)
+			o.dropPendingLocked(sseq)
 			delete(o.rdc, sseq)
 			changed = true
 			continue
@@ -229,25 +229,6 @@ func (o *consumer) checkAckWaitLocked(now time.Time) time.Duration {
 		o.updateAckFloorLocked()
 	}
 	return next
-}
-
-// updateAckFloorLocked moves the ack floor: below the oldest pending
-// message, or to the last delivery when nothing is pending.
-func (o *consumer) updateAckFloorLocked() {
-	if len(o.pending) == 0 {
-		o.adflr, o.asflr = o.dseq, o.deliveredStreamSeq()
-		return
-	}
-	minS, minC := uint64(0), uint64(0)
-	for s, p := range o.pending {
-		if minS == 0 || s < minS {
-			minS = s
-		}
-		if minC == 0 || p.cseq < minC {
-			minC = p.cseq
-		}
-	}
-	o.asflr, o.adflr = minS-1, minC-1
 }
 
 // nextRequest is a CONSUMER.MSG.NEXT body.
