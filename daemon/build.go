@@ -53,6 +53,7 @@ func Build(doc *confparse.Document, flags *Flags) (*Options, *Diagnostics) {
 	}
 	b.validate(o)
 	o.finishJetStream()
+	b.jetstreamInCluster(o)
 	b.monitorTLS(o)
 	b.tlsWithout(o)
 	tlsAuthTimeouts(o)

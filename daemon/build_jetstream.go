@@ -185,6 +185,21 @@ func (o *Options) finishJetStream() {
 	js.Accounts = map[string]jetstream.AccountLimits{"$G": jetstream.UnlimitedAccount("$G").Limits}
 }
 
+// jetstreamInCluster refuses JetStream on a server with a cluster: in
+// nats-server that is replicated JetStream (a Raft meta group across the
+// nodes), which natsd does not serve yet. Running each node's JetStream
+// alone instead would be worse than no answer: the API's and the streams'
+// subscriptions cross the routes, so one request would be answered by
+// every node, and one stream would exist several times with different
+// contents. So natsd says so and does not start.
+func (b *builder) jetstreamInCluster(o *Options) {
+	if !o.JetStream.Enabled || !o.Cluster.Enabled() {
+		return
+	}
+	b.errorf(b.at("jetstream"), "jetstream",
+		"JetStream in a cluster (streams replicated across the nodes) is not served yet: turn jetstream off on the nodes of a cluster, or run it on a server without a cluster block")
+}
+
 // jetstreamConfig is the engine's configuration.
 func (o *Options) jetstreamConfig() jetstream.Config {
 	js := o.JetStream

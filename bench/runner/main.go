@@ -41,6 +41,7 @@ type config struct {
 	tls                              bool
 	cost                             bool
 	js                               bool
+	namedAccount                     bool
 	pki                              *benchPKI // the TLS scenarios' certificates
 	tmp                              string
 	idleBin                          string
@@ -57,6 +58,9 @@ func scenarios(cfg *config) []scenario {
 		{ID: "fanout16", Title: "fan-out 1 pub → 5 subs, 16 B", Size: 16, Msgs: n(600_000), Subs: 5},
 		{ID: "pubsub1k", Title: "pub→sub 1:1, 1 KiB", Size: 1024, Msgs: n(400_000), Subs: 1},
 	}
+	// Requests from one account to a service another exports (both
+	// servers' clients always in named accounts here).
+	list = append(list, scenario{ID: "svc16", Title: "service import request→reply, 4 requesters, 4 responders, 16 B", Size: 16, Msgs: n(200_000), Subs: 4, Service: true})
 	if cfg.crossRoute {
 		// Publish on node A, subscribe on node B of the seed's 3-node
 		// cluster (A the seed, B and C routed to A; the same server kind on
@@ -99,11 +103,12 @@ func main() {
 	flag.DurationVar(&cfg.runTimeout, "run-timeout", 90*time.Second, "limit for one `nats bench pub`")
 	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "limit for subscribers to finish after the publisher")
 	flag.Float64Var(&cfg.scale, "scale", 1, "multiply every message count (e.g. 0.1 for a smoke run)")
-	flag.StringVar(&cfg.only, "only", "", "comma-separated scenario ids to run (pub16,pubsub16,fanout16,pubsub1k,route16,pubsub16tls,pubsub1ktls,route16tls,jspubasync,jspubsync,jsconsume,jsfetch,kvput,kvget,rss; js: every JetStream one)")
+	flag.StringVar(&cfg.only, "only", "", "comma-separated scenario ids to run (pub16,pubsub16,fanout16,pubsub1k,svc16,route16,pubsub16tls,pubsub1ktls,route16tls,jspubasync,jspubsync,jsconsume,jsfetch,kvput,kvget,rss; js: every JetStream one)")
 	flag.BoolVar(&cfg.crossRoute, "cross-route", true, "run the cross-route scenarios (3-node cluster, pub on A, sub on B)")
 	flag.BoolVar(&cfg.tls, "tls", true, "run the TLS scenarios (pub→sub over client TLS, cross-route over route TLS)")
 	flag.BoolVar(&cfg.js, "js", true, "run the JetStream scenarios (natsd's default against nats-server with sync_interval: always and with its default)")
 	flag.BoolVar(&cfg.cost, "cost", true, "after the rounds, run each throughput scenario once more per server with GODEBUG=gctrace=1 and report its CPU time and GC cycles per million messages")
+	flag.BoolVar(&cfg.namedAccount, "account", true, "clients in a named account (APP, with a user and password), not the global account $G")
 	flag.Parse()
 	if cfg.rounds < 1 || cfg.rssRounds < 1 || cfg.jsRounds < 1 {
 		fatalf("rounds must be positive")
@@ -189,7 +194,7 @@ func run(ctx context.Context, cfg *config) int {
 				if ctx.Err() != nil {
 					return 130
 				}
-				res, err := runThroughput(ctx, cfg, k, sc, false)
+				res, err := runScenario(ctx, cfg, k, sc, false)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "bench: %s round %d %s: FAILED: %v\n", sc.ID, round+1, k.Name, err)
 					r.add(round, k.Name, 0, false)
@@ -317,7 +322,7 @@ func runCost(ctx context.Context, cfg *config, sc scenario, natsd, peer serverKi
 		if ctx.Err() != nil {
 			return cpu, gc, false
 		}
-		res, err := runThroughput(ctx, cfg, k, sc, true)
+		res, err := runScenario(ctx, cfg, k, sc, true)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s cost run %s: FAILED: %v\n", sc.ID, k.Name, err)
 			cpu.add(0, k.Name, 0, false)

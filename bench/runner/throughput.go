@@ -31,10 +31,17 @@ type scenario struct {
 
 	// TLS: none, the client port, or the routes (tls.go).
 	TLS tlsMode
+
+	// Service: requests from account APP to a service exported by account
+	// SVC (Subs is the number of requesters and of responders).
+	Service bool
 }
 
 // metric says what the headline number of a scenario is.
 func (sc scenario) metric() string {
+	if sc.Service {
+		return fmt.Sprintf("replies/s, sum of %d requesters", sc.Subs)
+	}
 	if sc.Subs == 0 {
 		return "published msgs/s"
 	}
@@ -151,18 +158,15 @@ func rateFromCSV(path string) (float64, error) {
 //
 // The cross-route scenario (publish on A, subscribe on B) uses this path.
 func startTopology(cfg *config, k serverKind, sc scenario, dir string, env []string) ([]*server, error) {
-	var tlsArgs []string
-	switch sc.TLS {
-	case tlsClients:
-		tlsArgs = cfg.pki.clientArgs()
-	case tlsRoutes:
-		var err error
-		if tlsArgs, err = cfg.pki.routeConfig(dir); err != nil {
-			return nil, err
-		}
+	args, err := topologyConf(cfg, sc, dir)
+	if err != nil {
+		return nil, err
+	}
+	if sc.TLS == tlsClients {
+		args = append(args, cfg.pki.clientArgs()...)
 	}
 	if sc.Nodes <= 1 {
-		s, err := startServer(k, dir, serverOpts{monitor: true, env: env, extra: tlsArgs, tls: sc.TLS == tlsClients})
+		s, err := startServer(k, dir, serverOpts{monitor: true, env: env, extra: args, tls: sc.TLS == tlsClients})
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +185,7 @@ func startTopology(cfg *config, k serverKind, sc scenario, dir string, env []str
 			stopAll()
 			return nil, err
 		}
-		extra := append([]string{"-cluster_name", "bench", "-cluster", fmt.Sprintf("nats://127.0.0.1:%d", cport)}, tlsArgs...)
+		extra := append([]string{"-cluster_name", "bench", "-cluster", fmt.Sprintf("nats://127.0.0.1:%d", cport)}, args...)
 		if i == 0 {
 			seedPort = cport
 		} else {
@@ -254,7 +258,7 @@ func runThroughput(ctx context.Context, cfg *config, k serverKind, sc scenario, 
 	defer reapSub()
 	if sc.Subs > 0 {
 		sn := nodes[sc.SubNode]
-		subCmd = exec.Command(cfg.natsCLI, append(cliTLS(cfg, sc), "-s", sn.URL(), "bench", "sub", subject,
+		subCmd = exec.Command(cfg.natsCLI, append(cliFlags(cfg, sc), "-s", sn.URL(), "bench", "sub", subject,
 			"--msgs", msgs, "--size", size, "--clients", strconv.Itoa(sc.Subs),
 			"--no-progress", "--csv", subCSV)...)
 		subCmd.Stdout, subCmd.Stderr = &subOut, &subOut
@@ -288,7 +292,7 @@ func runThroughput(ctx context.Context, cfg *config, k serverKind, sc scenario, 
 	pubCSV := filepath.Join(dir, "pub.csv")
 	pctx, cancel := context.WithTimeout(ctx, cfg.runTimeout)
 	defer cancel()
-	pubOut, err := runCmd(pctx, cfg.natsCLI, append(cliTLS(cfg, sc), "-s", nodes[sc.PubNode].URL(), "bench", "pub", subject,
+	pubOut, err := runCmd(pctx, cfg.natsCLI, append(cliFlags(cfg, sc), "-s", nodes[sc.PubNode].URL(), "bench", "pub", subject,
 		"--msgs", msgs, "--size", size, "--no-progress", "--csv", pubCSV)...)
 	if err != nil {
 		return tpResult{}, fmt.Errorf("nats bench pub: %w: %s", err, tail(pubOut, 400))

@@ -95,15 +95,8 @@ func (p *benchPKI) clientArgs() []string {
 // routeConfig writes a config file with cluster.tls (both servers read it
 // the same way) and returns the flags that load it; the cluster's other
 // settings stay flags.
-func (p *benchPKI) routeConfig(dir string) ([]string, error) {
-	f, err := os.CreateTemp(dir, "cluster-tls-*.conf")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	_, err = fmt.Fprintf(f, "cluster {\n  tls {\n    cert_file: %q\n    key_file: %q\n    ca_file: %q\n  }\n}\n", p.cert, p.key, p.ca)
-	return []string{"-c", f.Name()}, err
+func (p *benchPKI) routeTLSConf() string {
+	return fmt.Sprintf("cluster {\n  tls {\n    cert_file: %q\n    key_file: %q\n    ca_file: %q\n  }\n}\n", p.cert, p.key, p.ca)
 }
 
-// cliArgs are natscli's flags to trust the CA.
 func (p *benchPKI) cliArgs() []string { return []string{"--tlsca", p.ca} }

@@ -329,21 +329,42 @@ func checkAccountsAcross(t *testing.T, url1, url2, url3 string) {
 	}
 }
 
-// A cluster of natsd and nats-server v2.15.2, both ways: the accounts stay
-// apart and the imports work across the two implementations.
+// A cluster of natsd and nats-server — v2.15.2 and Debian's 2.9 — both
+// ways: the accounts stay apart and the imports work across the two
+// implementations, whichever server dialed the route.
 func TestAccountsMixedCluster(t *testing.T) {
 	bin := testutil.NatsdBin(t)
-	ref := testutil.NatsServerBin(t)
 	conf := testutil.WriteFile(t, "accounts.conf", accountsConf)
-	n := startNode(t, bin, "natsd", nil, "-c", conf)
-	r := startNode(t, ref, "ref", []int{n.clusterPort}, "-c", conf)
-	waitMesh(t, 10*time.Second, n, r)
-	t.Run("natsd to nats-server", func(t *testing.T) {
-		checkAccountsAcross(t, n.ClientURL(), r.ClientURL(), r.ClientURL())
-	})
-	t.Run("nats-server to natsd", func(t *testing.T) {
-		checkAccountsAcross(t, r.ClientURL(), n.ClientURL(), n.ClientURL())
-	})
+	for _, peer := range []struct{ name, bin string }{
+		{"v2.15.2", testutil.NatsServerBin(t)},
+		{"v2.9", testutil.NatsServer29Bin(t)},
+	} {
+		t.Run(peer.name, func(t *testing.T) {
+			for _, natsdSeed := range []bool{true, false} {
+				dial := "peer-dials-natsd"
+				if !natsdSeed {
+					dial = "natsd-dials-peer"
+				}
+				t.Run(dial, func(t *testing.T) {
+					var n, r *node
+					if natsdSeed {
+						n = startNode(t, bin, "natsd", nil, "-c", conf)
+						r = startNode(t, peer.bin, "ref", []int{n.clusterPort}, "-c", conf)
+					} else {
+						r = startNode(t, peer.bin, "ref", nil, "-c", conf)
+						n = startNode(t, bin, "natsd", []int{r.clusterPort}, "-c", conf)
+					}
+					waitMesh(t, 10*time.Second, n, r)
+					t.Run("natsd to nats-server", func(t *testing.T) {
+						checkAccountsAcross(t, n.ClientURL(), r.ClientURL(), r.ClientURL())
+					})
+					t.Run("nats-server to natsd", func(t *testing.T) {
+						checkAccountsAcross(t, r.ClientURL(), n.ClientURL(), n.ClientURL())
+					})
+				})
+			}
+		})
+	}
 }
 
 // A reload that tightens a permission removes the subscriptions it now

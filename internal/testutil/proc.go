@@ -86,6 +86,12 @@ func NatsCLIBin(t testing.TB) string {
 	return peerBin(t, "NATS_CLI_BIN", filepath.Join(RepoRoot(), ".tools", "bin", "nats-v0.5.0"))
 }
 
+// NscBin is nsc v2.11.0, the tool that makes operators, accounts and
+// users, installed by `make test-deps`.
+func NscBin(t testing.TB) string {
+	return peerBin(t, "NSC_BIN", filepath.Join(RepoRoot(), ".tools", "bin", "nsc-v2.11.0"))
+}
+
 func peerBin(t testing.TB, env, def string) string {
 	t.Helper()
 	p := os.Getenv(env)
