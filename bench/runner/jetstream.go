@@ -87,14 +87,19 @@ func jsKinds(natsd, peer serverKind) (nd, always, lazy jsKind) {
 }
 
 // jsConfig writes the server's config file for a JetStream run: the
-// store in dir/store, and sync_interval when set.
-func jsConfig(dir, sync string) (string, error) {
+// store in dir/store, sync_interval when set, and, with -account (the
+// default), account APP with JetStream enabled for the clients, as the
+// other rows use it.
+func jsConfig(cfg *config, dir, sync string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n", filepath.Join(dir, "store"))
 	if sync != "" {
 		fmt.Fprintf(&b, "  sync_interval: %s\n", sync)
 	}
 	b.WriteString("}\n")
+	if cfg.namedAccount {
+		fmt.Fprintf(&b, "accounts {\n  APP {\n    jetstream: enabled\n    users [ { user: %q, password: %q } ]\n  }\n}\n", benchUser, benchPass)
+	}
 	path := filepath.Join(dir, "js-"+sync+".conf")
 	return path, os.WriteFile(path, []byte(b.String()), 0o644)
 }
@@ -121,12 +126,17 @@ func runJS(ctx context.Context, cfg *config, k jsKind, sc jsScenario, cost bool)
 	bench := func(s *server, args []string, csv string) (string, error) {
 		pctx, cancel := context.WithTimeout(ctx, cfg.runTimeout)
 		defer cancel()
-		full := append([]string{"-s", s.URL(), "bench"}, args...)
+		full := []string{"-s", s.URL()}
+		if cfg.namedAccount {
+			full = append(full, "--user", benchUser, "--password", benchPass)
+		}
+		full = append(full, "bench")
+		full = append(full, args...)
 		full = append(full, "--msgs", msgs, "--no-progress", "--csv", csv)
 		return runCmd(pctx, cfg.natsCLI, full...)
 	}
 	if sc.Prefill != nil {
-		conf, err := jsConfig(dir, k.PrefillSync)
+		conf, err := jsConfig(cfg, dir, k.PrefillSync)
 		if err != nil {
 			return tpResult{}, err
 		}
@@ -140,7 +150,7 @@ func runJS(ctx context.Context, cfg *config, k jsKind, sc jsScenario, cost bool)
 			return tpResult{}, fmt.Errorf("prefill: %w: %s", err, tail(out, 400))
 		}
 	}
-	conf, err := jsConfig(dir, k.Sync)
+	conf, err := jsConfig(cfg, dir, k.Sync)
 	if err != nil {
 		return tpResult{}, err
 	}

@@ -179,7 +179,7 @@ func run(ctx context.Context, cfg *config) int {
 		fact{"open files limit", fmt.Sprint(lim)},
 		fact{"load average at start", loadAvg()},
 	)
-	fmt.Fprintf(os.Stderr, "bench: natsd %s vs nats-server %s, natscli %s, %d rounds\n", natsd.Version, peer.Version, cliVersion, cfg.rounds)
+	fmt.Fprintf(os.Stderr, "bench: natsd %s vs nats-server %s, natscli %s, %d rounds (JetStream: %d)\n", natsd.Version, peer.Version, cliVersion, cfg.rounds, cfg.jsRounds)
 
 	var rows, costRows []row
 	failed := false
