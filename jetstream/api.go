@@ -3,6 +3,8 @@ package jetstream
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -130,6 +132,10 @@ func route(t []string) (apiHandler, bool) {
 			return apiHandler{"io.nats.jetstream.api.v1.stream_delete_response", apiStreamDelete}, true
 		case n == 3 && t[1] == "PURGE":
 			return apiHandler{"io.nats.jetstream.api.v1.stream_purge_response", apiStreamPurge}, true
+		case n == 3 && t[1] == "SNAPSHOT":
+			return apiHandler{"io.nats.jetstream.api.v1.stream_snapshot_response", apiStreamSnapshot}, true
+		case n == 3 && t[1] == "RESTORE":
+			return apiHandler{"io.nats.jetstream.api.v1.stream_restore_response", apiStreamRestore}, true
 		case n == 4 && t[1] == "MSG" && t[2] == "DELETE":
 			return apiHandler{"io.nats.jetstream.api.v1.stream_msg_delete_response", apiMsgDelete}, true
 		case n == 4 && t[1] == "MSG" && t[2] == "GET":
@@ -218,6 +224,13 @@ func decode(data []byte, v any) *APIError {
 		return nil
 	}
 	if err := json.NewDecoder(bytes.NewReader(data)).Decode(v); err != nil {
+		// nats-server says where a syntax error is (recorded: "invalid
+		// character 'b' looking for beginning of object key string at
+		// offset 2").
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return newError(errInvalidJSON, "{err}", fmt.Sprintf("%v at offset %d", err, se.Offset))
+		}
 		return newError(errInvalidJSON, "{err}", err)
 	}
 	return nil

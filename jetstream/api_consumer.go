@@ -82,12 +82,12 @@ func apiConsumerCreate(ja *jsAccount, req *apiRequest, t []string) {
 		ja.respond(req.reply, typ, apiErr, nil)
 		return
 	}
-	o, apiErr := mset.addConsumer(norm, r.Action)
+	info, apiErr := mset.addConsumer(norm, r.Action)
 	if apiErr != nil {
 		ja.respond(req.reply, typ, apiErr, nil)
 		return
 	}
-	ja.respond(req.reply, typ, nil, o.info(true))
+	ja.respond(req.reply, typ, nil, info)
 }
 
 func joinTokens(t []string) string {
@@ -100,7 +100,11 @@ func joinTokens(t []string) string {
 
 // addConsumer creates the consumer, or returns (or updates) the existing
 // one of that name, as action ("", "create", "update") says.
-func (mset *stream) addConsumer(cfg ConsumerConfig, action string) (*consumer, *APIError) {
+//
+// It returns the consumer's info as it was made, before its delivery loop
+// starts, as nats-server's reply shows it (nothing delivered yet, all
+// pending), whatever the loop does before the reply is sent.
+func (mset *stream) addConsumer(cfg ConsumerConfig, action string) (*ConsumerInfo, *APIError) {
 	ja := mset.ja
 	ja.createMu.Lock()
 	defer ja.createMu.Unlock()
@@ -114,7 +118,7 @@ func (mset *stream) addConsumer(cfg ConsumerConfig, action string) (*consumer, *
 			cur.mu.Unlock()
 			if reflect.DeepEqual(curCfg, cfg) {
 				if action == "update" || action == "create" || action == "" {
-					return cur, nil
+					return cur.info(true), nil
 				}
 			}
 			if action == "create" {
@@ -124,7 +128,7 @@ func (mset *stream) addConsumer(cfg ConsumerConfig, action string) (*consumer, *
 				return nil, err
 			}
 			cur.update(cfg)
-			return cur, nil
+			return cur.info(true), nil
 		}
 		if action == "update" {
 			return nil, newError(errConsumerDoesNotExist)
@@ -180,11 +184,12 @@ func (mset *stream) addConsumer(cfg ConsumerConfig, action string) (*consumer, *
 	mset.mu.Lock()
 	mset.consumers[o.name] = o
 	mset.mu.Unlock()
+	info := o.info(true)
 	if err := o.start(); err != nil {
 		o.stop(true, false)
 		return nil, errWith(errConsumerCreate, err)
 	}
-	return o, nil
+	return info, nil
 }
 
 // overlapAny reports whether two filter sets share a subject (no filters:

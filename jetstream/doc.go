@@ -24,6 +24,8 @@
 //	stream*.go, dedupe.go   streams: config checks, ingest, publish acks
 //	consumer*.go            consumers: state, delivery loop, acks, pulls
 //	directget.go            DIRECT.GET and MSG.GET
+//	snapshot*.go, restore.go  backups: STREAM.SNAPSHOT and STREAM.RESTORE, in
+//	                        nats-server 2.15's archive format (both ways)
 //	load.go, files.go       what survives a restart, written atomically
 //	jsz.go                  /jsz, /varz and STATSZ sections
 //	errors*.go              the API's error codes (nats-server's table)

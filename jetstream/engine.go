@@ -75,6 +75,11 @@ type Engine struct {
 	apiTotal  atomic.Uint64
 	apiErrors atomic.Uint64
 	started   time.Time
+
+	// transfers are the snapshots and restores under way (snapshot.go,
+	// restore.go); quit tells them the server is stopping.
+	transfers sync.WaitGroup
+	quit      chan struct{}
 }
 
 // New starts JetStream: it checks the store directory and serves nothing
@@ -92,7 +97,7 @@ func New(srv *server.Server, cfg Config, log *zap.Logger) (*Engine, error) {
 	}
 	e := &Engine{
 		srv: srv, cfg: cfg, log: log, fs: fsys, dir: filepath.Join(cfg.StoreDir, "jetstream"),
-		accounts: map[string]*jsAccount{}, started: time.Now().UTC(),
+		accounts: map[string]*jsAccount{}, started: time.Now().UTC(), quit: make(chan struct{}),
 	}
 	if e.cfg.MaxMemory <= 0 {
 		e.cfg.MaxMemory = defaultMaxMemory()
@@ -179,9 +184,33 @@ func (e *Engine) Stop() {
 	}
 	e.mu.Unlock()
 	e.api.stop()
+	close(e.quit)
+	e.transfers.Wait()
 	for _, ja := range accs {
 		ja.unsubscribeAPI()
 		ja.stopStreams()
+	}
+}
+
+// startTransfer counts a snapshot or restore in (false: the server is
+// stopping); it calls e.transfers.Done when it ends.
+func (e *Engine) startTransfer() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.stopped {
+		return false
+	}
+	e.transfers.Add(1)
+	return true
+}
+
+// stopping reports whether Stop has begun.
+func (e *Engine) stopping() bool {
+	select {
+	case <-e.quit:
+		return true
+	default:
+		return false
 	}
 }
 

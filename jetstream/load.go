@@ -16,6 +16,9 @@ import (
 // nats-server.
 func (ja *jsAccount) loadStreams() error {
 	fsys := ja.e.fs
+	// What restores under way when the server stopped had received
+	// (restore.go): never a stream, so gone.
+	_ = fsys.RemoveAll(filepath.Join(ja.dir, "restores"))
 	dir := filepath.Join(ja.dir, "streams")
 	entries, err := fsys.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {

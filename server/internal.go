@@ -145,3 +145,26 @@ func (a *Account) PublishTo(to, subj, reply string, header, data []byte) error {
 // a client, an internal subscription or a route (the cluster's interest).
 // JetStream asks it of a push consumer's deliver subject.
 func (a *Account) HasInterest(subj string) bool { return a.sl.HasInterest([]byte(subj)) }
+
+// HasExactInterest reports whether a subscription in the account is on
+// subj itself rather than on a wildcard that matches it. A JetStream
+// snapshot waits for it: its requester subscribes the deliver subject only
+// once the reply is in, and the wildcard of its request multiplexer
+// (_INBOX.<id>.*) already matches, though the client drops what arrives
+// there for a subject it does not await.
+func (a *Account) HasExactInterest(subj string) bool {
+	r := a.sl.Match([]byte(subj))
+	for _, s := range r.Plain {
+		if s.subject == subj {
+			return true
+		}
+	}
+	for _, q := range r.Queues {
+		for _, s := range q.Members {
+			if s.subject == subj {
+				return true
+			}
+		}
+	}
+	return false
+}

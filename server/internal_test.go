@@ -131,3 +131,32 @@ func TestInternalPublishRefusesBadInput(t *testing.T) {
 		t.Error("Subscribe without a handler succeeded")
 	}
 }
+
+// HasExactInterest counts only subscriptions on the subject itself: a
+// client's wildcard matching it (a request multiplexer's _INBOX.x.*) does
+// not, its own subscription on the subject does, in a queue group too.
+func TestHasExactInterest(t *testing.T) {
+	srv, addr := startServer(t, Options{})
+	acc := srv.GlobalAccount()
+	c := connectRaw(t, addr, "")
+	c.Send("SUB _INBOX.x.* 1\r\n")
+	c.Flush()
+	if !acc.HasInterest("_INBOX.x.a") || acc.HasExactInterest("_INBOX.x.a") {
+		t.Fatalf("wildcard only: interest %v, exact %v", acc.HasInterest("_INBOX.x.a"), acc.HasExactInterest("_INBOX.x.a"))
+	}
+	c.Send("SUB _INBOX.x.a 2\r\n")
+	c.Flush()
+	if !acc.HasExactInterest("_INBOX.x.a") || acc.HasExactInterest("_INBOX.x.b") {
+		t.Fatal("the subscription on the subject itself is not seen, or seen for another")
+	}
+	c.Send("UNSUB 2\r\nSUB _INBOX.x.a q 3\r\n")
+	c.Flush()
+	if !acc.HasExactInterest("_INBOX.x.a") {
+		t.Fatal("a queue subscription on the subject is not seen")
+	}
+	c.Send("UNSUB 3\r\n")
+	c.Flush()
+	if acc.HasExactInterest("_INBOX.x.a") {
+		t.Fatal("seen after UNSUB")
+	}
+}

@@ -11,6 +11,12 @@ var (
 )
 
 func (fs *fileStore) StoreMsg(subj string, hdr, msg []byte, ttl int64) (uint64, int64, error) {
+	return fs.storeMsg(subj, hdr, msg, ttl, 0)
+}
+
+// storeMsg is StoreMsg; at, when positive, is the message's time (a
+// restore) instead of now.
+func (fs *fileStore) storeMsg(subj string, hdr, msg []byte, ttl, at int64) (uint64, int64, error) {
 	if len(subj) == 0 || len(subj) > math.MaxUint16 {
 		return 0, 0, errSubject
 	}
@@ -33,7 +39,11 @@ func (fs *fileStore) StoreMsg(subj string, hdr, msg []byte, ttl int64) (uint64, 
 		fs.mu.Unlock()
 		return 0, 0, err
 	}
-	ts := max(fs.now(), fs.nextTs)
+	ts := fs.now()
+	if at > 0 {
+		ts = at
+	}
+	ts = max(ts, fs.nextTs)
 	exp, err := fs.checkTTL(ttl, ts)
 	if err != nil {
 		fs.mu.Unlock()

@@ -33,6 +33,12 @@ func memMsgSize(subj string, hdr, msg []byte) uint64 {
 }
 
 func (ms *memStore) StoreMsg(subj string, hdr, msg []byte, ttl int64) (uint64, int64, error) {
+	return ms.storeMsg(subj, hdr, msg, ttl, 0)
+}
+
+// storeMsg is StoreMsg; at, when positive, is the message's time (a
+// restore) instead of now.
+func (ms *memStore) storeMsg(subj string, hdr, msg []byte, ttl, at int64) (uint64, int64, error) {
 	ms.mu.Lock()
 	if ms.closed {
 		ms.mu.Unlock()
@@ -43,7 +49,11 @@ func (ms *memStore) StoreMsg(subj string, hdr, msg []byte, ttl int64) (uint64, i
 		ms.mu.Unlock()
 		return 0, 0, err
 	}
-	ts := max(ms.now(), ms.ix.lastTs)
+	ts := ms.now()
+	if at > 0 {
+		ts = at
+	}
+	ts = max(ts, ms.ix.lastTs)
 	exp, err := ms.checkTTL(ttl, ts)
 	if err != nil {
 		ms.mu.Unlock()

@@ -117,6 +117,12 @@ type Store interface {
 	// SkipMsgs advances the sequence past n numbers that hold nothing
 	// (a mirror's or source's gaps).
 	SkipMsgs(n uint64) error
+	// StoreMsgAt appends a message restored from a backup, with the
+	// sequence and time it had there: seq must be above the last
+	// sequence (the numbers between are skipped, as SkipMsgs does); ts
+	// (Unix nanoseconds) is kept unless it is before the last message's.
+	// It is StoreMsg otherwise: the same limits, the same durability.
+	StoreMsgAt(seq uint64, ts int64, subject string, hdr, msg []byte, ttl int64) error
 
 	// LoadMsg returns message seq: ErrMsgNotFound if it was never stored
 	// or was removed, ErrCorrupt if it is damaged.

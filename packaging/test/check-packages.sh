@@ -104,13 +104,20 @@ check_seed() {
 	sed -n '/^# cluster {/,/^# }/p' "$S" | sed 's/^# \{0,1\}//' >"$WORK/cluster.conf"
 	awk '/^# authorization \{/ { n++ } n == 1' "$S" | sed -n '1,/^# }/p' | sed 's/^# \{0,1\}//' >"$WORK/auth1.conf"
 	awk '/^# authorization \{/ { n++ } n == 2' "$S" | sed -n '1,/^# }/p' | sed 's/^# \{0,1\}//' >"$WORK/auth2.conf"
+	sed -n '/^# jetstream {/,/^# }/p' "$S" | sed 's/^# \{0,1\}//' >"$WORK/jetstream.conf"
 	grep -E '^# (server_name|max_|ping_|write_|lame_|log_file|logtime|debug|trace)' "$S" | sed 's/^# //' >"$WORK/settings.conf"
+	# JetStream stays off as shipped; its example keeps the store in the
+	# unit's StateDirectory.
+	! grep -q '^jetstream' "$S" || fail "$S turns JetStream on"
+	local state
+	state=$(sed -n 's/^StateDirectory=//p' packaging/systemd/natsd.service)
+	grep -q -x "  store_dir: /var/lib/$state" "$WORK/jetstream.conf" || fail "the jetstream example's store_dir is not /var/lib/$state (StateDirectory=$state)"
 	local f
-	for f in cluster auth1 auth2 settings; do
+	for f in cluster auth1 auth2 jetstream settings; do
 		[ -s "$WORK/$f.conf" ] || fail "no $f example found in $S"
 		"$WORK/deb/usr/bin/natsd" -t -c "$WORK/$f.conf" >/dev/null || fail "the $f example of $S does not load"
 	done
-	info "the commented examples (cluster, 2 x authorization, settings) load when uncommented"
+	info "the commented examples (cluster, 2 x authorization, jetstream, settings) load when uncommented"
 }
 
 check_version() {
