@@ -107,14 +107,16 @@ unit-test:
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
-FUZZ_TARGETS := confparse:FuzzParse confparse:FuzzLex server/wire:FuzzParser server/wire:FuzzRouteParser server/subject:FuzzSubject server/monitor:FuzzQuery server:FuzzRedactConnect server:FuzzTraceHeaders server/jwtauth:FuzzAuthenticate server/authcallout:FuzzDecodeResponse jetstream:FuzzArchive server/websocket:FuzzDecoder server/websocket:FuzzRoundTrip
+FUZZ_TARGETS := confparse:FuzzParse confparse:FuzzLex server/wire:FuzzParser server/wire:FuzzRouteParser server/subject:FuzzSubject server/monitor:FuzzQuery server:FuzzRedactConnect server:FuzzTraceHeaders server/jwtauth:FuzzAuthenticate server/authcallout:FuzzDecodeResponse jetstream:FuzzArchive server/websocket:FuzzDecoder server/websocket:FuzzRoundTrip jetstream:FuzzAckTokens
 fuzz:
 	@for t in $(FUZZ_TARGETS); do 		pkg=$${t%%:*}; fn=$${t##*:}; 		echo "== $$fn ($$pkg) for $(FUZZTIME)"; 		$(GO) test -run '^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) -parallel=1 ./$$pkg || exit 1; 	done
 
 ## bench: natsd against nats-server v2.15.2, back to back and alternating, with
-## natscli v0.5.0's `nats bench` and 10,000 idle clients; prints a markdown table
-## and rewrites its block in docs/performance.md (~4 min). Not part of `make test`.
-## BENCH_ARGS passes flags to bench/runner, e.g. BENCH_ARGS='-rounds 3 -only pub16,rss'.
+## natscli v0.5.0's `nats bench` and 10,000 idle clients, then the JetStream rows
+## (nats-server with sync_interval: always and with its default, ~2½ min); prints
+## markdown tables and rewrites their blocks in docs/performance.md. Not part of
+## `make test`. BENCH_ARGS passes flags to bench/runner, e.g.
+## BENCH_ARGS='-rounds 3 -only pub16,rss', or BENCH_ARGS='-only js' for the JetStream rows.
 BENCH_ARGS ?=
 bench: build $(NATS_SERVER_BIN) $(NATS_CLI_BIN)
 	$(GO) run ./bench/runner -natsd bin/natsd -nats-server $(NATS_SERVER_BIN) -nats $(NATS_CLI_BIN) -doc docs/performance.md $(BENCH_ARGS)

@@ -33,13 +33,15 @@ type consumer struct {
 	closed  bool
 
 	// Delivery state.
-	dseq          uint64 // the last consumer sequence delivered
-	sseq          uint64 // the next stream sequence to look at
-	adflr         uint64 // ack floor: consumer sequence
-	asflr         uint64 // ack floor: stream sequence
-	pending       map[uint64]*pendingMsg
-	rdc           map[uint64]uint64 // deliveries beyond the first, by stream sequence
-	rdq           []uint64          // stream sequences to deliver again, in order
+	dseq          uint64                 // the last consumer sequence delivered
+	sseq          uint64                 // the next stream sequence to look at
+	adflr         uint64                 // ack floor: consumer sequence
+	asflr         uint64                 // ack floor: stream sequence
+	pending       map[uint64]*pendingMsg // changed only by addPendingLocked and dropPendingLocked
+	oldestHint    uint64                 // no pending stream sequence is below it
+	unordered     int                    // pending entries with pendingMsg.unordered set
+	rdc           map[uint64]uint64      // deliveries beyond the first, by stream sequence
+	rdq           []uint64               // stream sequences to deliver again, in order
 	rdqSet        map[uint64]bool
 	waiting       []*pullRequest
 	lastDelivered time.Time
@@ -66,12 +68,6 @@ type consumer struct {
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
-}
-
-// pendingMsg is a delivered, unacknowledged message.
-type pendingMsg struct {
-	cseq uint64
-	ts   int64 // delivery time, Unix nanoseconds
 }
 
 // consumerMeta is what a consumer keeps on disk.
@@ -125,7 +121,7 @@ func (o *consumer) restoreState() error {
 		o.dseq, o.sseq = st.Delivered.Consumer, st.Delivered.Stream+1
 		o.adflr, o.asflr = st.AckFloor.Consumer, st.AckFloor.Stream
 		for sseq, p := range st.Pending {
-			o.pending[sseq] = &pendingMsg{cseq: p.Sequence, ts: p.Timestamp}
+			o.addPendingLocked(sseq, &pendingMsg{cseq: p.Sequence, ts: p.Timestamp, unordered: true})
 		}
 		for sseq, n := range st.Redelivered {
 			o.rdc[sseq] = n
@@ -356,11 +352,9 @@ func (o *consumer) numPendingLocked() uint64 {
 // (limits, delete): it is no longer pending or to be redelivered.
 func (o *consumer) streamRemoved(seq uint64) {
 	o.mu.Lock()
-	if p, ok := o.pending[seq]; ok {
-		delete(o.pending, seq)
+	if o.dropPendingLocked(seq) {
 		delete(o.rdc, seq)
 		o.updateAckFloorLocked()
-		_ = p
 	}
 	if o.rdqSet[seq] {
 		delete(o.rdqSet, seq)
@@ -375,7 +369,7 @@ func (o *consumer) streamPurged() {
 	o.mu.Lock()
 	for sseq := range o.pending {
 		if sseq < first {
-			delete(o.pending, sseq)
+			o.dropPendingLocked(sseq)
 			delete(o.rdc, sseq)
 		}
 	}

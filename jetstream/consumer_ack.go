@@ -3,9 +3,9 @@ package jetstream
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/natsd/natsd/server"
@@ -18,35 +18,68 @@ import (
 // ackTokens parses a $JS.ACK subject: the 9-token form
 // ($JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<cseq>.<ts>.<pending>) and the
 // 12-token one clients also accept (domain and account hash after $JS.ACK,
-// a random token at the end).
-func ackTokens(subj string) (dc, sseq, cseq uint64, ok bool) {
-	t := strings.Split(subj, ".")
-	var nums []string
-	switch len(t) {
+// a random token at the end). It runs once per acknowledged message, so it
+// looks at the bytes in place rather than splitting them.
+func ackTokens(subj []byte) (dc, sseq, cseq uint64, ok bool) {
+	var dots [11]int // where each '.' is; a twelfth one is too many
+	n := 0
+	for i, c := range subj {
+		if c != '.' {
+			continue
+		}
+		if n == len(dots) {
+			return 0, 0, 0, false
+		}
+		dots[n] = i
+		n++
+	}
+	var first int // index of the <dc> token
+	switch n + 1 {
 	case 9:
-		nums = t[4:7]
+		first = 4
 	case 12:
-		nums = t[6:9]
+		first = 6
 	default:
 		return 0, 0, 0, false
 	}
-	var err error
-	if dc, err = strconv.ParseUint(nums[0], 10, 64); err != nil {
+	// Token i lies between dots[i-1] and dots[i].
+	token := func(i int) []byte { return subj[dots[i-1]+1 : dots[i]] }
+	if dc, ok = parseUint(token(first)); !ok {
 		return 0, 0, 0, false
 	}
-	if sseq, err = strconv.ParseUint(nums[1], 10, 64); err != nil {
+	if sseq, ok = parseUint(token(first + 1)); !ok {
 		return 0, 0, 0, false
 	}
-	if cseq, err = strconv.ParseUint(nums[2], 10, 64); err != nil {
+	if cseq, ok = parseUint(token(first + 2)); !ok {
 		return 0, 0, 0, false
 	}
 	return dc, sseq, cseq, true
 }
 
+// parseUint is strconv.ParseUint(string(b), 10, 64) without the string:
+// decimal digits only, at least one, no overflow.
+func parseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}
+
 // processAck handles "+ACK" (or an empty body), "-NAK" (with an optional
 // delay), "+WPI", "+NXT" (with an optional batch) and "+TERM".
 func (o *consumer) processAck(m server.Msg) {
-	_, sseq, cseq, ok := ackTokens(string(m.Subject))
+	_, sseq, cseq, ok := ackTokens(m.Subject)
 	if !ok {
 		return
 	}
@@ -128,7 +161,7 @@ func (o *consumer) ackMsg(sseq, cseq uint64) {
 		return
 	}
 	for _, s := range acked {
-		delete(o.pending, s)
+		o.dropPendingLocked(s)
 		delete(o.rdc, s)
 		if o.rdqSet[s] {
 			delete(o.rdqSet, s)
@@ -218,7 +251,7 @@ func (o *consumer) checkAckWaitLocked(now time.Time) time.Duration {
 		if o.cfg.MaxDeliver > 0 && o.rdc[sseq]+1 >= uint64(o.cfg.MaxDeliver) {
 			// Delivered max_deliver times: no more. It no longer holds the
 			// ack floor back.
-			delete(o.pending, sseq)
+			o.dropPendingLocked(sseq)
 			delete(o.rdc, sseq)
 			changed = true
 			continue
@@ -229,25 +262,6 @@ func (o *consumer) checkAckWaitLocked(now time.Time) time.Duration {
 		o.updateAckFloorLocked()
 	}
 	return next
-}
-
-// updateAckFloorLocked moves the ack floor: below the oldest pending
-// message, or to the last delivery when nothing is pending.
-func (o *consumer) updateAckFloorLocked() {
-	if len(o.pending) == 0 {
-		o.adflr, o.asflr = o.dseq, o.deliveredStreamSeq()
-		return
-	}
-	minS, minC := uint64(0), uint64(0)
-	for s, p := range o.pending {
-		if minS == 0 || s < minS {
-			minS = s
-		}
-		if minC == 0 || p.cseq < minC {
-			minC = p.cseq
-		}
-	}
-	o.asflr, o.adflr = minS-1, minC-1
 }
 
 // nextRequest is a CONSUMER.MSG.NEXT body.

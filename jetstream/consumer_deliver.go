@@ -210,7 +210,7 @@ func (o *consumer) nextMsgLocked(sm *store.StoreMsg) (*store.StoreMsg, uint64) {
 		}
 		m, err := o.mset.store.LoadMsg(seq, sm)
 		if err != nil {
-			delete(o.pending, seq)
+			o.dropPendingLocked(seq)
 			delete(o.rdc, seq)
 			continue
 		}
@@ -284,7 +284,7 @@ func (o *consumer) deliverLocked(out []outMsg, r *pullRequest, m *store.StoreMsg
 	if o.cfg.AckPolicy == AckNone {
 		o.adflr, o.asflr = o.dseq, m.Seq
 	} else {
-		o.pending[m.Seq] = &pendingMsg{cseq: o.dseq, ts: ts}
+		o.addPendingLocked(m.Seq, &pendingMsg{cseq: o.dseq, ts: ts, unordered: dc > 1})
 	}
 	_ = o.store.UpdateDelivered(o.dseq, m.Seq, dc, ts)
 	if o.cfg.FlowControl {

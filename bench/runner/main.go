@@ -30,6 +30,7 @@ type config struct {
 	docPath                          string
 	rounds                           int
 	rssRounds                        int
+	jsRounds                         int
 	idleN                            int
 	settle                           time.Duration
 	runTimeout                       time.Duration
@@ -40,6 +41,7 @@ type config struct {
 	tls                              bool
 	ws                               bool
 	cost                             bool
+	js                               bool
 	namedAccount                     bool
 	pki                              *benchPKI // the TLS scenarios' certificates
 	tmp                              string
@@ -105,19 +107,21 @@ func main() {
 	flag.StringVar(&cfg.docPath, "doc", "docs/performance.md", "markdown file to update (empty: do not write)")
 	flag.IntVar(&cfg.rounds, "rounds", 5, "alternating rounds per throughput scenario (at least 3)")
 	flag.IntVar(&cfg.rssRounds, "rss-rounds", 3, "alternating rounds of the idle-clients scenario")
+	flag.IntVar(&cfg.jsRounds, "js-rounds", 3, "rounds of each JetStream scenario (natsd and nats-server's two setups, the first rotating)")
 	flag.IntVar(&cfg.idleN, "idle-clients", 10000, "idle clients for the memory scenario")
 	flag.DurationVar(&cfg.settle, "settle", 2*time.Second, "wait after the idle clients are connected before reading VmRSS")
 	flag.DurationVar(&cfg.runTimeout, "run-timeout", 90*time.Second, "limit for one `nats bench pub`")
 	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "limit for subscribers to finish after the publisher")
 	flag.Float64Var(&cfg.scale, "scale", 1, "multiply every message count (e.g. 0.1 for a smoke run)")
-	flag.StringVar(&cfg.only, "only", "", "comma-separated scenario ids to run (pub16,pubsub16,fanout16,pubsub1k,svc16,route16,pubsub16tls,pubsub1ktls,route16tls,pubsub16ws,pubsub1kws,rss)")
+	flag.StringVar(&cfg.only, "only", "", "comma-separated scenario ids to run (pub16,pubsub16,fanout16,pubsub1k,svc16,route16,pubsub16tls,pubsub1ktls,route16tls,pubsub16ws,pubsub1kws,jspubasync,jspubsync,jsconsume,jsfetch,kvput,kvget,rss; js: every JetStream one)")
 	flag.BoolVar(&cfg.crossRoute, "cross-route", true, "run the cross-route scenarios (3-node cluster, pub on A, sub on B)")
 	flag.BoolVar(&cfg.tls, "tls", true, "run the TLS scenarios (pub→sub over client TLS, cross-route over route TLS)")
 	flag.BoolVar(&cfg.ws, "ws", true, "run the WebSocket scenarios (pub→sub with both clients on ws://)")
+	flag.BoolVar(&cfg.js, "js", true, "run the JetStream scenarios (natsd's default against nats-server with sync_interval: always and with its default)")
 	flag.BoolVar(&cfg.cost, "cost", true, "after the rounds, run each throughput scenario once more per server with GODEBUG=gctrace=1 and report its CPU time and GC cycles per million messages")
 	flag.BoolVar(&cfg.namedAccount, "account", true, "clients in a named account (APP, with a user and password), not the global account $G")
 	flag.Parse()
-	if cfg.rounds < 1 || cfg.rssRounds < 1 {
+	if cfg.rounds < 1 || cfg.rssRounds < 1 || cfg.jsRounds < 1 {
 		fatalf("rounds must be positive")
 	}
 
@@ -164,14 +168,18 @@ func run(ctx context.Context, cfg *config) int {
 	if !strings.Contains(cliVersion, "0.5.0") {
 		fatalf("%s is %q: the scenarios are written for natscli v0.5.0's `nats bench`", cfg.natsCLI, cliVersion)
 	}
+	want := func(id string) bool { return selected(cfg.only, id) }
+
 	if cfg.tls {
 		if cfg.pki, err = newBenchPKI(cfg.tmp); err != nil {
 			fatalf("making the TLS scenarios' certificates: %v", err)
 		}
 	}
-	cfg.idleBin = filepath.Join(cfg.tmp, "idleclients")
-	if out, err := exec.Command("go", "build", "-o", cfg.idleBin, "./bench/idleclients").CombinedOutput(); err != nil {
-		fatalf("building bench/idleclients: %v\n%s", err, out)
+	if want("rss") {
+		cfg.idleBin = filepath.Join(cfg.tmp, "idleclients")
+		if out, err := exec.Command("go", "build", "-o", cfg.idleBin, "./bench/idleclients").CombinedOutput(); err != nil {
+			fatalf("building bench/idleclients: %v\n%s", err, out)
+		}
 	}
 
 	facts := machineFacts()
@@ -182,19 +190,7 @@ func run(ctx context.Context, cfg *config) int {
 		fact{"open files limit", fmt.Sprint(lim)},
 		fact{"load average at start", loadAvg()},
 	)
-	fmt.Fprintf(os.Stderr, "bench: natsd %s vs nats-server %s, natscli %s, %d rounds\n", natsd.Version, peer.Version, cliVersion, cfg.rounds)
-
-	want := func(id string) bool {
-		if cfg.only == "" {
-			return true
-		}
-		for f := range strings.SplitSeq(cfg.only, ",") {
-			if strings.TrimSpace(f) == id {
-				return true
-			}
-		}
-		return false
-	}
+	fmt.Fprintf(os.Stderr, "bench: natsd %s vs nats-server %s, natscli %s, %d rounds (JetStream: %d)\n", natsd.Version, peer.Version, cliVersion, cfg.rounds, cfg.jsRounds)
 
 	var rows, costRows []row
 	failed := false
@@ -233,6 +229,20 @@ func run(ctx context.Context, cfg *config) int {
 		}
 	}
 
+	var jsRows, jsCostRows []jsRow
+	if cfg.js {
+		jsStarted := time.Now()
+		var jsFailed bool
+		jsRows, jsCostRows, jsFailed = runJSRows(ctx, cfg, natsd, peer, want)
+		if ctx.Err() != nil {
+			return 130
+		}
+		failed = failed || jsFailed
+		if len(jsRows) > 0 {
+			facts = append(facts, fact{"wall time of the JetStream rows", time.Since(jsStarted).Round(time.Second).String()})
+		}
+	}
+
 	if want("rss") {
 		base := row{ID: "rss", Title: fmt.Sprintf("%s idle clients: server VmRSS", commas(float64(cfg.idleN))),
 			Metric: "MiB, lower is better", Unit: "MiB", Params: "CONNECT + PING/PONG, then idle"}
@@ -265,19 +275,38 @@ func run(ctx context.Context, cfg *config) int {
 	}
 
 	facts = append(facts, fact{"load average at end", loadAvg()}, fact{"wall time of the run", time.Since(started).Round(time.Second).String()})
-	rep := report{Date: time.Now().UTC(), Facts: facts, Rows: rows, CostRows: costRows, Rounds: cfg.rounds, RSSRounds: cfg.rssRounds,
-		Command: "make bench" + argsNote()}
-	table := rep.table(rep.Rows)
+	rep := report{Date: time.Now().UTC(), Facts: facts, Rows: rows, CostRows: costRows, JSRows: jsRows, JSCostRows: jsCostRows,
+		Rounds: cfg.rounds, RSSRounds: cfg.rssRounds, JSRounds: cfg.jsRounds, Command: "make bench" + argsNote()}
 	fmt.Println()
-	fmt.Println(table)
+	if len(rep.Rows) > 0 {
+		fmt.Println(rep.table(rep.Rows))
+	}
 	if len(rep.CostRows) > 0 {
 		fmt.Println(rep.table(rep.CostRows))
+	}
+	if len(rep.JSRows) > 0 {
+		fmt.Println(jsTable(rep.JSRows))
+	}
+	if len(rep.JSCostRows) > 0 {
+		fmt.Println(jsTable(rep.JSCostRows))
 	}
 	if notes := rep.flagged(); notes != "" {
 		fmt.Println(notes)
 	}
+	if notes := jsFlagged(rep.JSRows); notes != "" {
+		fmt.Println(notes)
+	}
 	if cfg.docPath != "" {
-		if err := writeDoc(cfg.docPath, rep.markdown()); err != nil {
+		// Each section's block is rewritten only by a run that has rows
+		// for it.
+		var err error
+		if len(rep.Rows) > 0 {
+			err = writeDoc(cfg.docPath, beginMarker, endMarker, rep.markdown())
+		}
+		if err == nil && len(rep.JSRows) > 0 {
+			err = writeDoc(cfg.docPath, jsBeginMarker, jsEndMarker, rep.jsMarkdown())
+		}
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: writing %s: %v\n", cfg.docPath, err)
 			return 1
 		}
@@ -318,6 +347,22 @@ func runCost(ctx context.Context, cfg *config, sc scenario, natsd, peer serverKi
 		gc.add(0, k.Name, float64(res.GCCycles)/perM, true)
 	}
 	return cpu, gc, ok
+}
+
+// selected says whether -only (a comma-separated list of scenario ids,
+// "js" standing for every JetStream one) selects id; an empty list
+// selects everything.
+func selected(only, id string) bool {
+	if only == "" {
+		return true
+	}
+	for f := range strings.SplitSeq(only, ",") {
+		f = strings.TrimSpace(f)
+		if f == id || f == "js" && isJSScenario(id) {
+			return true
+		}
+	}
+	return false
 }
 
 // order alternates which server goes first, round by round, so that a

@@ -63,7 +63,7 @@ func (fs *fileStore) ConsumerStore(name string, cfg ConsumerConfig) (ConsumerSto
 		return nil, fmt.Errorf("store: consumer %s: %w", name, err)
 	}
 	if st != nil {
-		c.a.st = *st
+		c.a.set(*st)
 	} else {
 		parent := filepath.Join(fs.dir, consumerDir)
 		madeParent, err := mkdirAll(fs.fsys, parent)
@@ -279,7 +279,7 @@ func (c *fileConsumer) SetState(st *ConsumerState) error {
 		c.mu.Unlock()
 		return ErrStoreClosed
 	}
-	c.a.st = *copyState(st)
+	c.a.set(*copyState(st))
 	c.dirty = true
 	c.mu.Unlock()
 	return c.flush()

@@ -203,18 +203,18 @@ func (fs *fileStore) loadRecord(seq uint64, r rec, sm *StoreMsg) (*StoreMsg, err
 	if sm == nil {
 		sm = new(StoreMsg)
 	}
-	sm.buf = grow(sm.buf[:0], int(r.rlen))
-	if _, err := r.seg.f.ReadAt(sm.buf, r.off); err != nil {
+	b, err := readRecord(r, sm)
+	if err != nil {
 		return nil, fmt.Errorf("store: reading message %d: %w", seq, err)
 	}
-	h, err := decodeRecord(sm.buf)
+	h, err := decodeRecord(b)
 	if err != nil || h.kind != kindMsg || h.seq != seq || h.length != r.rlen {
 		fs.badMu.Lock()
 		fs.bad = append(fs.bad, seq)
 		fs.badMu.Unlock()
 		return nil, ErrCorrupt
 	}
-	_, hdr, data := h.parts(sm.buf)
+	_, hdr, data := h.parts(b)
 	sm.Subject, sm.Seq, sm.Time, sm.TTL = r.subj.name, seq, h.a, h.b
 	sm.Header, sm.Data = hdr, data
 	if len(hdr) == 0 {

@@ -61,6 +61,10 @@ type StoreMsg struct {
 	// buf holds Header and Data of a loaded message, reused by the next
 	// load into the same StoreMsg so that a hot loop does not allocate.
 	buf []byte
+	// ra: what the file store read ahead for the next loads into the
+	// same StoreMsg (a consumer delivering in order); Header and Data may
+	// point into it.
+	ra readAhead
 }
 
 // SimpleState is how many messages match a filter, and the first and last
