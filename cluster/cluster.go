@@ -250,6 +250,7 @@ func (c *Cluster) myInfo() info {
 	}
 	if !o.NoAdvertise {
 		in.ConnectURLs = c.local.OwnClientURLs()
+		in.WSConnectURLs = c.local.OwnWebSocketURLs()
 	}
 	return in
 }

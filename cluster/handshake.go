@@ -125,6 +125,7 @@ func (c *Cluster) register(r *route) bool {
 
 	if !noAdvertise {
 		c.local.SetPeerURLs(id, r.peer.ConnectURLs)
+		c.local.SetPeerWebSocketURLs(id, r.peer.WSConnectURLs)
 	}
 	// Our interest, as one burst of RS+; then the route takes updates.
 	var burst []byte
@@ -209,7 +210,7 @@ func (r *route) gossipInfo() []byte {
 		ID: pi.ID, Name: pi.Name, Version: pi.Version, Proto: routeProto, GoVersion: pi.GoVersion,
 		Host: pi.Host, Port: pi.Port, Headers: pi.Headers, AuthRequired: pi.AuthRequired,
 		MaxPayload: pi.MaxPayload, IP: r.peerRouteURL(&pi).String(), Cluster: pi.Cluster,
-		ClusterDynamic: pi.ClusterDynamic, ConnectURLs: pi.ConnectURLs,
+		ClusterDynamic: pi.ClusterDynamic, ConnectURLs: pi.ConnectURLs, WSConnectURLs: pi.WSConnectURLs,
 	}
 	b, _ := json.Marshal(&in)
 	return append(append([]byte("INFO "), b...), '\r', '\n')

@@ -20,9 +20,14 @@ type Local interface {
 	// SetClusterName tells clients the cluster's name (it may be adopted
 	// from a peer).
 	SetClusterName(name string)
-	// SetPeerURLs and RemovePeerURLs tell clients about peers' client URLs
-	// (connect_urls).
+	// OwnWebSocketURLs are this server's WebSocket URLs, as peers should
+	// announce them to their WebSocket clients (ws_connect_urls).
+	OwnWebSocketURLs() []string
+	// SetPeerURLs and SetPeerWebSocketURLs tell clients about peers'
+	// client and WebSocket URLs (connect_urls); RemovePeerURLs forgets
+	// both.
 	SetPeerURLs(id string, urls []string)
+	SetPeerWebSocketURLs(id string, urls []string)
 	RemovePeerURLs(id string)
 	// LocalInterest enumerates local interest for a new route's RS+ burst,
 	// then calls then while no change can slip in (see server.Server).

@@ -34,6 +34,7 @@ type info struct {
 	Cluster        string   `json:"cluster,omitempty"`
 	ClusterDynamic bool     `json:"cluster_dynamic,omitempty"`
 	ConnectURLs    []string `json:"connect_urls,omitempty"`
+	WSConnectURLs  []string `json:"ws_connect_urls,omitempty"`
 	LameDuckMode   bool     `json:"ldm,omitempty"`
 }
 
@@ -49,6 +50,7 @@ type peerInfo struct {
 	Cluster        string   `json:"cluster"`
 	ClusterDynamic bool     `json:"cluster_dynamic"`
 	ConnectURLs    []string `json:"connect_urls"`
+	WSConnectURLs  []string `json:"ws_connect_urls"`
 	LameDuckMode   bool     `json:"ldm"`
 	Headers        bool     `json:"headers"`
 	MaxPayload     int      `json:"max_payload"`

@@ -293,7 +293,7 @@ func (b *builder) unknown(e *confparse.Entry, path string) {
 // notServed are nats-server blocks and options natsd accepts but does not
 // serve yet: a warning, not a failure, so existing configs load.
 var notServed = map[string]string{
-	"leafnodes": "leaf nodes", "leaf": "leaf nodes", "websocket": "websocket", "ws": "websocket",
+	"leafnodes": "leaf nodes", "leaf": "leaf nodes",
 	"gateway": "gateways", "mqtt": "MQTT", "ocsp": "OCSP stapling", "ocsp_cache": "OCSP stapling",
 	"max_traced_msg_len": "trace truncation",
 	"server_tags":        "server tags", "server_metadata": "server metadata",
@@ -444,6 +444,8 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 			if n, ok := b.block(e, key); ok {
 				b.cluster(n, o)
 			}
+		case "websocket", "ws":
+			b.websocket(e, o)
 		case "tls":
 			so.TLS = b.tlsBlock(e, key, false)
 		case "allow_non_tls":
@@ -508,6 +510,7 @@ func (b *builder) validate(o *Options) {
 	b.validateOperator(o) // first: it says whether operator mode is on
 	b.validateAccounts(o)
 	b.validateCallout(o)
+	b.validateWebSocket(o)
 	co := &o.Cluster
 	if len(co.Routes) > 0 && !co.Enabled() {
 		b.errorf(b.at("cluster.routes"), "cluster.routes", "solicited routes require cluster capabilities, e.g. --cluster")

@@ -48,6 +48,10 @@ const (
 	secClientTLS
 	secClusterTLS
 	secMonitorTLS
+	// WebSocket: the listener (host, port, on/off) and its TLS (tls,
+	// no_tls); the block's other keys are secServer (diff_websocket.go).
+	secWebSocketListener
+	secWebSocketTLS
 )
 
 // rule compares one option. field is the Go field path it covers, so that a

@@ -57,6 +57,20 @@ var endpointTable = []*endpointKind{
 		serve:    serveClients,
 	},
 	{
+		// Before the cluster: route INFO announces its URLs
+		// (ws_connect_urls) from the first route on.
+		name: "websocket", what: "websocket connections", serving: "Listening for websocket clients",
+		addr: func(o *Options) (string, int, bool) {
+			w := o.Server.WebSocket
+			if !w.Enabled() {
+				return "", 0, false
+			}
+			return w.Host, w.Port, true
+		},
+		sections: []section{secWebSocketListener},
+		serve:    serveWebSocket,
+	},
+	{
 		name: "cluster", what: "route connections", serving: "Listening for route connections",
 		addr:     func(o *Options) (string, int, bool) { return o.Cluster.Host, o.Cluster.Port, o.Cluster.Enabled() },
 		sections: []section{secClusterListener, secClusterEnable},
@@ -292,6 +306,16 @@ func serveClients(d *Daemon, ln net.Listener) func() {
 		d.srv.StopListener(ln)
 	}
 	return func() { d.srv.StopListener(ln) }
+}
+
+func serveWebSocket(d *Daemon, ln net.Listener) func() {
+	if err := d.srv.ListenWebSocket(ln); err != nil {
+		return func() {} // shutting down or in lame duck mode: ln is closed
+	}
+	if !d.tasks.Go("websocket listener", func() { _ = d.srv.ServeWebSocket(ln) }) {
+		d.srv.StopWebSocketListener(ln)
+	}
+	return func() { d.srv.StopWebSocketListener(ln) }
 }
 
 func serveRoutes(d *Daemon, ln net.Listener) func() {

@@ -56,7 +56,7 @@ func (d *Daemon) daemonStats() monitor.DaemonStats {
 	ts := d.tls
 	d.mu.Unlock()
 	ds := monitor.DaemonStats{BasePath: o.Monitor.BasePath, ConfigDigest: o.Digest, ConfigLoadTime: o.LoadTime, LastReload: lr.Time,
-		TLSCertError: ts.clientErr, ClusterTLSCertError: ts.clusterErr,
+		TLSCertError: ts.clientErr, ClusterTLSCertError: ts.clusterErr, WebSocketTLSCertError: ts.websocketErr,
 		LastReloadChanges: lr.Changes, ReloadsOK: lr.OK, ReloadsFailed: lr.Failed, ConfigFile: o.ConfigFile, Certs: d.certs.of(o)}
 	if d.js != nil {
 		ds.JetStream = d.js.Varz()
@@ -100,7 +100,7 @@ func (c *certCache) of(o *Options) []monitor.CertExpiry {
 	for _, b := range []struct {
 		block string
 		t     *tlsconf.Options
-	}{{"tls", o.Server.TLS}, {"cluster.tls", o.Cluster.TLS}} {
+	}{{"tls", o.Server.TLS}, {"cluster.tls", o.Cluster.TLS}, {"websocket.tls", wsTLS(o)}} {
 		if b.t == nil {
 			continue
 		}

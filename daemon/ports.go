@@ -16,6 +16,7 @@ type Ports struct {
 	Nats       []string `json:"nats,omitempty"`
 	Monitoring []string `json:"monitoring,omitempty"`
 	Cluster    []string `json:"cluster,omitempty"`
+	WebSocket  []string `json:"websocket,omitempty"`
 }
 
 // listenerURLs lists scheme://addr for a listener; an unspecified host
@@ -50,10 +51,15 @@ func (d *Daemon) portsNow() Ports {
 	if o.Server.TLS != nil && !o.Server.AllowNonTLS {
 		scheme = "tls" // as nats-server writes it: clients must use TLS
 	}
+	wsScheme := "ws"
+	if wsTLS(o) != nil {
+		wsScheme = "wss"
+	}
 	return Ports{
 		Nats:       listenerURLs(scheme, d.listener("client")),
 		Monitoring: append(listenerURLs("http", d.listener("monitor")), listenerURLs("https", d.listener("https"))...),
 		Cluster:    listenerURLs("nats", d.listener("cluster")),
+		WebSocket:  listenerURLs(wsScheme, d.listener("websocket")),
 	}
 }
 

@@ -243,7 +243,10 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 		d.hooks.beforeApply()
 	}
 	clientTLS, clusterTLS := has(changes, secClientTLS), has(changes, secClusterTLS)
-	var cst, kst *tlsconf.Store
+	// A listener that appears (or goes) needs its certificates (or none)
+	// as much as a changed tls block does.
+	wsTLSChanged := has(changes, secWebSocketTLS) || has(changes, secWebSocketListener)
+	var cst, kst, wst *tlsconf.Store
 	var err error
 	if clientTLS {
 		if cst, err = newStore("tls", next.Server.TLS); err != nil {
@@ -252,6 +255,11 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 	}
 	if clusterTLS {
 		if kst, err = newStore("cluster.tls", next.Cluster.TLS); err != nil {
+			return err
+		}
+	}
+	if wsTLSChanged {
+		if wst, err = newStore("websocket.tls", wsTLS(next)); err != nil {
 			return err
 		}
 	}
@@ -274,9 +282,18 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 			d.srv.SetTLS(cst) // before the options turn TLS on
 		}
 	}
+	if wsTLSChanged {
+		d.setWebSocketStore(wst)
+		if wst != nil {
+			d.srv.SetWebSocketTLS(wst)
+		}
+	}
 	d.srv.Apply(next.Server, serverChanges(changes))
 	if clientTLS && cst == nil {
 		d.srv.SetTLS(nil) // after they turned it off
+	}
+	if wsTLSChanged && wst == nil {
+		d.srv.SetWebSocketTLS(nil)
 	}
 	if hasOption(changes, "system_account") {
 		// nats-server refuses this reload; natsd moves its requests and
@@ -323,16 +340,16 @@ func (d *Daemon) apply(cur, next *Options, changes []Change) error {
 			cl.SetTLS(nil)
 		}
 	}
-	if clientTLS || clusterTLS {
+	if clientTLS || clusterTLS || wsTLSChanged {
 		d.watchCerts()
 		for _, r := range d.stores().refs() {
-			if r.store == cst || r.store == kst {
+			if r.store == cst || r.store == kst || r.store == wst {
 				d.warnExpiry(r, false)
 			}
 		}
 	}
 
-	if has(changes, secFiles) || len(moves) > 0 || clientTLS {
+	if has(changes, secFiles) || len(moves) > 0 || clientTLS || wsTLSChanged {
 		d.rewriteFiles(cur, next)
 	}
 	return nil

@@ -255,9 +255,15 @@ func (d *Daemon) start(o *Options) error {
 	if err != nil {
 		return err
 	}
+	wst, err := newStore("websocket.tls", wsTLS(o))
+	if err != nil {
+		return err
+	}
 	d.setClientStore(cst)
 	d.setClusterStore(kst)
+	d.setWebSocketStore(wst)
 	d.srv.SetTLS(cst)
+	d.srv.SetWebSocketTLS(wst)
 	for _, r := range d.stores().refs() {
 		d.warnExpiry(r, false) // expired ones: the config's own warning
 	}

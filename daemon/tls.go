@@ -41,11 +41,12 @@ const certCheckEvery = 24 * time.Hour
 
 // tlsStores are the stores natsd runs with; nil where there is no block.
 type tlsStores struct {
-	client  *tlsconf.Store
-	monitor *tls.Config // client.MonitorConfig(), for HTTPS monitoring
-	cluster *tlsconf.Store
+	client    *tlsconf.Store
+	monitor   *tls.Config // client.MonitorConfig(), for HTTPS monitoring
+	cluster   *tlsconf.Store
+	websocket *tlsconf.Store // websocket.tls (wss)
 	// Why the files of each block were last refused ("": they were not).
-	clientErr, clusterErr string
+	clientErr, clusterErr, websocketErr string
 }
 
 // tlsBlock names a store for logs: the block that configures it.
@@ -61,6 +62,9 @@ func (ts tlsStores) refs() []storeRef {
 	}
 	if ts.cluster != nil {
 		out = append(out, storeRef{"cluster.tls", ts.cluster})
+	}
+	if ts.websocket != nil {
+		out = append(out, storeRef{"websocket.tls", ts.websocket})
 	}
 	return out
 }
@@ -124,6 +128,22 @@ func (d *Daemon) setClusterStore(st *tlsconf.Store) {
 	d.mu.Unlock()
 }
 
+// setWebSocketStore makes st the store of websocket.tls.
+func (d *Daemon) setWebSocketStore(st *tlsconf.Store) {
+	d.mu.Lock()
+	d.tls.websocket, d.tls.websocketErr = st, ""
+	d.mu.Unlock()
+}
+
+// wsTLS is the websocket block's tls { } when WebSocket clients use it
+// (nil: no WebSocket listener, or ws://).
+func wsTLS(o *Options) *tlsconf.Options {
+	if w := o.Server.WebSocket; w.Enabled() && !w.NoTLS {
+		return w.TLS
+	}
+	return nil
+}
+
 // monitorTLSConfig is the HTTPS monitoring listener's config: each
 // handshake takes the client store natsd runs with now, so that a reload
 // that changes the tls block, or new files, reach HTTPS monitoring too.
@@ -154,6 +174,8 @@ func (d *Daemon) reloadCerts(trigger string) {
 			d.tls.clientErr = msg
 		case r.name == "cluster.tls" && d.tls.cluster == r.store:
 			d.tls.clusterErr = msg
+		case r.name == "websocket.tls" && d.tls.websocket == r.store:
+			d.tls.websocketErr = msg
 		}
 		d.mu.Unlock()
 		if err == nil && changed {
@@ -267,6 +289,9 @@ func (ts tlsStores) status() string {
 	}
 	if ts.clusterErr != "" {
 		parts = append(parts, "cluster.tls: "+ts.clusterErr)
+	}
+	if ts.websocketErr != "" {
+		parts = append(parts, "websocket.tls: "+ts.websocketErr)
 	}
 	if len(parts) == 0 {
 		return ""

@@ -41,11 +41,12 @@ func (s *Server) Apply(o Options, ch Changes) {
 	}
 	s.opts.Store(&o)
 	s.setMapper(&o)
+	s.setWebSocketPolicy(&o)
 	if ch.Accounts {
 		s.configureAccounts(o.Accounts)
 	}
 	if ch.Auth || ch.Accounts {
-		s.reauthorize(&o.Auth)
+		s.reauthorize(&o)
 	}
 	if ch.MaxConnections {
 		s.enforceMaxConnections(o.MaxConnections)
@@ -64,9 +65,10 @@ func (s *Server) snapshotClients() []*client {
 }
 
 // reauthorize checks every client's CONNECT credentials against the new
-// authorization.
-func (s *Server) reauthorize(a *AuthOptions) {
+// authorization (a WebSocket client's: the websocket block's, see authOpts).
+func (s *Server) reauthorize(o *Options) {
 	for _, c := range s.snapshotClients() {
+		a := c.authOpts(o)
 		c.Lock()
 		co := c.opts
 		connected := c.flags.has(connectReceived)

@@ -91,7 +91,7 @@ func (c *client) callout(co *Callout, o *connectOpts) (*Identity, error) {
 // credentials are what an authenticator is shown of a CONNECT.
 func (c *client) credentials(o *connectOpts) *Credentials {
 	cr := &Credentials{JWT: o.JWT, Sig: o.Sig, Nkey: o.Nkey, User: o.User, Pass: o.Pass, Token: o.Token,
-		Nonce: c.nonce, ConnectionType: ConnTypeStandard,
+		Nonce: c.nonce, ConnectionType: c.connType(),
 		ClientID: c.cid, Host: c.Host(), Name: o.Name, Lang: o.Lang, Version: o.Version, Protocol: o.Protocol,
 		Abort: c.srv.quit}
 	cr.ClientIP = net.ParseIP(c.Host())
@@ -100,6 +100,10 @@ func (c *client) credentials(o *connectOpts) *Credentials {
 			st := tc.ConnectionState()
 			cr.TLS = &st
 		}
+	}
+	if c.ws != nil && c.ws.tls != nil { // wss: the TLS is below the WebSocket framing
+		st := c.ws.tls.ConnectionState()
+		cr.TLS = &st
 	}
 	return cr
 }

@@ -50,6 +50,9 @@ type client struct {
 	// session, and the handshake's settings and outcome (tls.go).
 	sock *clientSocket
 	tls  *clientTLS
+	// On WebSocket (nil otherwise): the framing socket, the cookies, the
+	// wss session (websocket.go).
+	ws *wsClient
 
 	// Owned by the read goroutine.
 	parser *wire.Parser
@@ -88,9 +91,10 @@ const (
 
 func (f clientFlags) has(x clientFlags) bool { return f&x != 0 }
 
-func newClient(s *Server, nc net.Conn) *client {
+func newClient(s *Server, nc net.Conn, ws *wsClient) *client {
 	c := &client{
 		srv:  s,
+		ws:   ws,
 		cid:  s.nextCID.Add(1),
 		subs: make(map[string]*subscription),
 		// CONNECT's defaults (a client that never sends CONNECT, or leaves
@@ -101,10 +105,11 @@ func newClient(s *Server, nc net.Conn) *client {
 	c.prod.init(s, true)
 	opts := s.getOpts()
 	c.parser = wire.NewClientParser(c, wire.Limits{MaxControlLine: opts.MaxControlLine, MaxPayload: opts.MaxPayload})
-	if opts.Auth.nonceRequired() {
+	auth := c.authOpts(opts)
+	if auth.nonceRequired() {
 		c.nonce = newNonce()
 	}
-	c.admitBeforeConnect(&opts.Auth)
+	c.admitBeforeConnect(auth)
 	return c
 }
 
@@ -174,9 +179,14 @@ func (c *client) log() *zap.Logger {
 	return c.srv.log.With(zap.String("client", c.String()))
 }
 
-// String reads like nats-server's connection tag: "127.0.0.1:53412 - cid:5".
+// String reads like nats-server's connection tag: "127.0.0.1:53412 - cid:5",
+// "wid:5" for a WebSocket client.
 func (c *client) String() string {
-	return c.HostPort() + " - cid:" + strconv.FormatUint(c.cid, 10)
+	tag := " - cid:"
+	if c.ws != nil {
+		tag = " - wid:"
+	}
+	return c.HostPort() + tag + strconv.FormatUint(c.cid, 10)
 }
 
 // --- conn.Owner ---
@@ -189,9 +199,14 @@ func (c *client) Limits() conn.Limits {
 
 // Keepalive is nats-server's client rule: ping_interval and ping_max, no
 // PING to a client active within the interval once its RTT is known.
+// A WebSocket client's interval is websocket.ping_interval when set.
 func (c *client) Keepalive() conn.Keepalive {
 	o := c.srv.getOpts()
-	return conn.Keepalive{Interval: o.PingInterval, Max: o.PingMax, SkipIfActive: true, StaleErr: wire.ErrStaleConnection}
+	iv := o.PingInterval
+	if c.ws != nil && o.WebSocket != nil && o.WebSocket.PingInterval > 0 {
+		iv = o.WebSocket.PingInterval
+	}
+	return conn.Keepalive{Interval: iv, Max: o.PingMax, SkipIfActive: true, StaleErr: wire.ErrStaleConnection}
 }
 
 // Closed forgets the client: its subscriptions go, its snapshot is kept
@@ -288,13 +303,13 @@ func (c *client) begin(n int, sendInfo bool) {
 		c.log().Info("Maximum account connections exceeded", zap.String("account", acc.Name))
 		c.SendErrAndClose(wire.ErrMaxAccountConnections, conn.MaxAccountConnectionsExceeded)
 	default:
-		c.ArmKeepalive(min(opts.PingInterval, firstPingMax))
-		if opts.Auth.Configured() {
+		c.ArmKeepalive(min(c.Keepalive().Interval, firstPingMax))
+		if auth := c.authOpts(opts); auth.Configured() {
 			// With authorization configured a client must send CONNECT
 			// within the auth timeout, also one that no_auth_user lets in
 			// without credentials.
 			c.Lock()
-			c.ArmAuthTimerLocked(opts.Auth.Timeout, wire.ErrAuthTimeout, c.connected)
+			c.ArmAuthTimerLocked(auth.Timeout, wire.ErrAuthTimeout, c.connected)
 			c.Unlock()
 		}
 	}

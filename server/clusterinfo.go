@@ -36,25 +36,40 @@ func (s *Server) SetPeerURLs(id string, urls []string) {
 	changed := s.recomputePeerURLs()
 	s.mu.Unlock()
 	if changed {
-		s.sendAsyncInfo()
+		s.sendAsyncInfo(infoToNATS)
 	}
 }
 
-// RemovePeerURLs forgets peer id's client URLs (its last route closed, or it
-// entered lame duck mode).
+// RemovePeerURLs forgets peer id's client URLs and WebSocket URLs (its last
+// route closed, or it entered lame duck mode).
 func (s *Server) RemovePeerURLs(id string) {
 	s.mu.Lock()
-	if _, ok := s.peerByID[id]; !ok {
-		s.mu.Unlock()
-		return
-	}
+	_, known := s.peerByID[id]
+	_, wsKnown := s.ws.peerByID[id]
 	delete(s.peerByID, id)
-	changed := s.recomputePeerURLs()
+	delete(s.ws.peerByID, id)
+	var to infoTarget
+	if known && s.recomputePeerURLs() {
+		to |= infoToNATS
+	}
+	if wsKnown && s.recomputeWebSocketPeers() {
+		to |= infoToWebSocket
+	}
 	s.mu.Unlock()
-	if changed {
-		s.sendAsyncInfo()
+	if to != 0 {
+		s.sendAsyncInfo(to)
 	}
 }
+
+// infoTarget says which clients an async INFO goes to: those whose
+// connect_urls changed.
+type infoTarget uint8
+
+const (
+	infoToNATS      infoTarget = 1 << iota // clients of the client port
+	infoToWebSocket                        // WebSocket clients
+	infoToAll       = infoToNATS | infoToWebSocket
+)
 
 // recomputePeerURLs rebuilds peerURLs (sorted, without duplicates or our own
 // URLs) and reports whether it changed. Call with s.mu held.
@@ -99,11 +114,15 @@ func (s *Server) connectURLs() []string {
 	return append(s.ownClientURLs(), s.peerURLs...)
 }
 
-// sendAsyncInfo sends a complete INFO to every client that takes async INFO:
-// CONNECT said protocol ≥ 1 and the first PONG has gone out. nats.go
-// replaces its server list with each INFO, so it is never a delta.
-func (s *Server) sendAsyncInfo() {
+// sendAsyncInfo sends a complete INFO to every client of the kinds to that
+// takes async INFO: CONNECT said protocol ≥ 1 and the first PONG has gone
+// out. nats.go replaces its server list with each INFO, so it is never a
+// delta.
+func (s *Server) sendAsyncInfo(to infoTarget) {
 	for _, c := range s.snapshotClients() {
+		if c.ws != nil && to&infoToWebSocket == 0 || c.ws == nil && to&infoToNATS == 0 {
+			continue
+		}
 		c.Lock()
 		eligible := c.opts.Protocol >= 1 && c.flags.has(firstPongSent) && !c.IsClosedLocked()
 		c.Unlock()

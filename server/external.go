@@ -43,7 +43,7 @@ type Credentials struct {
 	// ClientIP is the peer's address (nil if unknown).
 	ClientIP net.IP
 	// ConnectionType is how the client connected: ConnTypeStandard (plain
-	// or TLS NATS protocol) for every client natsd serves today.
+	// or TLS NATS protocol) or ConnTypeWebSocket.
 	ConnectionType string
 
 	// What else the auth callout's request tells its service: the
@@ -60,7 +60,10 @@ type Credentials struct {
 }
 
 // Connection types, as user JWTs name them (allowed_connection_types).
-const ConnTypeStandard = "STANDARD"
+const (
+	ConnTypeStandard  = "STANDARD"
+	ConnTypeWebSocket = "WEBSOCKET"
+)
 
 // Identity is who an Authenticator says a client is.
 type Identity struct {

@@ -44,17 +44,14 @@ type Info struct {
 	Natsd string `json:"natsd_version,omitempty"`
 }
 
-// baseInfo is the INFO without per-client fields. Call with s.mu held or
-// not; it takes what it needs.
-func (s *Server) baseInfo() Info {
+// baseInfo is the INFO without per-client fields, for a client of the
+// client port or, with ws, a WebSocket client. Call without s.mu held.
+func (s *Server) baseInfo(ws bool) Info {
 	o := s.getOpts()
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	host, port := s.clientHostPort()
-	cluster := s.clusterNm
-	ldm := s.ldm
-	urls := s.connectURLs()
-	s.mu.Unlock()
-	return Info{
+	info := Info{
 		ID:           s.id,
 		Name:         o.ServerName,
 		Version:      ProtocolVersion,
@@ -68,19 +65,23 @@ func (s *Server) baseInfo() Info {
 		TLSVerify:    o.TLS != nil && o.TLS.Verify,
 		TLSAvailable: o.TLS != nil && o.AllowNonTLS,
 		MaxPayload:   o.MaxPayload,
-		Cluster:      cluster,
-		ConnectURLs:  urls,
-		LameDuckMode: ldm,
+		Cluster:      s.clusterNm,
+		ConnectURLs:  s.connectURLs(),
+		LameDuckMode: s.ldm,
 		XKey:         s.xkey,
 		Natsd:        s.version,
 	}
+	if ws {
+		s.wsInfo(&info, o)
+	}
+	return info
 }
 
 // clientInfo is the INFO line for c; with connectInfo, the one 2.12+ send
 // after the first PONG. Call with the client's lock held or not: it reads only immutable
 // client fields.
 func (s *Server) clientInfo(c *client, connectInfo bool) []byte {
-	info := s.baseInfo()
+	info := s.baseInfo(c.ws != nil)
 	info.ClientID = c.cid
 	info.ClientIP = c.Host()
 	if !connectInfo && c.nonce != nil {

@@ -28,10 +28,13 @@ func (s *Server) LameDuckClient(cid uint64) bool {
 	if c == nil {
 		return false
 	}
-	info := s.baseInfo()
+	info := s.baseInfo(c.ws != nil)
 	info.LameDuckMode = true
 	s.mu.Lock()
 	info.ConnectURLs = slices.Clone(s.peerURLs)
+	if c.ws != nil {
+		info.ConnectURLs = slices.Clone(s.ws.peerURLs)
+	}
 	s.mu.Unlock()
 	info.ClientID = c.cid
 	info.ClientIP = c.Host()

@@ -23,7 +23,7 @@ func (s *Server) LameDuck(ctx context.Context) {
 	s.ldm = true
 	s.mu.Unlock()
 	s.closeListeners()
-	s.sendAsyncInfo()
+	s.sendAsyncInfo(infoToAll)
 
 	if !sleepCtx(ctx, o.LameDuckGracePeriod) {
 		return

@@ -63,6 +63,9 @@ type Options struct {
 	TLS         *tlsconf.Options
 	AllowNonTLS bool
 
+	// WebSocket is the websocket { } block (nil: none).
+	WebSocket *WebSocketOptions
+
 	Auth AuthOptions
 
 	// Accounts are the accounts block ($G, the global account, always

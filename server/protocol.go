@@ -29,6 +29,7 @@ func (c *client) Connect(arg []byte) error {
 		c.log().Debug("Malformed CONNECT", zap.Error(connectJSONError(err)))
 		return errBadConnect
 	}
+	c.applyCookies(&opts)
 	if opts.Protocol < 0 || opts.Protocol > 1 {
 		return errInvalidProto
 	}
@@ -45,20 +46,21 @@ func (c *client) Connect(arg []byte) error {
 	var ident *Identity
 	calledOut := false
 	acc := c.srv.gacc
+	auth := c.authOpts(so)
 	switch {
-	case so.Auth.External != nil:
-		id, err := so.Auth.External.Authenticate(c.credentials(&opts))
+	case auth.External != nil:
+		id, err := auth.External.Authenticate(c.credentials(&opts))
 		if err != nil || id == nil || id.Account == nil {
 			c.log().Info("Authorization Error", zap.Error(err))
 			return errAuthViolation
 		}
 		ident, user, acc = id, id.User, id.Account
-	case so.Auth.Configured():
-		if opts.User != "" && c.srv.mapper.Load() != nil {
+	case auth.Configured():
+		if opts.User != "" && c.srv.mapper.Load() != nil && c.ws == nil {
 			c.log().Warn(`User "` + opts.User + `" found in connect proto, but user required from cert`)
 		}
-		u, ok := c.authenticate(&so.Auth, &opts)
-		if co := so.Auth.Callout; co != nil && co.delegates(&so.Auth, &opts, u, ok, c.srv.userAccount(u)) {
+		u, ok := c.authenticate(auth, &opts)
+		if co := auth.Callout; co != nil && co.delegates(auth, &opts, u, ok, c.srv.userAccount(u)) {
 			id, err := c.callout(co, &opts)
 			if err != nil || id == nil || id.Account == nil {
 				c.log().Info("Authorization Error: refused by the auth callout", zap.String("user", opts.User), zap.Error(err))
@@ -96,6 +98,7 @@ func (c *client) Connect(arg []byte) error {
 	// The account's max_payload applies from the next op on, also in this
 	// read.
 	c.parser.MaxPayload = c.maxPayload(so)
+	c.wsFramesFor(c.parser.MaxPayload)
 
 	c.Lock()
 	first := !c.flags.has(connectReceived)

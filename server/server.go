@@ -71,6 +71,7 @@ type Server struct {
 	router atomic.Pointer[routerHolder]
 	events eventsHolder // the system account's client events (events.go)
 
+	ws     wsServer                           // WebSocket listeners, handshakes and peers' URLs (websocket.go)
 	tls    atomic.Pointer[tlsState]           // the client listener's certificates (tls.go)
 	mapper atomic.Pointer[tlsconf.UserMapper] // verify_and_map; nil when it does not apply
 
@@ -110,6 +111,8 @@ func New(opts Options, log *zap.Logger, version string) *Server {
 	}
 	s.id, _ = kp.PublicKey()
 	s.xkey, _ = xkp.PublicKey()
+	s.ws.listeners = map[net.Listener]struct{}{}
+	s.ws.pending = map[net.Conn]bool{}
 	s.gacc = newAccount(s, GlobalAccountName)
 	s.accounts = map[string]*Account{GlobalAccountName: s.gacc}
 	s.internal.init(s)
@@ -118,6 +121,7 @@ func New(opts Options, log *zap.Logger, version string) *Server {
 	}
 	s.opts.Store(&o)
 	s.setMapper(&o)
+	s.setWebSocketPolicy(&o)
 	s.configureAccounts(o.Accounts)
 	return s
 }
@@ -219,11 +223,16 @@ func (s *Server) StopListener(ln net.Listener) {
 	_ = ln.Close()
 }
 
-// closeListeners stops accepting clients on every listener.
+// closeListeners stops accepting clients on every listener, WebSocket ones
+// included.
 func (s *Server) closeListeners() {
 	s.mu.Lock()
 	lns := s.listeners
 	s.listeners = map[net.Listener]struct{}{}
+	for ln := range s.ws.listeners {
+		lns[ln] = struct{}{}
+	}
+	s.ws.listeners = map[net.Listener]struct{}{}
 	s.mu.Unlock()
 	for ln := range lns {
 		_ = ln.Close()
@@ -243,7 +252,7 @@ func (s *Server) accept(nc net.Conn) {
 	}
 	o := s.getOpts()
 	sock, ct := s.wrapTLS(nc, o)
-	c := newClient(s, sock)
+	c := newClient(s, sock, nil)
 	if ct != nil {
 		c.sock, c.tls = sock.(*clientSocket), ct
 	}
@@ -295,6 +304,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 
 	s.closeListeners()
+	s.mu.Lock()
+	for nc := range s.ws.pending {
+		_ = nc.Close() // ends its handshake at once
+	}
+	s.mu.Unlock()
 	for _, c := range s.snapshotClients() {
 		c.Close(conn.ServerShutdown)
 	}

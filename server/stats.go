@@ -33,6 +33,11 @@ type Stats struct {
 	// TLSCertNotAfter is when the client listener's current certificate
 	// expires (zero without TLS).
 	TLSCertNotAfter time.Time
+	// The WebSocket listener: its host and bound port (0: none), and when
+	// websocket.tls's certificate expires (zero without wss).
+	WebSocketHost         string
+	WebSocketPort         int
+	WebSocketCertNotAfter time.Time
 }
 
 // Stats returns the server's counters now.
@@ -42,7 +47,16 @@ func (s *Server) Stats() Stats {
 	host, port := s.clientHostPort()
 	nconn := len(s.clients)
 	urls := s.connectURLs()
+	var wsHost string
+	var wsPort int
+	if s.ws.current != nil {
+		wsHost, wsPort = s.wsHostPort(o.WebSocket)
+	}
 	s.mu.Unlock()
+	var wsNotAfter time.Time
+	if st := s.ws.tls.Load(); st != nil && o.WebSocket != nil && !o.WebSocket.NoTLS {
+		wsNotAfter = st.store.NotAfter()
+	}
 	return Stats{
 		ID: s.id, Name: o.ServerName, Version: s.version, Start: s.start,
 		Host: host, Port: port, Connections: nconn, TotalConnections: s.totalConns.Load(),
@@ -51,6 +65,7 @@ func (s *Server) Stats() Stats {
 		SlowConsumers: s.stats.slowConsumers.Load(), StaleConnections: s.stats.staleConnections.Load(),
 		Subscriptions: s.NumSubscriptions(), ConnectURLs: urls,
 		TLSCertNotAfter: s.tlsNotAfter(o),
+		WebSocketHost:   wsHost, WebSocketPort: wsPort, WebSocketCertNotAfter: wsNotAfter,
 	}
 }
 
@@ -65,7 +80,10 @@ func (s *Server) tlsNotAfter(o *Options) time.Time {
 
 // ConnStats is one client connection as monitoring shows it.
 type ConnStats struct {
-	Cid          uint64
+	Cid uint64
+	// Type is how the client connected: "nats", or "websocket" (/connz
+	// "type", as nats-server's).
+	Type         string
 	IP           string
 	Port         int
 	Start        time.Time
@@ -136,7 +154,7 @@ func (c *client) statsLocked() *ConnStats {
 	inMsgs, inBytes := c.In()
 	outMsgs, outBytes := c.OutLocked()
 	cs := &ConnStats{
-		Cid: c.cid, IP: c.Host(), Port: c.Port(), Start: c.Start(), LastActivity: c.LastActivityLocked(),
+		Cid: c.cid, Type: "nats", IP: c.Host(), Port: c.Port(), Start: c.Start(), LastActivity: c.LastActivityLocked(),
 		RTT: c.RTTLocked(), Pending: c.PendingLocked(),
 		InMsgs: inMsgs, OutMsgs: outMsgs, InBytes: inBytes, OutBytes: outBytes,
 		Name: c.opts.Name, Lang: c.opts.Lang, Version: c.opts.Version, Account: c.accountName(),
@@ -149,6 +167,12 @@ func (c *client) statsLocked() *ConnStats {
 	if c.tls != nil && c.tls.sess != nil {
 		s := c.tls.sess
 		cs.TLSVersion, cs.TLSCipherSuite, cs.TLSFirst, cs.TLSPeerCerts = s.Version, s.CipherSuite, s.First, s.PeerCerts
+	}
+	if c.ws != nil {
+		cs.Type = "websocket"
+		if s := c.ws.sess; s != nil {
+			cs.TLSVersion, cs.TLSCipherSuite, cs.TLSPeerCerts = s.Version, s.CipherSuite, s.PeerCerts
+		}
 	}
 	if c.IsClosedLocked() {
 		reason, stop := c.ClosedAtLocked()

@@ -314,7 +314,9 @@ func isTimeout(err error) bool {
 // Call without the client's lock.
 func (c *client) authenticate(a *AuthOptions, co *connectOpts) (*User, bool) {
 	m := c.srv.mapper.Load()
-	if m == nil || a.Token != "" || a.Username != "" {
+	if m == nil || a.Token != "" || a.Username != "" || c.ws != nil {
+		// verify_and_map is the client listener's: WebSocket clients
+		// authenticate with what they send.
 		return authenticate(a, co, c.nonce)
 	}
 	c.Lock()

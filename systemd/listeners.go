@@ -5,15 +5,17 @@ import "net"
 // Names of the listeners natsd takes from socket activation, as set with
 // FileDescriptorName= in the socket units.
 const (
-	ClientListener  = "client"
-	ClusterListener = "cluster"
-	MonitorListener = "monitor"
+	ClientListener    = "client"
+	ClusterListener   = "cluster"
+	MonitorListener   = "monitor"
+	WebSocketListener = "websocket"
 )
 
-var listenerNames = []string{ClientListener, ClusterListener, MonitorListener}
+var listenerNames = []string{ClientListener, ClusterListener, MonitorListener, WebSocketListener}
 
 // Listeners returns the listening sockets passed by socket activation,
-// keyed by their FileDescriptorName=: "client", "cluster", "monitor". Each
+// keyed by their FileDescriptorName=: "client", "cluster", "monitor",
+// "websocket". Each
 // name may be passed once; put one ListenStream= in each socket unit. A
 // single descriptor without a name (LISTEN_FDNAMES empty or "unknown", as
 // from systemd-socket-activate without --fdname) is the client listener.

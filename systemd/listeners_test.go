@@ -245,6 +245,14 @@ func TestListeners(t *testing.T) {
 			want:    []string{"client", "cluster", "monitor"},
 		},
 		{
+			name: "all four",
+			socks: func(t *testing.T) []passed {
+				return []passed{tcpListener(t), tcpListener(t), tcpListener(t), tcpListener(t)}
+			},
+			fdnames: "websocket:client:cluster:monitor",
+			want:    []string{"client", "cluster", "monitor", "websocket"},
+		},
+		{
 			name:    "any order",
 			socks:   func(t *testing.T) []passed { return []passed{tcpListener(t), tcpListener(t)} },
 			fdnames: "monitor:client",
@@ -273,7 +281,7 @@ func TestListeners(t *testing.T) {
 			name:    "unit name, no FileDescriptorName",
 			socks:   func(t *testing.T) []passed { return []passed{tcpListener(t)} },
 			fdnames: "natsd.socket",
-			wantErr: `is named "natsd.socket"; natsd takes "client", "cluster", "monitor" (set FileDescriptorName=)`,
+			wantErr: `is named "natsd.socket"; natsd takes "client", "cluster", "monitor", "websocket" (set FileDescriptorName=)`,
 		},
 		{
 			name:    "two unnamed",

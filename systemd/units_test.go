@@ -15,7 +15,7 @@ const unitDir = "../packaging/systemd"
 
 var (
 	serviceUnit = "natsd.service"
-	socketUnits = []string{"natsd.socket", "natsd-cluster.socket", "natsd-monitor.socket"}
+	socketUnits = []string{"natsd.socket", "natsd-cluster.socket", "natsd-monitor.socket", "natsd-websocket.socket"}
 )
 
 // unitSettings reads a unit file into section → key → values, in order.

@@ -36,14 +36,18 @@ func accountsConf() string {
 }
 
 // topologyConf writes the one config file every node of sc reads (named
-// accounts, route TLS), or returns no flags when sc needs none.
-func topologyConf(cfg *config, sc scenario, dir string) ([]string, error) {
+// accounts, route TLS, the WebSocket listener on wsPort when not 0), or
+// returns no flags when sc needs none.
+func topologyConf(cfg *config, sc scenario, dir string, wsPort int) ([]string, error) {
 	var b strings.Builder
 	if cfg.namedAccount || sc.Service {
 		b.WriteString(accountsConf())
 	}
 	if sc.TLS == tlsRoutes {
 		b.WriteString(cfg.pki.routeTLSConf())
+	}
+	if wsPort != 0 {
+		b.WriteString(wsConf(wsPort))
 	}
 	if b.Len() == 0 {
 		return nil, nil

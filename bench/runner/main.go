@@ -39,6 +39,7 @@ type config struct {
 	only                             string
 	crossRoute                       bool
 	tls                              bool
+	ws                               bool
 	cost                             bool
 	js                               bool
 	namedAccount                     bool
@@ -83,6 +84,15 @@ func scenarios(cfg *config) []scenario {
 				Size: 16, Msgs: n(2_000_000), Subs: 1, Nodes: 3, PubNode: 0, SubNode: 1, TLS: tlsRoutes})
 		}
 	}
+	if cfg.ws {
+		// The same pub→sub cases with both clients on WebSocket (ws://,
+		// no compression: nats.go's default), from a config file both
+		// servers read alike.
+		list = append(list,
+			scenario{ID: "pubsub16ws", Title: "pub→sub 1:1, 16 B, WebSocket", Size: 16, Msgs: n(2_000_000), Subs: 1, WS: true},
+			scenario{ID: "pubsub1kws", Title: "pub→sub 1:1, 1 KiB, WebSocket", Size: 1024, Msgs: n(400_000), Subs: 1, WS: true},
+		)
+	}
 	for i := range list {
 		list[i].Nodes = max(list[i].Nodes, 1)
 	}
@@ -103,9 +113,10 @@ func main() {
 	flag.DurationVar(&cfg.runTimeout, "run-timeout", 90*time.Second, "limit for one `nats bench pub`")
 	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "limit for subscribers to finish after the publisher")
 	flag.Float64Var(&cfg.scale, "scale", 1, "multiply every message count (e.g. 0.1 for a smoke run)")
-	flag.StringVar(&cfg.only, "only", "", "comma-separated scenario ids to run (pub16,pubsub16,fanout16,pubsub1k,svc16,route16,pubsub16tls,pubsub1ktls,route16tls,jspubasync,jspubsync,jsconsume,jsfetch,kvput,kvget,rss; js: every JetStream one)")
+	flag.StringVar(&cfg.only, "only", "", "comma-separated scenario ids to run (pub16,pubsub16,fanout16,pubsub1k,svc16,route16,pubsub16tls,pubsub1ktls,route16tls,pubsub16ws,pubsub1kws,jspubasync,jspubsync,jsconsume,jsfetch,kvput,kvget,rss; js: every JetStream one)")
 	flag.BoolVar(&cfg.crossRoute, "cross-route", true, "run the cross-route scenarios (3-node cluster, pub on A, sub on B)")
 	flag.BoolVar(&cfg.tls, "tls", true, "run the TLS scenarios (pub→sub over client TLS, cross-route over route TLS)")
+	flag.BoolVar(&cfg.ws, "ws", true, "run the WebSocket scenarios (pub→sub with both clients on ws://)")
 	flag.BoolVar(&cfg.js, "js", true, "run the JetStream scenarios (natsd's default against nats-server with sync_interval: always and with its default)")
 	flag.BoolVar(&cfg.cost, "cost", true, "after the rounds, run each throughput scenario once more per server with GODEBUG=gctrace=1 and report its CPU time and GC cycles per million messages")
 	flag.BoolVar(&cfg.namedAccount, "account", true, "clients in a named account (APP, with a user and password), not the global account $G")

@@ -74,6 +74,7 @@ type server struct {
 	port     int
 	httpPort int  // 0 when started without monitoring
 	tls      bool // clients must use TLS
+	wsPort   int  // the clients use this WebSocket port (0: the client port)
 	logPath  string
 	exited   chan struct{}
 	waitErr  error
@@ -81,6 +82,9 @@ type server struct {
 }
 
 func (s *server) URL() string {
+	if s.wsPort != 0 {
+		return fmt.Sprintf("ws://127.0.0.1:%d", s.wsPort)
+	}
 	if s.tls {
 		return fmt.Sprintf("tls://127.0.0.1:%d", s.port)
 	}
@@ -105,6 +109,7 @@ type serverOpts struct {
 	extra   []string // e.g. cluster flags
 	env     []string // extra environment, e.g. GODEBUG=gctrace=1
 	tls     bool     // the extra flags put the client port on TLS
+	wsPort  int      // the extra flags give a WebSocket listener on this port, for the clients
 }
 
 // startServer starts k on loopback with a free client port, the same
@@ -115,7 +120,7 @@ func startServer(k serverKind, dir string, o serverOpts) (*server, error) {
 		return nil, err
 	}
 	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port)}
-	s := &server{kind: k, port: port, exited: make(chan struct{}), tls: o.tls}
+	s := &server{kind: k, port: port, exited: make(chan struct{}), tls: o.tls, wsPort: o.wsPort}
 	if o.monitor {
 		if s.httpPort, err = freePort(); err != nil {
 			return nil, err
@@ -161,6 +166,13 @@ func (s *server) waitReady(timeout time.Duration) error {
 		if c, err := net.DialTimeout("tcp", s.Addr(), time.Second); err == nil {
 			c.Close()
 			ok = true
+		}
+		if ok && s.wsPort != 0 {
+			ok = false
+			if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.wsPort), time.Second); err == nil {
+				c.Close()
+				ok = true
+			}
 		}
 		if ok && s.httpPort != 0 {
 			var v struct{}

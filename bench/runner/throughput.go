@@ -31,6 +31,8 @@ type scenario struct {
 
 	// TLS: none, the client port, or the routes (tls.go).
 	TLS tlsMode
+	// WS: the clients connect over WebSocket (ws.go).
+	WS bool
 
 	// Service: requests from account APP to a service exported by account
 	// SVC (Subs is the number of requesters and of responders).
@@ -158,7 +160,17 @@ func rateFromCSV(path string) (float64, error) {
 //
 // The cross-route scenario (publish on A, subscribe on B) uses this path.
 func startTopology(cfg *config, k serverKind, sc scenario, dir string, env []string) ([]*server, error) {
-	args, err := topologyConf(cfg, sc, dir)
+	ws := 0
+	if sc.WS {
+		if sc.Nodes > 1 {
+			return nil, errors.New("WebSocket scenarios run on one server (the listener's port is the same for all)")
+		}
+		var err error
+		if ws, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	args, err := topologyConf(cfg, sc, dir, ws)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +178,7 @@ func startTopology(cfg *config, k serverKind, sc scenario, dir string, env []str
 		args = append(args, cfg.pki.clientArgs()...)
 	}
 	if sc.Nodes <= 1 {
-		s, err := startServer(k, dir, serverOpts{monitor: true, env: env, extra: args, tls: sc.TLS == tlsClients})
+		s, err := startServer(k, dir, serverOpts{monitor: true, env: env, extra: args, tls: sc.TLS == tlsClients, wsPort: ws})
 		if err != nil {
 			return nil, err
 		}

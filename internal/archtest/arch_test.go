@@ -16,7 +16,7 @@ const module = "github.com/natsd/natsd/"
 // say where it stands.
 var allowed = map[string][]string{
 	"cmd/natsd":               {"daemon"},
-	"daemon":                  {"cluster", "confparse", "jetstream", "server", "server/authcallout", "server/jwtauth", "server/monitor", "server/subject", "systemd", "sysacct", "tlsconf"},
+	"daemon":                  {"cluster", "confparse", "jetstream", "server", "server/authcallout", "server/jwtauth", "server/monitor", "server/subject", "server/websocket", "systemd", "sysacct", "tlsconf"},
 	"jetstream":               {"jetstream/store", "server", "server/subject"},
 	"jetstream/store":         {},
 	"jetstream/store/faultfs": {"jetstream/store"},
@@ -25,7 +25,8 @@ var allowed = map[string][]string{
 	"server/monitor":          {"cluster", "jetstream", "server", "server/subject"},
 	"server/jwtauth":          {"server"},
 	"server/authcallout":      {"server", "server/jwtauth"},
-	"server":                  {"server/conn", "server/wire", "server/subject", "server/outbuf", "tlsconf"},
+	"server":                  {"server/conn", "server/wire", "server/subject", "server/outbuf", "server/websocket", "tlsconf"},
+	"server/websocket":        {"server/outbuf"},
 	"server/conn":             {"server/outbuf", "server/wire"},
 	"server/wire":             {},
 	"server/subject":          {},
@@ -73,7 +74,7 @@ func TestImportsFollowTheArchitecture(t *testing.T) {
 // The leaves that parse untrusted input stay standard-library only: they
 // are fuzzed and benchmarked alone, and log nothing.
 func TestLeavesUseOnlyTheStandardLibrary(t *testing.T) {
-	for _, pkg := range []string{"confparse", "server/wire", "server/subject", "server/outbuf", "tlsconf"} {
+	for _, pkg := range []string{"confparse", "server/wire", "server/subject", "server/outbuf", "server/websocket", "tlsconf"} {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list %s: %v\n%s", pkg, err, out)

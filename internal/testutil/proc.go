@@ -119,6 +119,7 @@ type Ports struct {
 	Nats       []string `json:"nats"`
 	Monitoring []string `json:"monitoring"`
 	Cluster    []string `json:"cluster"`
+	WebSocket  []string `json:"websocket"`
 }
 
 type syncBuffer struct {
@@ -202,6 +203,18 @@ func StartEnv(t testing.TB, env []string, bin string, args ...string) *Proc {
 
 // ClientURL is the first loopback client URL of the ports file.
 func (p *Proc) ClientURL() string { return pickLoopback(p.Ports.Nats) }
+
+// WebSocketURL is the first loopback WebSocket URL (ws:// or wss://).
+func (p *Proc) WebSocketURL() string { return pickLoopback(p.Ports.WebSocket) }
+
+// WebSocketAddr is host:port of WebSocketURL.
+func (p *Proc) WebSocketAddr() string {
+	u, err := url.Parse(p.WebSocketURL())
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
 
 // MonitorURL is the first loopback monitoring URL.
 func (p *Proc) MonitorURL() string { return pickLoopback(p.Ports.Monitoring) }

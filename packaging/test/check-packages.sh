@@ -83,7 +83,7 @@ same() { diff -u "$1" "$2" | sed 's/^/    /' && [ "${PIPESTATUS[0]}" = 0 ] || fa
 # The files both packages hold, modulo the unit directory (UNITDIR).
 files_common() {
 	printf '%s\n' /etc/nats/seed.conf /usr/bin/natsd \
-		"$1"/natsd.service "$1"/natsd.socket "$1"/natsd-cluster.socket "$1"/natsd-monitor.socket \
+		"$1"/natsd.service "$1"/natsd.socket "$1"/natsd-cluster.socket "$1"/natsd-monitor.socket "$1"/natsd-websocket.socket \
 		/usr/lib/sysusers.d/natsd.conf /usr/lib/tmpfiles.d/natsd.conf \
 		/usr/share/doc/natsd/README.md /usr/share/doc/natsd/copyright \
 		/usr/share/man/man8/natsd.8.gz
@@ -102,6 +102,7 @@ check_seed() {
 	# Each commented example, uncommented, loads too.
 	local S=packaging/seed.conf
 	sed -n '/^# cluster {/,/^# }/p' "$S" | sed 's/^# \{0,1\}//' >"$WORK/cluster.conf"
+	sed -n '/^# websocket {/,/^# }/p' "$S" | sed 's/^# \{0,1\}//' >"$WORK/websocket.conf"
 	awk '/^# authorization \{/ { n++ } n == 1' "$S" | sed -n '1,/^# }/p' | sed 's/^# \{0,1\}//' >"$WORK/auth1.conf"
 	awk '/^# authorization \{/ { n++ } n == 2' "$S" | sed -n '1,/^# }/p' | sed 's/^# \{0,1\}//' >"$WORK/auth2.conf"
 	sed -n '/^# jetstream {/,/^# }/p' "$S" | sed 's/^# \{0,1\}//' >"$WORK/jetstream.conf"
@@ -113,11 +114,11 @@ check_seed() {
 	state=$(sed -n 's/^StateDirectory=//p' packaging/systemd/natsd.service)
 	grep -q -x "  store_dir: /var/lib/$state" "$WORK/jetstream.conf" || fail "the jetstream example's store_dir is not /var/lib/$state (StateDirectory=$state)"
 	local f
-	for f in cluster auth1 auth2 jetstream settings; do
+	for f in cluster websocket auth1 auth2 jetstream settings; do
 		[ -s "$WORK/$f.conf" ] || fail "no $f example found in $S"
 		"$WORK/deb/usr/bin/natsd" -t -c "$WORK/$f.conf" >/dev/null || fail "the $f example of $S does not load"
 	done
-	info "the commented examples (cluster, 2 x authorization, jetstream, settings) load when uncommented"
+	info "the commented examples (cluster, websocket, 2 x authorization, jetstream, settings) load when uncommented"
 }
 
 check_version() {
@@ -165,7 +166,7 @@ check_deb_control() {
 	grep -q 'adduser --system --group --home /var/lib/nats --no-create-home --quiet nats' "$c/postinst" || fail "postinst: no adduser"
 	grep -q 'deb-systemd-helper enable "$SERVICE"' "$c/postinst" || fail "postinst: no enable"
 	grep -q 'deb-systemd-invoke $_dh_action "$SERVICE"' "$c/postinst" || fail "postinst: no start/restart"
-	grep -q 'deb-systemd-invoke stop natsd.socket natsd-cluster.socket natsd-monitor.socket natsd.service' "$c/prerm" || fail "prerm: no stop"
+	grep -q 'deb-systemd-invoke stop natsd.socket natsd-cluster.socket natsd-monitor.socket natsd-websocket.socket natsd.service' "$c/prerm" || fail "prerm: no stop"
 	grep -q 'deluser --quiet --system nats' "$c/postrm" || fail "postrm: no deluser"
 	info "postinst: adduser, enable, start/restart; prerm: stop; postrm: deluser on purge"
 }

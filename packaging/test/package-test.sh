@@ -167,7 +167,7 @@ restart_natsd() {
 }
 units_state() {
 	local u out=
-	for u in natsd.service natsd.socket natsd-cluster.socket natsd-monitor.socket; do
+	for u in natsd.service natsd.socket natsd-cluster.socket natsd-monitor.socket natsd-websocket.socket; do
 		out+="$u=$(C systemctl is-enabled "$u" 2>/dev/null)/$(prop "$u" ActiveState) "
 	done
 	echo "$out"
@@ -186,7 +186,7 @@ step_install() {
 	info "units: $(units_state)"
 	[ "$(C systemctl is-enabled natsd.service)" = enabled ] || fail "natsd.service not enabled"
 	local u
-	for u in natsd.socket natsd-cluster.socket natsd-monitor.socket; do
+	for u in natsd.socket natsd-cluster.socket natsd-monitor.socket natsd-websocket.socket; do
 		[ "$(C systemctl is-enabled "$u")" = disabled ] || fail "$u $(C systemctl is-enabled "$u"), want disabled"
 		[ "$(prop "$u" ActiveState)" = inactive ] || fail "$u $(prop "$u" ActiveState)"
 	done

@@ -86,6 +86,16 @@ test_max_payload() { [ "$(max_payload)" = "$1" ]; }
 
 # http_get PATH: GET from the monitor port, print the response.
 # shellcheck disable=SC2016
+# ws_upgrade: the status line of a WebSocket upgrade on port 8080 (the
+# websocket block of the test seed.conf, and natsd-websocket.socket).
+ws_upgrade() {
+	C timeout 5 bash -c '
+		exec 3<>/dev/tcp/127.0.0.1/8080 || exit 1
+		printf "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" >&3
+		IFS= read -r status <&3
+		printf "%s\n" "${status%$'"'"'\r'"'"'}"'
+}
+
 http_get() {
 	C timeout 5 bash -c '
 		exec 3<>/dev/tcp/127.0.0.1/8222 || exit 1
@@ -132,7 +142,7 @@ mainpid() { prop natsd.service MainPID; }
 
 # reset: every natsd unit stopped, failures forgotten, config restored.
 reset_units() {
-	C systemctl stop natsd.service natsd.socket natsd-cluster.socket natsd-monitor.socket >/dev/null 2>&1
+	C systemctl stop natsd.service natsd.socket natsd-cluster.socket natsd-monitor.socket natsd-websocket.socket >/dev/null 2>&1
 	C systemctl reset-failed >/dev/null 2>&1
 	install -m 0640 "$HERE/seed.conf" "$NSPAWN_MNT/etc/nats/seed.conf"
 	C chown root:nats /etc/nats/seed.conf
@@ -191,7 +201,7 @@ run_step() {
 
 step_verify() { # the shipped units, unchanged, at their real paths
 	C systemd-analyze verify /lib/systemd/system/natsd.service /lib/systemd/system/natsd.socket \
-		/lib/systemd/system/natsd-cluster.socket /lib/systemd/system/natsd-monitor.socket >"$NSPAWN_RUN/verify.out" 2>&1 ||
+		/lib/systemd/system/natsd-cluster.socket /lib/systemd/system/natsd-monitor.socket /lib/systemd/system/natsd-websocket.socket >"$NSPAWN_RUN/verify.out" 2>&1 ||
 		{ cat "$NSPAWN_RUN/verify.out"; fail "systemd-analyze verify"; }
 	[ ! -s "$NSPAWN_RUN/verify.out" ] || { cat "$NSPAWN_RUN/verify.out"; fail "systemd-analyze verify printed warnings"; }
 	info "$(C systemd-analyze security --no-pager natsd.service 2>&1 | tail -1)"
@@ -372,7 +382,7 @@ step_watchdog() { # WATCHDOG=1 while healthy; a wedged natsd stops pinging and i
 }
 
 step_socket_activation() { # a connection to the client socket starts natsd
-	C systemctl start natsd.socket natsd-monitor.socket || fail "start sockets"
+	C systemctl start natsd.socket natsd-monitor.socket natsd-websocket.socket || fail "start sockets"
 	[ "$(prop natsd.service ActiveState)" = inactive ] || fail "natsd.service already $(prop natsd.service ActiveState)"
 	local t0 out pid env
 	t0=$(nspawn_now_ms)
@@ -382,9 +392,11 @@ step_socket_activation() { # a connection to the client socket starts natsd
 	pid=$(mainpid)
 	env=$(C cat "/proc/$pid/environ" | tr '\0' '\n' | grep '^LISTEN_' | tr '\n' ' ')
 	info "natsd started with: $env"
-	[[ $env == *LISTEN_FDS=2* && $env == *client* && $env == *monitor* ]] || fail "sockets not passed"
+	[[ $env == *LISTEN_FDS=3* && $env == *client* && $env == *monitor* && $env == *websocket* ]] || fail "sockets not passed"
 	[[ $(http_get /varz) == *"200 OK"* ]] || fail "GET /varz on the activated monitor socket"
 	info "GET /varz -> 200 on the monitor socket"
+	[[ $(ws_upgrade) == "HTTP/1.1 101 Switching Protocols" ]] || fail "WebSocket upgrade on the activated websocket socket: $(ws_upgrade)"
+	info "WebSocket upgrade -> 101 on the websocket socket"
 	# Stopping the service leaves the sockets listening: the next
 	# connection starts it again.
 	C systemctl stop natsd.service
@@ -469,7 +481,7 @@ main() {
 	run_step integration notify_reload "reload: RELOADING=1 ... READY=1, back to active" notify_ready
 	run_step integration status_broken "failed reload shows in StatusText, cleared by a good one" notify_ready
 	run_step integration watchdog "WATCHDOG=1 while healthy; a wedged natsd is restarted" notify_ready
-	run_step integration socket_activation "client+monitor sockets; a connection starts natsd"
+	run_step integration socket_activation "client, monitor and websocket sockets; a connection starts natsd"
 	run_step integration extend_timeout "EXTEND_TIMEOUT_USEC: drain outlasts TimeoutStopSec" notify_ready
 
 	t=$(nspawn_now_ms)

@@ -39,7 +39,7 @@ func (c *Callout) request(cr *server.Credentials, userPub string, timeout time.D
 		rc.Server.XKey = xpub
 	}
 	rc.ClientInformation = jwt.ClientInformation{Host: cr.Host, ID: cr.ClientID, User: rawUser(cr), Name: cr.Name,
-		Kind: "Client", Type: "nats"}
+		Kind: "Client", Type: clientType(cr)}
 	if cr.Sig != "" {
 		rc.ClientInformation.Nonce = string(cr.Nonce)
 	}
@@ -95,4 +95,13 @@ func clientTLS(st *tls.ConnectionState) *jwt.ClientTLS {
 		}
 	}
 	return ct
+}
+
+// clientType is client_info.type as nats-server v2.15.2 gives it (recorded):
+// "websocket" for a WebSocket client, "nats" for the others.
+func clientType(cr *server.Credentials) string {
+	if cr.ConnectionType == server.ConnTypeWebSocket {
+		return "websocket"
+	}
+	return "nats"
 }

@@ -162,7 +162,7 @@ func BuildConnz(srv *server.Server, o ConnzOptions) *Connz {
 // connInfo is the /connz entry of c.
 func connInfo(c *server.ConnStats, o *ConnzOptions, now time.Time) *ConnInfo {
 	ci := &ConnInfo{
-		Cid: c.Cid, Kind: "Client", Type: "nats", IP: c.IP, Port: c.Port,
+		Cid: c.Cid, Kind: "Client", Type: cmp.Or(c.Type, "nats"), IP: c.IP, Port: c.Port,
 		Start: c.Start, LastActivity: c.LastActivity,
 		Uptime: FormatDuration(uptimeOf(c, now)), Idle: FormatDuration(now.Sub(c.LastActivity)),
 		Pending: c.Pending, InMsgs: c.InMsgs, OutMsgs: c.OutMsgs, InBytes: c.InBytes, OutBytes: c.OutBytes,

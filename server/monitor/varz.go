@@ -35,6 +35,7 @@ type Varz struct {
 	MaxPayload       int               `json:"max_payload"`
 	MaxPending       int64             `json:"max_pending"`
 	Cluster          ClusterOptsVarz   `json:"cluster"`
+	WebSocket        WebSocketOptsVarz `json:"websocket"`
 	TLSTimeout       float64           `json:"tls_timeout"`
 	WriteDeadline    time.Duration     `json:"write_deadline"`
 	Start            time.Time         `json:"start"`
@@ -90,6 +91,27 @@ type ClusterOptsVarz struct {
 	TLSCertError    string    `json:"tls_cert_error,omitempty"`
 }
 
+// WebSocketOptsVarz is /varz "websocket", with nats-server's fields ({}
+// without a WebSocket listener).
+type WebSocketOptsVarz struct {
+	Host             string        `json:"host,omitempty"`
+	Port             int           `json:"port,omitempty"`
+	Advertise        string        `json:"advertise,omitempty"`
+	NoAuthUser       string        `json:"no_auth_user,omitempty"`
+	JWTCookie        string        `json:"jwt_cookie,omitempty"`
+	HandshakeTimeout time.Duration `json:"handshake_timeout,omitempty"`
+	AuthTimeout      float64       `json:"auth_timeout,omitempty"`
+	NoTLS            bool          `json:"no_tls,omitempty"`
+	TLSMap           bool          `json:"tls_map,omitempty"`
+	TLSPinnedCerts   []string      `json:"tls_pinned_certs,omitempty"`
+	SameOrigin       bool          `json:"same_origin,omitempty"`
+	AllowedOrigins   []string      `json:"allowed_origins,omitempty"`
+	Compression      bool          `json:"compression,omitempty"`
+	// As the top-level fields, for websocket.tls.
+	TLSCertNotAfter time.Time `json:"tls_cert_not_after,omitzero"`
+	TLSCertError    string    `json:"tls_cert_error,omitempty"`
+}
+
 // DaemonStats is what /varz shows of the daemon: the monitoring address,
 // the config and the last reload.
 type DaemonStats struct {
@@ -101,9 +123,9 @@ type DaemonStats struct {
 	LastReload      time.Time // zero: none yet
 	LastReloadError string
 	HTTPSPort       int // the bound HTTPS monitoring port (0: none)
-	// Why the certificate files of tls { } and cluster.tls were refused
-	// when they last changed on disk ("": they were not).
-	TLSCertError, ClusterTLSCertError string
+	// Why the certificate files of tls { }, cluster.tls and websocket.tls
+	// were refused when they last changed on disk ("": they were not).
+	TLSCertError, ClusterTLSCertError, WebSocketTLSCertError string
 	// For /metrics only.
 	LastReloadChanges int
 	ReloadsOK         uint64 // reloads that applied (or found nothing to change)
@@ -145,6 +167,20 @@ func BuildVarz(srv *server.Server, cs *cluster.Stats, ds DaemonStats) *Varz {
 		v.TLSTimeout = o.TLS.HandshakeTimeout().Seconds()
 		v.TLSCertNotAfter = st.TLSCertNotAfter
 		v.TLSCertError = ds.TLSCertError
+	}
+	if w := o.WebSocket; w.Enabled() && st.WebSocketPort != 0 {
+		v.WebSocket = WebSocketOptsVarz{Host: st.WebSocketHost, Port: st.WebSocketPort, Advertise: w.Advertise,
+			NoAuthUser: w.NoAuthUser, JWTCookie: w.JWTCookie, HandshakeTimeout: w.HandshakeTimeout,
+			AuthTimeout: w.AuthTimeout.Seconds(), NoTLS: w.NoTLS, SameOrigin: w.SameOrigin,
+			AllowedOrigins: w.AllowedOrigins, Compression: w.Compression}
+		if t := w.TLS; t != nil && !w.NoTLS {
+			v.WebSocket.TLSMap = t.VerifyAndMap
+			for _, p := range t.PinnedCerts {
+				v.WebSocket.TLSPinnedCerts = append(v.WebSocket.TLSPinnedCerts, string(p))
+			}
+			v.WebSocket.TLSCertNotAfter = st.WebSocketCertNotAfter
+			v.WebSocket.TLSCertError = ds.WebSocketTLSCertError
+		}
 	}
 	if !ds.LastReload.IsZero() {
 		t := ds.LastReload
