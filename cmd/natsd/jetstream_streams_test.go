@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -322,5 +323,51 @@ func TestJetStreamMessageTTLAndKVTTL(t *testing.T) {
 				t.Errorf("after purge deletes: %d values", st.Values())
 			}
 		})
+	}
+}
+
+// The server-wide limits (max_memory_store, max_file_store) refuse a
+// stream whose max_bytes would not fit, with nats-server's errors;
+// sync_interval and unique_tag load.
+func TestJetStreamServerLimitsMatchReference(t *testing.T) {
+	t.Parallel()
+	reqs := []struct{ subj, body string }{
+		{"$JS.API.STREAM.CREATE.BIGF", `{"name":"BIGF","subjects":["bigf"],"max_bytes":1048576}`},
+		{"$JS.API.STREAM.CREATE.BIGM", `{"name":"BIGM","subjects":["bigm"],"storage":"memory","max_bytes":1048576}`},
+		{"$JS.API.STREAM.CREATE.F", `{"name":"F","subjects":["f"]}`},
+		{"$JS.API.STREAM.CREATE.M", `{"name":"M","subjects":["m"],"storage":"memory"}`},
+	}
+	results := map[string][]string{}
+	for _, impl := range implementations(t) {
+		sd := t.TempDir()
+		q := startConf(t, impl.bin, fmt.Sprintf("jetstream { store_dir: %q, max_memory_store: 64KB, max_file_store: 64KB, sync_interval: 2m, unique_tag: \"az:\" }\n", sd))
+		nc := connect(t, q.ClientURL())
+		var out []string
+		for _, r := range reqs {
+			m, err := nc.Request(r.subj, []byte(r.body), 5*time.Second)
+			if err != nil {
+				t.Fatalf("%s %s: %v", impl.name, r.subj, err)
+			}
+			var v struct {
+				Error json.RawMessage `json:"error"`
+			}
+			_ = json.Unmarshal(m.Data, &v)
+			out = append(out, r.subj+" "+string(v.Error))
+		}
+		// (Publishing past the server-wide limits is refused by
+		// nats-server, 503/10023 "insufficient resources", and not yet by
+		// natsd: not checked here.)
+		for _, subj := range []string{"f", "m"} {
+			m, err := nc.Request(subj, make([]byte, 1024), 5*time.Second)
+			if err != nil || !strings.Contains(string(m.Data), `"seq":1`) {
+				t.Errorf("%s: publish on %s: %v %v", impl.name, subj, m, err)
+			}
+		}
+		results[impl.name] = out
+	}
+	for i := range results["nats-server"] {
+		if g, w := results["natsd"][i], results["nats-server"][i]; g != w {
+			t.Errorf("natsd: %s\n ref:  %s", g, w)
+		}
 	}
 }
