@@ -151,6 +151,30 @@ func (ja *jsAccount) lookupStream(name string) *stream {
 	return ja.streams[name]
 }
 
+// streamOrReply is the request's stream, or nil once the requester has
+// been told that there is no such stream (10059).
+func (ja *jsAccount) streamOrReply(req *apiRequest, typ, name string) *stream {
+	mset := ja.lookupStream(name)
+	if mset == nil {
+		ja.respond(req.reply, typ, newError(errStreamNotFound), nil)
+	}
+	return mset
+}
+
+// consumerOrReply is the request's stream and consumer, or a nil consumer
+// once the requester has been told which of the two does not exist.
+func (ja *jsAccount) consumerOrReply(req *apiRequest, typ, stream, name string) (*stream, *consumer) {
+	mset := ja.streamOrReply(req, typ, stream)
+	if mset == nil {
+		return nil, nil
+	}
+	o := mset.lookupConsumer(name)
+	if o == nil {
+		ja.respond(req.reply, typ, newError(errConsumerNotFound), nil)
+	}
+	return mset, o
+}
+
 // sortedStreams are the account's streams by name.
 func (ja *jsAccount) sortedStreams() []*stream {
 	ja.mu.RLock()

@@ -74,9 +74,8 @@ func apiConsumerCreate(ja *jsAccount, req *apiRequest, t []string) {
 			return
 		}
 	}
-	mset := ja.lookupStream(streamName)
+	mset := ja.streamOrReply(req, typ, streamName)
 	if mset == nil {
-		ja.respond(req.reply, typ, newError(errStreamNotFound), nil)
 		return
 	}
 	mset.sync() // a new consumer starts from what was published before
@@ -292,14 +291,8 @@ func (mset *stream) lookupConsumer(name string) *consumer {
 
 func apiConsumerInfo(ja *jsAccount, req *apiRequest, t []string) {
 	const typ = "io.nats.jetstream.api.v1.consumer_info_response"
-	mset := ja.lookupStream(t[2])
-	if mset == nil {
-		ja.respond(req.reply, typ, newError(errStreamNotFound), nil)
-		return
-	}
-	o := mset.lookupConsumer(t[3])
+	mset, o := ja.consumerOrReply(req, typ, t[2], t[3])
 	if o == nil {
-		ja.respond(req.reply, typ, newError(errConsumerNotFound), nil)
 		return
 	}
 	mset.sync()
@@ -308,14 +301,8 @@ func apiConsumerInfo(ja *jsAccount, req *apiRequest, t []string) {
 
 func apiConsumerDelete(ja *jsAccount, req *apiRequest, t []string) {
 	const typ = "io.nats.jetstream.api.v1.consumer_delete_response"
-	mset := ja.lookupStream(t[2])
-	if mset == nil {
-		ja.respond(req.reply, typ, newError(errStreamNotFound), nil)
-		return
-	}
-	o := mset.lookupConsumer(t[3])
+	_, o := ja.consumerOrReply(req, typ, t[2], t[3])
 	if o == nil {
-		ja.respond(req.reply, typ, newError(errConsumerNotFound), nil)
 		return
 	}
 	o.stop(true, false)
@@ -326,14 +313,8 @@ func apiConsumerDelete(ja *jsAccount, req *apiRequest, t []string) {
 
 func apiConsumerPause(ja *jsAccount, req *apiRequest, t []string) {
 	const typ = "io.nats.jetstream.api.v1.consumer_pause_response"
-	mset := ja.lookupStream(t[2])
-	if mset == nil {
-		ja.respond(req.reply, typ, newError(errStreamNotFound), nil)
-		return
-	}
-	o := mset.lookupConsumer(t[3])
+	_, o := ja.consumerOrReply(req, typ, t[2], t[3])
 	if o == nil {
-		ja.respond(req.reply, typ, newError(errConsumerNotFound), nil)
 		return
 	}
 	var r struct {

@@ -169,9 +169,8 @@ func apiStreamUpdate(ja *jsAccount, req *apiRequest, t []string) {
 	}
 	ja.createMu.Lock()
 	defer ja.createMu.Unlock()
-	mset := ja.lookupStream(cfg.Name)
+	mset := ja.streamOrReply(req, typ, cfg.Name)
 	if mset == nil {
-		ja.respond(req.reply, typ, newError(errStreamNotFound), nil)
 		return
 	}
 	norm, apiErr := ja.e.normalizeStream(cfg)
@@ -320,9 +319,8 @@ func apiStreamDelete(ja *jsAccount, req *apiRequest, t []string) {
 	const typ = "io.nats.jetstream.api.v1.stream_delete_response"
 	ja.createMu.Lock()
 	defer ja.createMu.Unlock()
-	mset := ja.lookupStream(t[2])
+	mset := ja.streamOrReply(req, typ, t[2])
 	if mset == nil {
-		ja.respond(req.reply, typ, newError(errStreamNotFound), nil)
 		return
 	}
 	ja.mu.Lock()
@@ -397,9 +395,8 @@ type msgDeleteRequest struct {
 
 func apiMsgDelete(ja *jsAccount, req *apiRequest, t []string) {
 	const typ = "io.nats.jetstream.api.v1.stream_msg_delete_response"
-	mset := ja.lookupStream(t[3])
+	mset := ja.streamOrReply(req, typ, t[3])
 	if mset == nil {
-		ja.respond(req.reply, typ, newError(errStreamNotFound), nil)
 		return
 	}
 	var r msgDeleteRequest
@@ -459,9 +456,8 @@ type storedMsg struct {
 
 func apiMsgGet(ja *jsAccount, req *apiRequest, t []string) {
 	const typ = "io.nats.jetstream.api.v1.stream_msg_get_response"
-	mset := ja.lookupStream(t[3])
+	mset := ja.streamOrReply(req, typ, t[3])
 	if mset == nil {
-		ja.respond(req.reply, typ, newError(errStreamNotFound), nil)
 		return
 	}
 	var r msgGetRequest

@@ -65,9 +65,8 @@ func apiStreamSnapshot(ja *jsAccount, req *apiRequest, t []string) {
 		ja.respond(req.reply, typ, newError(errBadRequest), nil)
 		return
 	}
-	mset := ja.lookupStream(t[2])
+	mset := ja.streamOrReply(req, typ, t[2])
 	if mset == nil {
-		ja.respond(req.reply, typ, newError(errStreamNotFound), nil)
 		return
 	}
 	var r snapshotRequest

@@ -84,23 +84,11 @@ func runScenario(ctx context.Context, cfg *config, k serverKind, sc scenario, co
 // APP through APP's import, so that every request and every reply crosses
 // accounts.
 func runService(ctx context.Context, cfg *config, k serverKind, sc scenario, cost bool) (tpResult, error) {
-	dir, err := os.MkdirTemp(cfg.tmp, sc.ID+"-"+k.Name+"-")
+	dir, nodes, err := startRun(cfg, k, sc, cost)
 	if err != nil {
 		return tpResult{}, err
 	}
-	var env []string
-	if cost {
-		env = []string{"GODEBUG=gctrace=1"}
-	}
-	nodes, err := startTopology(cfg, k, sc, dir, env)
-	if err != nil {
-		return tpResult{}, err
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.Stop()
-		}
-	}()
+	defer stopAll(nodes)
 	s := nodes[0]
 	serveLog, err := os.Create(filepath.Join(dir, "serve.log"))
 	if err != nil {

@@ -228,27 +228,36 @@ func startTopology(cfg *config, k serverKind, sc scenario, dir string, env []str
 	return nodes, nil
 }
 
-// runThroughput runs scenario sc once against a fresh server (or cluster)
-// of kind k, then stops it. With cost, the servers run with
-// GODEBUG=gctrace=1 and the result has their CPU time and GC cycles.
-func runThroughput(ctx context.Context, cfg *config, k serverKind, sc scenario, cost bool) (tpResult, error) {
+// startRun starts sc's servers of kind k for one run, in a directory of
+// the run's own; with cost they run with GODEBUG=gctrace=1.
+func startRun(cfg *config, k serverKind, sc scenario, cost bool) (string, []*server, error) {
 	dir, err := os.MkdirTemp(cfg.tmp, sc.ID+"-"+k.Name+"-")
 	if err != nil {
-		return tpResult{}, err
+		return "", nil, err
 	}
 	var env []string
 	if cost {
 		env = []string{"GODEBUG=gctrace=1"}
 	}
 	nodes, err := startTopology(cfg, k, sc, dir, env)
+	return dir, nodes, err
+}
+
+func stopAll(nodes []*server) {
+	for _, n := range nodes {
+		n.Stop()
+	}
+}
+
+// runThroughput runs scenario sc once against a fresh server (or cluster)
+// of kind k, then stops it. With cost, the servers run with
+// GODEBUG=gctrace=1 and the result has their CPU time and GC cycles.
+func runThroughput(ctx context.Context, cfg *config, k serverKind, sc scenario, cost bool) (tpResult, error) {
+	dir, nodes, err := startRun(cfg, k, sc, cost)
 	if err != nil {
 		return tpResult{}, err
 	}
-	defer func() {
-		for _, n := range nodes {
-			n.Stop()
-		}
-	}()
+	defer stopAll(nodes)
 	subject := "bench." + sc.ID
 	size := strconv.Itoa(sc.Size)
 	msgs := strconv.Itoa(sc.Msgs)
