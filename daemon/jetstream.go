@@ -21,6 +21,9 @@ func (d *Daemon) startJetStream(o *Options) error {
 		return err
 	}
 	d.js = e
+	// The monitor handler was made before JetStream: make it again so
+	// /jsz and /healthz see it.
+	d.monitor.set(d.newMonitorHandler(o))
 	cfg := e.Config()
 	d.log.Info("Starting JetStream",
 		zap.String("store_dir", cfg.StoreDir), zap.Int64("max_memory", cfg.MaxMemory), zap.Int64("max_storage", cfg.MaxStore),

@@ -3,6 +3,7 @@ package jetstream
 import (
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -64,6 +65,28 @@ func (ja *jsAccount) subscribeAPI() {
 		if err != nil {
 			ja.e.log.Error("JetStream API subscription failed", zap.String("account", ja.name), zap.String("subject", subj), zap.Error(err))
 			continue
+		}
+		ja.apiSubs = append(ja.apiSubs, sub)
+	}
+	if d := ja.e.cfg.Domain; d != "" {
+		// With a domain the API answers on $JS.<domain>.API too (what
+		// clients given the domain ask on, nats.go's NewWithDomain): as
+		// nats-server's mapping does, the request goes on as $JS.API, and
+		// a KV put or delete ($JS.<domain>.API.$KV.<bucket>.<key>, nats.go
+		// with a domain) as $KV.<bucket>.<key> (recorded: nats-server
+		// stores it there).
+		prefix := "$JS." + d + ".API."
+		sub, err := ja.acc.Subscribe(prefix+">", "", func(m server.Msg) {
+			rest := string(m.Subject[len(prefix):])
+			to := apiPrefix + rest
+			if strings.HasPrefix(rest, "$KV.") {
+				to = rest
+			}
+			_ = ja.acc.Publish(to, string(m.Reply), m.Header, m.Data)
+		})
+		if err != nil {
+			ja.e.log.Error("JetStream domain API subscription failed", zap.String("account", ja.name), zap.String("domain", d), zap.Error(err))
+			return
 		}
 		ja.apiSubs = append(ja.apiSubs, sub)
 	}

@@ -55,7 +55,11 @@ func apiConsumerCreate(ja *jsAccount, req *apiRequest, t []string) {
 	case subjName != "" && cfg.Name != "" && cfg.Name != subjName:
 		ja.respond(req.reply, typ, newError(errConsumerDurableNameNotMatchSubject), nil)
 		return
-	case subjName == "" && !durableAPI && cfg.Durable != "" && false:
+	case subjName == "" && !durableAPI && cfg.Durable != "":
+		// CONSUMER.CREATE.<stream> makes ephemerals only (recorded:
+		// nats-server says so before it looks at the name).
+		ja.respond(req.reply, typ, newError(errConsumerEphemeralWithDurableName), nil)
+		return
 	}
 	if subjName != "" && cfg.Name == "" && cfg.Durable == "" {
 		cfg.Name = subjName

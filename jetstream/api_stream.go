@@ -297,11 +297,9 @@ func apiStreamInfo(ja *jsAccount, req *apiRequest, t []string) {
 	mset.sync()
 	si := mset.info(infoOpts{deleted: r.DeletedDetails, serverMeta: true, cluster: true})
 	body := streamInfoBody{StreamInfo: si}
-	if r.SubjectsFilter != "" {
-		if !subject.ValidSubject(r.SubjectsFilter) {
-			ja.respond(req.reply, typ, newError(errBadRequest), streamInfoBody{})
-			return
-		}
+	// A filter that is not a valid subject is no filter, as nats-server
+	// answers it (recorded: no subjects, total 0).
+	if r.SubjectsFilter != "" && subject.ValidSubject(r.SubjectsFilter) {
 		counts := mset.store.SubjectsState(r.SubjectsFilter)
 		names := make([]string, 0, len(counts))
 		for s := range counts {

@@ -288,6 +288,9 @@ func (o *consumer) stop(del, fromStream bool) {
 				delete(o.mset.consumers, o.name)
 			}
 			o.mset.mu.Unlock()
+			if del {
+				o.mset.interestGone(o)
+			}
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/natsd/natsd/jetstream/store"
 	"github.com/natsd/natsd/server"
 )
 
@@ -371,6 +372,41 @@ func (mset *stream) ackedMsg(o *consumer, sseq uint64, subj string) {
 			}
 		}
 		_, _ = mset.store.RemoveMsg(sseq)
+	}
+}
+
+// interestGone is told that consumer o was deleted: under interest
+// retention, what o held back (past its ack floor) goes unless another
+// consumer still wants it and has not acknowledged it, as with
+// nats-server.
+func (mset *stream) interestGone(o *consumer) {
+	mset.mu.RLock()
+	retention := mset.cfg.Retention
+	mset.mu.RUnlock()
+	if retention != InterestPolicy {
+		return
+	}
+	o.mu.Lock()
+	seq := o.asflr + 1
+	o.mu.Unlock()
+	others := mset.consumerList()
+	var sm store.StoreMsg
+	for {
+		m, err := mset.store.LoadNextMsg(nil, seq, &sm)
+		if err != nil {
+			return
+		}
+		seq = m.Seq + 1
+		needed := false
+		for _, c := range others {
+			if c != o && c.wants(m.Subject) && !c.hasAcked(m.Seq) {
+				needed = true
+				break
+			}
+		}
+		if !needed {
+			_, _ = mset.store.RemoveMsg(m.Seq)
+		}
 	}
 }
 

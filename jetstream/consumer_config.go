@@ -34,7 +34,7 @@ func normalizeConsumer(cfg ConsumerConfig, scfg *StreamConfig, limits AccountLim
 			return cfg, newError(errConsumerNameContainsPathSeparators)
 		}
 		if !validName(n) {
-			return cfg, errWith(errConsumerCreate, errBadConsumerName)
+			return cfg, errWith(errStreamInvalidConfigF, errBadConsumerName)
 		}
 		if len(n) > maxConsumerNameLen {
 			return cfg, newError(errConsumerNameTooLong, "{max}", maxConsumerNameLen)
@@ -255,7 +255,7 @@ type errorString string
 func (e errorString) Error() string { return string(e) }
 
 const (
-	errBadConsumerName   = errorString("consumer name can not contain '.', '*', '>'")
+	errBadConsumerName   = errorString(`consumer name can not contain '.', '*', '>', '\', '/'`)
 	errPullOptionsOnPush = errorString("consumer in push mode can not set max batch, max expires or max bytes")
 	errBadFilter         = errorString("consumer filter subject is not a valid subject")
 	errNegativeInactive  = errorString("consumer inactive threshold can not be negative")

@@ -118,8 +118,13 @@ func (o *consumer) pass() time.Duration {
 			shorter(d)
 			break
 		}
+		ack := o.ackReplyLocked(m, dc)
 		if target != nil && target.maxBytes > 0 {
-			size := len(m.Subject) + len(m.Header) + len(m.Data)
+			// nats-server counts the reply (the ack subject) too: a
+			// message takes subject, reply, headers and payload of the
+			// budget (recorded: 100 bytes on pl.a, stream PLX, consumer C
+			// need max_bytes 149, with a 41-byte reply).
+			size := len(m.Subject) + len(ack) + len(m.Header) + len(m.Data)
 			if size > target.maxBytes {
 				// It does not fit this request: keep it for the next one.
 				o.requeueLocked(m.Seq, dc)
@@ -129,7 +134,7 @@ func (o *consumer) pass() time.Duration {
 			}
 			target.maxBytes -= size
 		}
-		out = o.deliverLocked(out, target, m, dc, now)
+		out = o.deliverLocked(out, target, m, dc, ack, now)
 		if o.cfg.RateLimit > 0 {
 			bits := uint64(len(m.Subject)+len(m.Header)+len(m.Data)) * 8
 			o.rateNext = now.Add(time.Duration(bits * uint64(time.Second) / o.cfg.RateLimit))
@@ -245,9 +250,29 @@ func (o *consumer) requeueLocked(seq, dc uint64) {
 	o.sseq = seq
 }
 
-// deliverLocked sends m to the pull request (or the push subject) and
-// records the delivery.
-func (o *consumer) deliverLocked(out []outMsg, r *pullRequest, m *store.StoreMsg, dc uint64, now time.Time) []outMsg {
+// ackReplyLocked is the ack subject m gets if it is delivered next (with
+// delivery count dc): the pending count it carries is what is left after
+// this delivery. It fills the pending count's cache as it was before m
+// was taken (deliverLocked takes m off), so a pass counts once.
+func (o *consumer) ackReplyLocked(m *store.StoreMsg, dc uint64) string {
+	var pending uint64
+	if dc > 1 {
+		pending = o.numPendingLocked() // redeliveries are not in the count
+		if !o.pendingValid {
+			o.numPending, o.pendingValid = pending, true
+		}
+	} else {
+		if !o.pendingValid {
+			o.numPending, o.pendingValid = o.numPendingLocked()+1, true
+		}
+		pending = max(o.numPending, 1) - 1
+	}
+	return ackSubject(o.mset.name, o.name, dc, m.Seq, o.dseq+1, m.Time, pending)
+}
+
+// deliverLocked sends m, with ack as its reply (ackReplyLocked's), to the
+// pull request (or the push subject) and records the delivery.
+func (o *consumer) deliverLocked(out []outMsg, r *pullRequest, m *store.StoreMsg, dc uint64, ack string, now time.Time) []outMsg {
 	o.dseq++
 	if !o.pendingValid {
 		o.numPending = o.numPendingLocked()
@@ -255,12 +280,7 @@ func (o *consumer) deliverLocked(out []outMsg, r *pullRequest, m *store.StoreMsg
 	} else if dc == 1 && o.numPending > 0 {
 		o.numPending--
 	}
-	pending := o.numPending
-	if dc > 1 {
-		pending = o.numPendingLocked()
-	}
 	ts := now.UnixNano()
-	ack := ackSubject(o.mset.name, o.name, dc, m.Seq, o.dseq, m.Time, pending)
 	hdr, data := m.Header, m.Data
 	if o.cfg.HeadersOnly {
 		h := newHeaderBuilder(m.Header)

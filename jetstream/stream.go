@@ -397,7 +397,7 @@ func (mset *stream) processInbound(im *inMsg) bool {
 				return fail(newError(errStreamRollupFailedF, "{err}", "rollup not permitted"))
 			}
 			if v != "sub" && v != "all" {
-				return fail(newError(errStreamRollupFailedF, "{err}", "rollup value invalid: "+v))
+				return fail(newError(errStreamRollupFailedF, "{err}", "rollup value invalid: "+strconv.Quote(v)))
 			}
 		}
 	}

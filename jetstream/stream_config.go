@@ -160,7 +160,11 @@ func (e *Engine) normalizeStream(cfg StreamConfig) (StreamConfig, *APIError) {
 			return cfg, errWith(errStreamInvalidConfigF, errors.New("stream subject transform source is invalid"))
 		}
 		if _, err := newTransform(cfg.SubjectTransform.Source, cfg.SubjectTransform.Destination); err != nil {
-			return cfg, errWith(errStreamInvalidConfigF, fmt.Errorf("stream subject transform destination is invalid: %v", err))
+			// nats-server's code and start of the text (recorded: 10156
+			// "stream transform: invalid mapping destination: wildcard
+			// index out of range in {{wildcard(2)}}: [2]"); the reason
+			// after it is natsd's own.
+			return cfg, errWith(errStreamTransformInvalidDestination, fmt.Errorf("invalid mapping destination: %v", err))
 		}
 	}
 	if rp := cfg.RePublish; rp != nil {

@@ -295,13 +295,17 @@ type healthError struct {
 }
 
 // healthz answers like nats-server's /healthz: compact JSON, and 400 for
-// parameters it would refuse. natsd has no JetStream, so once they are
-// valid, the JetStream checks they ask for pass.
+// parameters it would refuse. With JetStream on, account, stream and
+// consumer must be there (404 otherwise, with nats-server's texts), unless
+// js-enabled-only or js-server-only asks only whether JetStream runs; with
+// it off, the JetStream checks pass, as nats-server's do.
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
 	q := newQuery(r)
-	for _, name := range []string{"js-enabled", "js-enabled-only", "js-server-only", "js-meta-only"} {
-		q.boolean(name)
-	}
+	q.boolean("js-enabled")
+	jsEnabledOnly := q.boolean("js-enabled-only")
+	jsServerOnly := q.boolean("js-server-only")
+	q.boolean("js-meta-only")
+	jsOnly := jsEnabledOnly || jsServerOnly
 	details := q.boolean("details")
 	if q.fail(w) {
 		return
@@ -324,6 +328,19 @@ func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
 	if h.src.Healthz != nil {
 		if err := h.src.Healthz(); err != nil {
 			writeCompactJSON(w, http.StatusServiceUnavailable, health{Status: "unavailable", StatusCode: http.StatusServiceUnavailable, Error: err.Error()})
+			return
+		}
+	}
+	if acc := q.str("account"); acc != "" && !jsOnly && h.src.JetStream != nil {
+		if he := h.src.JetStream.Health(acc, q.str("stream"), q.str("consumer")); he != nil {
+			if details {
+				writeCompactJSON(w, http.StatusNotFound, struct {
+					Status string                   `json:"status"`
+					Errors []*jetstream.HealthError `json:"errors"`
+				}{"error", []*jetstream.HealthError{he}})
+				return
+			}
+			writeCompactJSON(w, http.StatusNotFound, health{Status: "unavailable", Error: he.Error})
 			return
 		}
 	}
