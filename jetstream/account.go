@@ -194,6 +194,21 @@ type accountUsage struct {
 	msgs, bytes                   uint64
 }
 
+// storedBytes is what the account's streams of kind hold. It takes no
+// stream's mu (usage does, for their configs): a publish checks it while
+// holding its own stream's.
+func (ja *jsAccount) storedBytes(kind StorageType) uint64 {
+	ja.mu.RLock()
+	defer ja.mu.RUnlock()
+	var n uint64
+	for _, mset := range ja.streams {
+		if mset.storage == kind {
+			n += mset.store.State(false).Bytes
+		}
+	}
+	return n
+}
+
 func (ja *jsAccount) usage() accountUsage {
 	var u accountUsage
 	for _, mset := range ja.sortedStreams() {

@@ -132,7 +132,7 @@ func (ja *jsAccount) checkReservation(cfg *StreamConfig, cur *stream) *APIError 
 }
 
 // checkStoreLimit checks that size more bytes fit the account's storage of
-// kind (a publish).
+// kind (a publish, under its stream's mu).
 func (ja *jsAccount) checkStoreLimit(kind StorageType, size uint64) *APIError {
 	limits := ja.getLimits()
 	max := limits.MaxStore
@@ -142,12 +142,7 @@ func (ja *jsAccount) checkStoreLimit(kind StorageType, size uint64) *APIError {
 	if max <= 0 {
 		return nil
 	}
-	u := ja.usage()
-	used := u.store
-	if kind == MemoryStorage {
-		used = u.memory
-	}
-	if used+size > uint64(max) {
+	if ja.storedBytes(kind)+size > uint64(max) {
 		if kind == MemoryStorage {
 			return newError(errMemoryResourcesExceeded)
 		}

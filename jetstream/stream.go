@@ -32,6 +32,9 @@ type stream struct {
 	ja   *jsAccount
 	name string
 	dir  string // the stream's directory (file storage)
+	// storage is cfg.Storage, which no update may change: readable without
+	// mu (a publish sums its account's streams while holding its own mu).
+	storage StorageType
 
 	mu        sync.RWMutex
 	cfg       StreamConfig
@@ -115,7 +118,7 @@ func (ja *jsAccount) createStream(cfg StreamConfig) (*stream, error) {
 
 func (ja *jsAccount) newStream(cfg StreamConfig, created time.Time) *stream {
 	return &stream{
-		ja: ja, name: cfg.Name, dir: filepath.Join(ja.dir, "streams", cfg.Name),
+		ja: ja, name: cfg.Name, dir: filepath.Join(ja.dir, "streams", cfg.Name), storage: cfg.Storage,
 		cfg: cfg, created: created, consumers: map[string]*consumer{},
 		in: make(chan *inMsg, ingestQueue), quit: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -410,8 +413,10 @@ func (mset *stream) processInbound(im *inMsg) bool {
 	if cfg.MaxMsgSize > 0 && len(hdr)+len(im.data) > int(cfg.MaxMsgSize) {
 		return fail(newError(errStreamMessageExceedsMaximum))
 	}
-	if err := mset.ja.checkStoreLimit(cfg.Storage, uint64(len(subj)+len(hdr)+len(im.data))); err != nil {
-		return fail(err)
+	if err := mset.ja.checkStoreLimit(cfg.Storage, store.AccountedSize(cfg.Storage == FileStorage, subj, hdr, im.data)); err != nil {
+		// A publish over the account's limit is refused as nats-server
+		// refuses it (a restore over it gets checkStoreLimit's own).
+		return fail(newError(errAccountResourcesExceeded))
 	}
 	dupWindow := cfg.Duplicates
 	republish := mset.republish

@@ -371,3 +371,57 @@ func TestJetStreamServerLimitsMatchReference(t *testing.T) {
 		}
 	}
 }
+
+// A publish past the account's max_file (or max_mem) is refused with
+// nats-server's 10002, exactly where nats-server refuses it, and the
+// stream keeps serving. (natsd once deadlocked here: the check summed the
+// account's streams, taking the publishing stream's own lock again.)
+func TestJetStreamAccountLimitOnPublish(t *testing.T) {
+	t.Parallel()
+	for _, impl := range implementations(t) {
+		t.Run(impl.name, func(t *testing.T) {
+			t.Parallel()
+			p := jsServer(t, impl.bin, "accounts {\n  APP { jetstream { max_file: 2KB, max_mem: 2KB }, users [ {user: a, password: a} ] }\n}\n")
+			nc := connect(t, p.ClientURL(), nats.UserInfo("a", "a"))
+			js, err := jetstream.New(nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := jsCtx(t)
+			payload := []byte(strings.Repeat("x", 100))
+			for _, st := range []struct {
+				name    string
+				storage jetstream.StorageType
+				fits    int // recorded from nats-server v2.15.2
+			}{{"FILE", jetstream.FileStorage, 15}, {"MEM", jetstream.MemoryStorage, 16}} {
+				subj := strings.ToLower(st.name)
+				s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: st.name, Subjects: []string{subj + ".>"}, Storage: st.storage})
+				if err != nil {
+					t.Fatal(err)
+				}
+				stored := 0
+				for i := range 30 {
+					_, err := js.Publish(ctx, fmt.Sprintf("%s.%d", subj, i), payload)
+					if err == nil {
+						stored++
+						continue
+					}
+					wantAPIErr(t, st.name+" publish past the limit", err, 10002, "resource limits exceeded for account")
+				}
+				if stored != st.fits {
+					t.Errorf("%s: %d publishes stored, want %d", st.name, stored, st.fits)
+				}
+				si, err := s.Info(ctx)
+				if err != nil {
+					t.Fatalf("%s: info after the refusals: %v", st.name, err)
+				}
+				if si.State.Msgs != uint64(st.fits) {
+					t.Errorf("%s: %d messages, want %d", st.name, si.State.Msgs, st.fits)
+				}
+				if err := s.Purge(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}

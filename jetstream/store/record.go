@@ -142,6 +142,16 @@ func (h *recHeader) parts(rec []byte) (subj, hdr, data []byte) {
 	return rec[recHdrLen:s], rec[s:e:e], rec[e:h.length]
 }
 
+// AccountedSize is what a message will count against a stream's and an
+// account's bytes once stored, in a file store or (file false) in memory:
+// a publish is checked against the limits with it before it is stored.
+func AccountedSize(file bool, subj string, hdr, msg []byte) uint64 {
+	if file {
+		return fileMsgSize(subj, hdr, msg)
+	}
+	return memMsgSize(subj, hdr, msg)
+}
+
 // fileMsgSize is what a message counts against MaxBytes in a file
 // stream, as nats-server counts it, so that the same limits keep the same
 // number of messages.
