@@ -76,6 +76,10 @@ type Engine struct {
 	apiErrors atomic.Uint64
 	started   time.Time
 
+	// used is the server's storage, for the totals' check on a publish
+	// (serverlimit.go).
+	used serverUsage
+
 	// transfers are the snapshots and restores under way (snapshot.go,
 	// restore.go); quit tells them the server is stopping.
 	transfers sync.WaitGroup

@@ -413,10 +413,14 @@ func (mset *stream) processInbound(im *inMsg) bool {
 	if cfg.MaxMsgSize > 0 && len(hdr)+len(im.data) > int(cfg.MaxMsgSize) {
 		return fail(newError(errStreamMessageExceedsMaximum))
 	}
-	if err := mset.ja.checkStoreLimit(cfg.Storage, store.AccountedSize(cfg.Storage == FileStorage, subj, hdr, im.data)); err != nil {
+	size := store.AccountedSize(cfg.Storage == FileStorage, subj, hdr, im.data)
+	if err := mset.ja.checkStoreLimit(cfg.Storage, size); err != nil {
 		// A publish over the account's limit is refused as nats-server
 		// refuses it (a restore over it gets checkStoreLimit's own).
 		return fail(newError(errAccountResourcesExceeded))
+	}
+	if mset.ja.e.overServerLimit(cfg.Storage, size) {
+		return fail(newError(errInsufficientResources))
 	}
 	dupWindow := cfg.Duplicates
 	republish := mset.republish

@@ -354,14 +354,21 @@ func TestJetStreamServerLimitsMatchReference(t *testing.T) {
 			_ = json.Unmarshal(m.Data, &v)
 			out = append(out, r.subj+" "+string(v.Error))
 		}
-		// (Publishing past the server-wide limits is refused by
-		// nats-server, 503/10023 "insufficient resources", and not yet by
-		// natsd: not checked here.)
+		// Publishing past the server-wide totals: 1 KiB messages until
+		// the first refusal, which must come at the same message, with
+		// the same reply (503/10023), on both kinds of storage.
 		for _, subj := range []string{"f", "m"} {
-			m, err := nc.Request(subj, make([]byte, 1024), 5*time.Second)
-			if err != nil || !strings.Contains(string(m.Data), `"seq":1`) {
-				t.Errorf("%s: publish on %s: %v %v", impl.name, subj, m, err)
+			refused := ""
+			for i := 1; i <= 100 && refused == ""; i++ {
+				m, err := nc.Request(subj, make([]byte, 1024), 5*time.Second)
+				if err != nil {
+					t.Fatalf("%s: publish %d on %s: %v", impl.name, i, subj, err)
+				}
+				if strings.Contains(string(m.Data), `"error"`) {
+					refused = fmt.Sprintf("publish %d on %s: %s", i, subj, m.Data)
+				}
 			}
+			out = append(out, refused)
 		}
 		results[impl.name] = out
 	}
