@@ -310,12 +310,10 @@ func (o *consumer) info(serverMeta bool) *ConsumerInfo {
 		NumAckPending: len(o.pending),
 		NumWaiting:    len(o.waiting),
 		NumPending:    o.numPendingLocked(),
-		TimeStamp:     now(),
-	}
-	for sseq := range o.rdc {
-		if _, ok := o.pending[sseq]; ok {
-			ci.NumRedelivered++
-		}
+		// Every message delivered more than once and not acknowledged,
+		// pending or past max_deliver, as nats-server counts them.
+		NumRedelivered: len(o.rdc),
+		TimeStamp:      now(),
 	}
 	if !o.lastDelivered.IsZero() {
 		t := o.lastDelivered.UTC()
@@ -355,8 +353,10 @@ func (o *consumer) numPendingLocked() uint64 {
 // (limits, delete): it is no longer pending or to be redelivered.
 func (o *consumer) streamRemoved(seq uint64) {
 	o.mu.Lock()
+	// A message past max_deliver is no longer pending but still counted
+	// as redelivered: forget it too now that it is gone.
+	delete(o.rdc, seq)
 	if o.dropPendingLocked(seq) {
-		delete(o.rdc, seq)
 		o.updateAckFloorLocked()
 	}
 	if o.rdqSet[seq] {
@@ -373,6 +373,10 @@ func (o *consumer) streamPurged() {
 	for sseq := range o.pending {
 		if sseq < first {
 			o.dropPendingLocked(sseq)
+		}
+	}
+	for sseq := range o.rdc {
+		if sseq < first {
 			delete(o.rdc, sseq)
 		}
 	}

@@ -237,7 +237,6 @@ func (o *consumer) checkAckWaitLocked(now time.Time) time.Duration {
 		return 0
 	}
 	var next time.Duration
-	changed := false
 	for sseq, p := range o.pending {
 		if o.rdqSet[sseq] {
 			continue
@@ -250,17 +249,14 @@ func (o *consumer) checkAckWaitLocked(now time.Time) time.Duration {
 			continue
 		}
 		if o.cfg.MaxDeliver > 0 && o.rdc[sseq]+1 >= uint64(o.cfg.MaxDeliver) {
-			// Delivered max_deliver times: no more. It no longer holds the
-			// ack floor back.
+			// Delivered max_deliver times: no more. As in nats-server, it
+			// is no longer pending but was never acknowledged: the ack
+			// floor stays below it until a later ack moves it, and it
+			// still counts as redelivered (recorded from v2.15.2).
 			o.dropPendingLocked(sseq)
-			delete(o.rdc, sseq)
-			changed = true
 			continue
 		}
 		o.queueRedeliveryLocked(sseq)
-	}
-	if changed {
-		o.updateAckFloorLocked()
 	}
 	return next
 }

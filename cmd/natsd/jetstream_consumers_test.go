@@ -347,9 +347,7 @@ func TestJetStreamBackoffNakDelayMaxDeliver(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// (Ack pending, redelivered and the ack floor after max deliver
-			// differ from nats-server's, which drops the message from the
-			// pending ones only when a pull comes by: not checked here.)
+			// (The state after max deliver: TestJetStreamConsumerStateAfterMaxDeliver.)
 			if ci.Delivered.Consumer != 3 || ci.Delivered.Stream != 1 {
 				t.Errorf("after max deliver: delivered %+v", ci.Delivered)
 			}
@@ -505,6 +503,88 @@ func TestJetStreamPushHeartbeatsAndFlowControl(t *testing.T) {
 			}
 			if fc == 0 {
 				t.Errorf("%d messages of 64 KiB with flow control and no flow control request", n)
+			}
+		})
+	}
+}
+
+// What a consumer reports once messages went past max_deliver unacked,
+// and after a later ack, as nats-server v2.15.2 reports it (recorded): no
+// longer pending, still counted as redelivered, and the ack floor stays
+// below them until a later ack moves it past.
+func TestJetStreamConsumerStateAfterMaxDeliver(t *testing.T) {
+	t.Parallel()
+	for _, impl := range implementations(t) {
+		t.Run(impl.name, func(t *testing.T) {
+			t.Parallel()
+			p := jsServer(t, impl.bin, "")
+			_, js := jsConnect(t, p.ClientURL())
+			ctx := jsCtx(t)
+			s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "MD", Subjects: []string{"md.>"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range []string{"a", "b"} {
+				if _, err := js.Publish(ctx, "md.x", []byte(d)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := s.CreateConsumer(ctx, jetstream.ConsumerConfig{Name: "C", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 200 * time.Millisecond, MaxDeliver: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			state := func() string {
+				t.Helper()
+				ci, err := c.Info(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return fmt.Sprintf("delivered %d/%d floor %d/%d ack_pending %d redelivered %d",
+					ci.Delivered.Consumer, ci.Delivered.Stream, ci.AckFloor.Consumer, ci.AckFloor.Stream, ci.NumAckPending, ci.NumRedelivered)
+			}
+			// Two deliveries of each message, never acknowledged.
+			got := 0
+			for got < 4 {
+				b, err := c.Fetch(4-got, jetstream.FetchMaxWait(2*time.Second))
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for range b.Messages() {
+					n++
+				}
+				if n == 0 {
+					t.Fatalf("%d deliveries, want 4", got)
+				}
+				got += n
+			}
+			// nats-server lets go of them when a pull comes by after
+			// their last ack wait; natsd when that wait ends.
+			want := "delivered 4/2 floor 0/0 ack_pending 0 redelivered 2"
+			testutil.Eventually(t, 5*time.Second, func() error {
+				if b, err := c.Fetch(1, jetstream.FetchMaxWait(100*time.Millisecond)); err == nil {
+					for m := range b.Messages() {
+						md, _ := m.Metadata()
+						t.Fatalf("a delivery past max_deliver: stream seq %d, delivered %d times", md.Sequence.Stream, md.NumDelivered)
+					}
+				}
+				if g := state(); g != want {
+					return fmt.Errorf("past max_deliver: %s, want %s", g, want)
+				}
+				return nil
+			})
+			if _, err := js.Publish(ctx, "md.x", []byte("c")); err != nil {
+				t.Fatal(err)
+			}
+			m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.DoubleAck(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if g, w := state(), "delivered 5/3 floor 5/3 ack_pending 0 redelivered 2"; g != w {
+				t.Errorf("after a later ack: %s, want %s", g, w)
 			}
 		})
 	}
