@@ -71,6 +71,13 @@ func (c *Cluster) handshakeInfo(r *route, pi *peerInfo) error {
 	if !c.register(r) {
 		return &closeErr{"", conn.DuplicateRoute}
 	}
+	if pi.JetStream {
+		// nats-server answers $JS.API in each account through its own
+		// node's import from the system account: that interest never
+		// crosses a route, so this server's clients cannot reach it.
+		r.logger().Warn("Route peer runs JetStream, which natsd does not take part in: clients of this server get no responders from its JetStream; connect JetStream clients to that server",
+			zap.String("peer", pi.Name))
+	}
 	return nil
 }
 

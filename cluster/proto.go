@@ -56,6 +56,7 @@ type peerInfo struct {
 	MaxPayload     int      `json:"max_payload"`
 	GoVersion      string   `json:"go"`
 	Proto          int      `json:"proto"`
+	JetStream      bool     `json:"jetstream"` // nats-server with JetStream on
 }
 
 // connectMsg is a route CONNECT. "name" is the sender's server id; there is

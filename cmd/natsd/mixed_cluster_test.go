@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,5 +140,49 @@ func checkQueueAcross(t *testing.T, a, b *node) {
 	}
 	if per[0] < msgs/4 || per[1] < msgs/4 {
 		t.Fatalf("queue split A=%d B=%d: one side barely served", per[0], per[1])
+	}
+}
+
+// A natsd node in a cluster with nats-server nodes running JetStream says
+// in its log that its own clients cannot reach that JetStream, and core
+// NATS keeps working across the two. (nats-server answers $JS.API in each
+// account through its own node's import from the system account; that
+// interest does not cross a route to natsd: a request through natsd gets
+// no responders while the same request at a nats-server node is answered.)
+func TestMixedClusterWithNatsServerJetStream(t *testing.T) {
+	t.Parallel()
+	// nats-server's clustered JetStream wants every node's routes
+	// configured: each is given all three.
+	ports := []int{testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)}
+	routes := fmt.Sprintf("nats://127.0.0.1:%d,nats://127.0.0.1:%d,nats://127.0.0.1:%d", ports[0], ports[1], ports[2])
+	var js []*node
+	for i, cp := range ports {
+		p := testutil.Start(t, testutil.NatsServerBin(t), "-a", "127.0.0.1", "-p", "-1", "-m", "-1", "-n", fmt.Sprintf("js%d", i+1),
+			"--cluster", fmt.Sprintf("nats://127.0.0.1:%d", cp), "--cluster_name", "test", "--routes", routes,
+			"-js", "-sd", t.TempDir())
+		js = append(js, &node{Proc: p, clusterPort: cp})
+	}
+	n := startNode(t, testutil.NatsdBin(t), "natsd", []int{ports[0]})
+	testutil.Eventually(t, 20*time.Second, func() error {
+		for _, name := range []string{"js1", "js2", "js3"} {
+			if !strings.Contains(n.Log(), "Route peer runs JetStream") || !strings.Contains(n.Log(), "peer="+name) {
+				return fmt.Errorf("natsd's log does not say that %s runs JetStream", name)
+			}
+		}
+		return nil
+	})
+	checkPubSubBothWays(t, n, js[1])
+
+	direct := connect(t, js[0].ClientURL())
+	testutil.Eventually(t, 20*time.Second, func() error { // until the meta group has a leader
+		m, err := direct.Request("$JS.API.INFO", nil, 2*time.Second)
+		if err == nil && strings.Contains(string(m.Data), `"error"`) {
+			err = errors.New(string(m.Data))
+		}
+		return err
+	})
+	through := connect(t, n.ClientURL())
+	if _, err := through.Request("$JS.API.INFO", nil, 2*time.Second); !errors.Is(err, nats.ErrNoResponders) {
+		t.Errorf("$JS.API.INFO through natsd: %v, want no responders (what natsd's log warns of)", err)
 	}
 }
