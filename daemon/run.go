@@ -143,16 +143,19 @@ type testSeams struct {
 //  6. wait for every goroutine the daemon started (bounded, as 4);
 //  7. remove the ports file and pid file, sync and close the log.
 func Run(ctx context.Context, flags *Flags, env Env) error {
-	d, err := Start(flags, env)
-	if err != nil {
-		return err
-	}
+	// Signals are caught before Start: it says "ready" (ports file,
+	// READY=1), and a SIGTERM right after must shut down as any other, not
+	// kill the process with its pid and ports files left behind.
 	sigs := env.Signals
 	if sigs == nil {
 		ch := make(chan os.Signal, 4)
 		signal.Notify(ch, notifySignals...)
 		defer signal.Stop(ch)
 		sigs = ch
+	}
+	d, err := Start(flags, env)
+	if err != nil {
+		return err
 	}
 	for {
 		select {
