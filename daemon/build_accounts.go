@@ -437,22 +437,8 @@ func (b *builder) msgTrace(e *confparse.Entry, path string) *server.MsgTraceConf
 
 // sampling is msg_trace's percentage: 1-100, as 50 or "50%".
 func (b *builder) sampling(e *confparse.Entry, path string) int {
-	var n int64
-	switch e.Value.Kind {
-	case confparse.Int:
-		n = e.Value.Int
-	case confparse.String:
-		v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(e.Value.Str), "%"), 10, 64)
-		if err != nil {
-			b.errorf(e.Value.Pos, path, "expected a percentage such as 50%%, found %q", e.Value.Str)
-			return 0
-		}
-		n = v
-	default:
-		b.wrongType(e, path, "an integer or a percentage such as 50%")
-		return 0
-	}
-	if n < 1 || n > 100 {
+	n, ok := b.percentage(e, path, "an integer or a percentage such as 50%")
+	if ok && (n < 1 || n > 100) {
 		b.errorf(e.Value.Pos, path, "sampling must be 1-100%%, found %d", n)
 		return 0
 	}
@@ -461,26 +447,31 @@ func (b *builder) sampling(e *confparse.Entry, path string) int {
 
 // weight is a percentage: 50, "50%" or 50%.
 func (b *builder) weight(e *confparse.Entry, path string) int {
-	var n int64
-	switch e.Value.Kind {
-	case confparse.Int:
-		n = e.Value.Int
-	case confparse.String:
-		v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(e.Value.Str), "%"), 10, 64)
-		if err != nil {
-			b.errorf(e.Value.Pos, path, "expected a percentage such as 50%%, found %q", e.Value.Str)
-			return 0
-		}
-		n = v
-	default:
-		b.wrongType(e, path, "a percentage such as 50%")
-		return 0
-	}
-	if n < 0 || n > 100 {
+	n, ok := b.percentage(e, path, "a percentage such as 50%")
+	if ok && (n < 0 || n > 100) {
 		b.errorf(e.Value.Pos, path, "must be 0-100%%, found %d", n)
 		return 0
 	}
 	return int(n)
+}
+
+// percentage reads 50 or "50%" (its range is the caller's to check);
+// what is the expected kind, for the error when it is neither.
+func (b *builder) percentage(e *confparse.Entry, path, what string) (int64, bool) {
+	switch e.Value.Kind {
+	case confparse.Int:
+		return e.Value.Int, true
+	case confparse.String:
+		v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(e.Value.Str), "%"), 10, 64)
+		if err != nil {
+			b.errorf(e.Value.Pos, path, "expected a percentage such as 50%%, found %q", e.Value.Str)
+			return 0, false
+		}
+		return v, true
+	default:
+		b.wrongType(e, path, what)
+		return 0, false
+	}
 }
 
 // limits: { max_connections, max_subscriptions, max_payload, max_leafnodes }

@@ -23,15 +23,25 @@ type streamCreateBody struct {
 	DidCreate bool `json:"did_create,omitempty"`
 }
 
-func apiStreamCreate(ja *jsAccount, req *apiRequest, t []string) {
-	const typ = "io.nats.jetstream.api.v1.stream_create_response"
+// streamConfigOrReply decodes a create or update's configuration, or
+// replies why it cannot be used for stream name (bad JSON, another name).
+func (ja *jsAccount) streamConfigOrReply(req *apiRequest, typ, name string) (StreamConfig, bool) {
 	var cfg StreamConfig
 	if err := decode(req.data, &cfg); err != nil {
 		ja.respond(req.reply, typ, err, nil)
-		return
+		return cfg, false
 	}
-	if cfg.Name != t[2] {
+	if cfg.Name != name {
 		ja.respond(req.reply, typ, newError(errStreamMismatch), nil)
+		return cfg, false
+	}
+	return cfg, true
+}
+
+func apiStreamCreate(ja *jsAccount, req *apiRequest, t []string) {
+	const typ = "io.nats.jetstream.api.v1.stream_create_response"
+	cfg, ok := ja.streamConfigOrReply(req, typ, t[2])
+	if !ok {
 		return
 	}
 	norm, apiErr := ja.e.normalizeStream(cfg)
@@ -153,13 +163,8 @@ func (ja *jsAccount) checkStoreLimit(kind StorageType, size uint64) *APIError {
 
 func apiStreamUpdate(ja *jsAccount, req *apiRequest, t []string) {
 	const typ = "io.nats.jetstream.api.v1.stream_update_response"
-	var cfg StreamConfig
-	if err := decode(req.data, &cfg); err != nil {
-		ja.respond(req.reply, typ, err, nil)
-		return
-	}
-	if cfg.Name != t[2] {
-		ja.respond(req.reply, typ, newError(errStreamMismatch), nil)
+	cfg, ok := ja.streamConfigOrReply(req, typ, t[2])
+	if !ok {
 		return
 	}
 	ja.createMu.Lock()
