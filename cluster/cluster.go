@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,6 +186,7 @@ func (c *Cluster) Start() {
 	for _, u := range routes {
 		c.solicit(u, true)
 	}
+	c.startTestHooks()
 }
 
 // Shutdown closes the listeners and every route, and stops dialing.
@@ -306,4 +308,23 @@ func (c *Cluster) EnterLameDuck() {
 	for _, r := range c.registered() {
 		r.Send(line)
 	}
+}
+
+// JetStreamPeers are the names of the route peers whose INFO says they run
+// JetStream (nats-servers: natsd does not set the flag), sorted.
+func (c *Cluster) JetStreamPeers() []string {
+	var out []string
+	for _, r := range c.registered() {
+		r.Lock()
+		if r.peer.JetStream {
+			name := r.peer.Name
+			if name == "" {
+				name = r.peer.ID
+			}
+			out = append(out, name)
+		}
+		r.Unlock()
+	}
+	sort.Strings(out)
+	return out
 }

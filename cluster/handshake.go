@@ -61,6 +61,11 @@ func (c *Cluster) handshakeInfo(r *route, pi *peerInfo) error {
 		r.logger().Info("Refusing route from a peer whose route was removed by a reload", zap.String("peer", pi.ID))
 		return &closeErr{"", conn.RouteRemoved}
 	}
+	if c.blockedPeer(pi.Name) {
+		// The route-drop test hook (testhooks.go) cuts this peer off.
+		r.logger().Warn("Test hook: refusing a route to a blocked peer", zap.String("peer", pi.Name))
+		return &closeErr{"", conn.RouteRemoved}
+	}
 	if pi.Name != "" && pi.Name == c.local.Name() {
 		r.logger().Error("Remote server has a duplicate name: " + pi.Name)
 		return &closeErr{"", conn.ProtocolViolation}

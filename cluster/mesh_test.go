@@ -46,18 +46,20 @@ func TestDuplicateRoutesResolve(t *testing.T) {
 			return x.RemoteID == b.srv.ID() && y.RemoteID == a.srv.ID() && x.DidSolicit != y.DidSolicit
 		}
 		waitFor(t, 5*time.Second, "one agreed route", settled)
-		ra, rb := a.cl.Stats().Routes[0].Rid, b.cl.Stats().Routes[0].Rid
 		// The survivor takes over the loser's dialer once the loser's
 		// handshake is done: both sides then count it as configured. And
 		// once each side holds one connection, the loser is closed on both:
-		// nothing is left that could replace the agreed route.
+		// nothing is left that could replace the agreed route. (A route
+		// agreed before the second handshake finished may still give way
+		// to the connection the rule prefers: the first agreement is not
+		// the final one, so it is checked once one connection is left.)
 		waitFor(t, ioTimeout, "the survivor configured and the loser closed on both sides", func() bool {
 			x, y := a.cl.Stats(), b.cl.Stats()
 			return len(x.Routes) == 1 && len(y.Routes) == 1 && x.Routes[0].IsConfigured && y.Routes[0].IsConfigured &&
 				numConns(a) == 1 && numConns(b) == 1
 		})
-		if !settled() || a.cl.Stats().Routes[0].Rid != ra || b.cl.Stats().Routes[0].Rid != rb {
-			t.Fatalf("iteration %d: the route changed", i)
+		if !settled() {
+			t.Fatalf("iteration %d: one connection left on each side, but not the same route", i)
 		}
 		a.cl.Shutdown()
 		b.cl.Shutdown()

@@ -14,8 +14,8 @@ import (
 // testHookMarks are strings that only natsd's test hooks put in a binary:
 // the name of the server's wedge method (function names stay in the
 // pclntab of a stripped binary, for tracebacks) and the environment
-// variable the daemon's hook reads.
-var testHookMarks = []string{"WedgeForTest", "NATSD_TEST_WEDGE_FILE"}
+// variables the hooks read (the daemon's wedge, the cluster's route drop).
+var testHookMarks = []string{"WedgeForTest", "NATSD_TEST_WEDGE_FILE", "NATSD_TEST_ROUTE_BLOCK_FILE"}
 
 // The production build — the Makefile's bin/natsd recipe, which the .deb and
 // .rpm package — has no test hooks; the binary the tests run has them. The

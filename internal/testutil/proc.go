@@ -144,9 +144,15 @@ func (s *syncBuffer) String() string {
 // the test failed). Give "-p -1" (or a config with port -1) for a free port.
 func Start(t testing.TB, bin string, args ...string) *Proc {
 	t.Helper()
+	return StartEnvReady(t, nil, bin, args...)
+}
+
+// StartEnvReady is Start with extra environment variables ("K=V").
+func StartEnvReady(t testing.TB, env []string, bin string, args ...string) *Proc {
+	t.Helper()
 	dir := t.TempDir()
 	args = append(args, "--ports_file_dir", dir)
-	p := StartNoWait(t, bin, args...)
+	p := StartEnv(t, env, bin, args...)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.ports"))
@@ -238,6 +244,16 @@ func pickLoopback(urls []string) string {
 		return urls[0]
 	}
 	return ""
+}
+
+// Exited reports whether the process has ended.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Log is what the process wrote so far.
