@@ -118,7 +118,9 @@ func (ja *jsAccount) enable(limits AccountLimits) error {
 	was := ja.enabled
 	ja.enabled, ja.limits = true, limits
 	ja.mu.Unlock()
-	if was {
+	if was || ja.e.cluster != nil {
+		// In a cluster the meta group says which streams this server
+		// holds (OpenReplica), not the directory.
 		return nil
 	}
 	return ja.loadStreams()

@@ -97,8 +97,19 @@ func (e *Engine) serveAPI(req apiRequest) {
 	if !ok {
 		return // no handler matches (an extra token, say): no answer, as nats-server
 	}
-	if !ja.isEnabled() {
-		ja.respond(req.reply, h.response, newError(errNotEnabledForAccount), nil)
+	// The meta group's requests (step-down, peer-remove) are the system
+	// account's, which need not have JetStream itself.
+	sysReq := (tokens[0] == "META" || tokens[0] == "SERVER") && ja.acc == e.srv.SystemAccount()
+	if e.cluster != nil && (tokens[0] == "META" || tokens[0] == "SERVER") && !sysReq {
+		return // served in the system account only, as nats-server
+	}
+	if !ja.isEnabled() && !sysReq {
+		if e.cluster == nil || e.cluster.MetaLeader() {
+			ja.respond(req.reply, h.response, newError(errNotEnabledForAccount), nil)
+		}
+		return
+	}
+	if e.cluster != nil && e.clusteredAPI(ja, &req, tokens, h) {
 		return
 	}
 	h.fn(ja, &req, tokens)
@@ -164,6 +175,8 @@ func route(t []string) (apiHandler, bool) {
 		case t[1] == "LEADER" && n == 5 && t[2] == "STEPDOWN":
 			return apiHandler{"io.nats.jetstream.api.v1.consumer_leader_stepdown_response", apiNotClustered}, true
 		}
+	case n == 2 && t[0] == "SERVER" && t[1] == "REMOVE":
+		return apiHandler{"io.nats.jetstream.api.v1.meta_server_remove_response", apiNotClustered}, true
 	case n >= 2 && t[0] == "META":
 		return apiHandler{"io.nats.jetstream.api.v1.meta_leader_stepdown_response", apiNotClustered}, true
 	}

@@ -90,6 +90,11 @@ func apiConsumerCreate(ja *jsAccount, req *apiRequest, t []string) {
 		ja.respond(req.reply, typ, apiErr, nil)
 		return
 	}
+	if mset.repl != nil {
+		if o := mset.lookupConsumer(info.Name); o != nil {
+			mset.replicateConsumer(o)
+		}
+	}
 	ja.respond(req.reply, typ, nil, info)
 }
 
@@ -306,9 +311,10 @@ func apiConsumerDelete(ja *jsAccount, req *apiRequest, t []string) {
 		return
 	}
 	o.stop(true, false)
-	ja.respond(req.reply, typ, nil, struct {
-		Success bool `json:"success"`
-	}{true})
+	if mset := o.mset; mset.repl != nil {
+		mset.replicateConsumerDelete(o.name)
+	}
+	ja.respond(req.reply, typ, nil, successBody{true})
 }
 
 func apiConsumerPause(ja *jsAccount, req *apiRequest, t []string) {

@@ -90,13 +90,8 @@ func (ja *jsAccount) checkNewStream(cfg *StreamConfig, cur *stream) *APIError {
 		if other == cur {
 			continue
 		}
-		oc := other.config()
-		for _, a := range cfg.Subjects {
-			for _, b := range oc.Subjects {
-				if subjectsCollide(a, b) {
-					return newError(errStreamSubjectOverlap)
-				}
-			}
+		if anyCollide(cfg.Subjects, other.config().Subjects) {
+			return newError(errStreamSubjectOverlap)
 		}
 	}
 	return nil
@@ -208,11 +203,8 @@ func (ja *jsAccount) matchingStreams(filter string) []*stream {
 	}
 	var out []*stream
 	for _, mset := range all {
-		for _, s := range mset.config().Subjects {
-			if subjectsCollide(s, filter) {
-				out = append(out, mset)
-				break
-			}
+		if anyCollide(mset.config().Subjects, []string{filter}) {
+			out = append(out, mset)
 		}
 	}
 	return out
@@ -241,12 +233,41 @@ func apiStreamNames(ja *jsAccount, req *apiRequest, _ []string) {
 	for _, mset := range page(all, r.Offset, namesLimit) {
 		names = append(names, mset.name)
 	}
-	ja.respond(req.reply, typ, nil, struct {
-		Total   int      `json:"total"`
-		Offset  int      `json:"offset"`
-		Limit   int      `json:"limit"`
-		Streams []string `json:"streams"`
-	}{len(all), r.Offset, namesLimit, names})
+	ja.respond(req.reply, typ, nil, streamNamesBody{len(all), r.Offset, namesLimit, names})
+}
+
+// anyCollide reports whether a subject of as shares messages with one of
+// bs.
+func anyCollide(as, bs []string) bool {
+	for _, a := range as {
+		for _, b := range bs {
+			if subjectsCollide(a, b) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// streamNamesBody is STREAM.NAMES' reply; streamListBody STREAM.LIST's.
+type streamNamesBody struct {
+	Total   int      `json:"total"`
+	Offset  int      `json:"offset"`
+	Limit   int      `json:"limit"`
+	Streams []string `json:"streams"`
+}
+
+type streamListBody struct {
+	Total   int           `json:"total"`
+	Offset  int           `json:"offset"`
+	Limit   int           `json:"limit"`
+	Streams []*StreamInfo `json:"streams"`
+	Missing []string      `json:"missing,omitempty"`
+}
+
+// successBody is the reply of a request that only succeeds or fails.
+type successBody struct {
+	Success bool `json:"success"`
 }
 
 func apiStreamList(ja *jsAccount, req *apiRequest, _ []string) {
@@ -261,12 +282,7 @@ func apiStreamList(ja *jsAccount, req *apiRequest, _ []string) {
 	for _, mset := range page(all, r.Offset, listLimit) {
 		infos = append(infos, mset.info(infoOpts{}))
 	}
-	ja.respond(req.reply, typ, nil, struct {
-		Total   int           `json:"total"`
-		Offset  int           `json:"offset"`
-		Limit   int           `json:"limit"`
-		Streams []*StreamInfo `json:"streams"`
-	}{len(all), r.Offset, listLimit, infos})
+	ja.respond(req.reply, typ, nil, streamListBody{Total: len(all), Offset: r.Offset, Limit: listLimit, Streams: infos})
 }
 
 type streamInfoRequest struct {
@@ -327,9 +343,7 @@ func apiStreamDelete(ja *jsAccount, req *apiRequest, t []string) {
 	delete(ja.streams, mset.name)
 	ja.mu.Unlock()
 	mset.stop(true)
-	ja.respond(req.reply, typ, nil, struct {
-		Success bool `json:"success"`
-	}{true})
+	ja.respond(req.reply, typ, nil, successBody{true})
 }
 
 type purgeRequest struct {
@@ -368,12 +382,21 @@ func apiStreamPurge(ja *jsAccount, req *apiRequest, t []string) {
 		return
 	}
 	mset.sync()
-	n, err := mset.purge(r.Subject, r.Sequence, r.Keep)
-	if err != nil {
-		ja.respond(req.reply, typ, errWith(errStreamPurgeFailedF, err), purgeBody{})
+	if mset.repl != nil {
+		mset.proposeOp(entryPurge, req.reply, r.Subject, r.Sequence, r.Keep, false)
 		return
 	}
-	ja.respond(req.reply, typ, nil, purgeBody{Success: true, Purged: n})
+	body, apiErr := mset.doPurge(r.Subject, r.Sequence, r.Keep)
+	ja.respond(req.reply, typ, apiErr, body)
+}
+
+// doPurge purges and says what to answer.
+func (mset *stream) doPurge(subj string, upTo, keep uint64) (purgeBody, *APIError) {
+	n, err := mset.purge(subj, upTo, keep)
+	if err != nil {
+		return purgeBody{}, errWith(errStreamPurgeFailedF, err)
+	}
+	return purgeBody{Success: true, Purged: n}, nil
 }
 
 // purge removes messages and moves the consumers past them.
@@ -414,29 +437,37 @@ func apiMsgDelete(ja *jsAccount, req *apiRequest, t []string) {
 		return
 	}
 	mset.sync()
-	if r.Seq > mset.store.State(false).LastSeq {
-		ja.respond(req.reply, typ, errWith(errStreamMsgDeleteFailedF, errors.New("stream store EOF")), nil)
+	if mset.repl != nil {
+		mset.proposeOp(entryMsgDelete, req.reply, "", r.Seq, 0, r.NoErase)
 		return
+	}
+	if apiErr := mset.doMsgDelete(r.Seq, r.NoErase); apiErr != nil {
+		ja.respond(req.reply, typ, apiErr, nil)
+		return
+	}
+	ja.respond(req.reply, typ, nil, successBody{true})
+}
+
+// doMsgDelete removes (and with erase, overwrites) message seq.
+func (mset *stream) doMsgDelete(seq uint64, noErase bool) *APIError {
+	if seq > mset.store.State(false).LastSeq {
+		return errWith(errStreamMsgDeleteFailedF, errors.New("stream store EOF"))
 	}
 	var removed bool
 	var err error
-	if r.NoErase {
-		removed, err = mset.store.RemoveMsg(r.Seq)
+	if noErase {
+		removed, err = mset.store.RemoveMsg(seq)
 	} else {
-		removed, err = mset.store.EraseMsg(r.Seq)
+		removed, err = mset.store.EraseMsg(seq)
 	}
 	if err != nil {
-		ja.respond(req.reply, typ, errWith(errStreamMsgDeleteFailedF, err), nil)
-		return
+		return errWith(errStreamMsgDeleteFailedF, err)
 	}
 	if !removed {
-		ja.respond(req.reply, typ, newError(errSequenceNotFound, "{seq}", r.Seq), nil)
-		return
+		return newError(errSequenceNotFound, "{seq}", seq)
 	}
-	mset.removed(r.Seq, "")
-	ja.respond(req.reply, typ, nil, struct {
-		Success bool `json:"success"`
-	}{true})
+	mset.removed(seq, "")
+	return nil
 }
 
 type msgGetRequest struct {

@@ -91,6 +91,9 @@ func (mset *stream) newConsumer(cfg ConsumerConfig, name string, created time.Ti
 		return nil, err
 	}
 	o.store = st
+	if mset.repl != nil && mset.storage != MemoryStorage && !cfg.MemoryStorage {
+		o.store = &replConsumerStore{ConsumerStore: st, mset: mset, name: name}
+	}
 	if err := o.restoreState(); err != nil {
 		_ = st.Stop()
 		return nil, err
@@ -328,6 +331,11 @@ func (o *consumer) info(serverMeta bool) *ConsumerInfo {
 	}
 	if p := o.cfg.PauseUntil; p != nil && time.Now().Before(*p) {
 		ci.Paused, ci.PauseRemaining = true, time.Until(*p)
+	}
+	if o.mset.repl != nil {
+		// The consumer lives on its stream's leader, and its state moves
+		// through the stream's group: that group is its cluster.
+		ci.Cluster = o.mset.repl.Info()
 	}
 	return ci
 }

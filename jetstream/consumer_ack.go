@@ -353,7 +353,7 @@ func (mset *stream) ackedMsg(o *consumer, sseq uint64, subj string) {
 	mset.mu.RUnlock()
 	switch retention {
 	case WorkQueuePolicy:
-		_, _ = mset.store.RemoveMsg(sseq)
+		mset.removeForRetention(sseq)
 	case InterestPolicy:
 		if subj == "" {
 			sm, err := mset.store.LoadMsg(sseq, nil)
@@ -367,7 +367,21 @@ func (mset *stream) ackedMsg(o *consumer, sseq uint64, subj string) {
 				return
 			}
 		}
-		_, _ = mset.store.RemoveMsg(sseq)
+		mset.removeForRetention(sseq)
+	}
+}
+
+// removeForRetention removes a message its stream's retention no longer
+// keeps. A replicated stream's leader decides (its consumers are there)
+// and tells the other replicas through the group, as a message delete;
+// the others never decide by themselves.
+func (mset *stream) removeForRetention(seq uint64) {
+	if mset.repl != nil && !mset.leading.Load() {
+		return
+	}
+	_, _ = mset.store.RemoveMsg(seq)
+	if mset.repl != nil {
+		mset.proposeOp(entryMsgDelete, "", "", seq, 0, true)
 	}
 }
 
@@ -401,7 +415,7 @@ func (mset *stream) interestGone(o *consumer) {
 			}
 		}
 		if !needed {
-			_, _ = mset.store.RemoveMsg(m.Seq)
+			mset.removeForRetention(m.Seq)
 		}
 	}
 }

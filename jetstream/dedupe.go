@@ -16,14 +16,16 @@ type dedupeEntry struct {
 	ts  int64 // Unix nanoseconds
 }
 
-// lookup reports the sequence of id if it is within window.
-func (d *dedupe) lookup(id string, window time.Duration) (uint64, bool) {
-	d.expire(window)
+// lookup reports the sequence of id if it is within window of now (Unix
+// ns: the wall clock on one server, a replicated entry's time on each
+// replica, so that every replica decides alike).
+func (d *dedupe) lookup(id string, window time.Duration, now int64) (uint64, bool) {
+	d.expire(window, now)
 	e, ok := d.ids[id]
 	return e.seq, ok
 }
 
-func (d *dedupe) add(id string, seq uint64, ts int64, window time.Duration) {
+func (d *dedupe) add(id string, seq uint64, ts int64, window time.Duration, now int64) {
 	if window <= 0 {
 		return
 	}
@@ -33,12 +35,12 @@ func (d *dedupe) add(id string, seq uint64, ts int64, window time.Duration) {
 	e := dedupeEntry{id, seq, ts}
 	d.ids[id] = e
 	d.order = append(d.order, e)
-	d.expire(window)
+	d.expire(window, now)
 }
 
-// expire forgets the ids older than window.
-func (d *dedupe) expire(window time.Duration) {
-	cutoff := time.Now().Add(-window).UnixNano()
+// expire forgets the ids older than window before now.
+func (d *dedupe) expire(window time.Duration, now int64) {
+	cutoff := now - int64(window)
 	i := 0
 	for ; i < len(d.order) && d.order[i].ts < cutoff; i++ {
 		if cur, ok := d.ids[d.order[i].id]; ok && cur.seq == d.order[i].seq {
@@ -57,7 +59,16 @@ func (mset *stream) rebuildDedupeLocked() {
 	if window <= 0 {
 		return
 	}
-	start := mset.store.SeqForTime(time.Now().Add(-window))
+	// A replica counts the window back from its last message's time,
+	// not the clock: replicas that restarted and replicas that did not
+	// must keep the same ids.
+	now := time.Now()
+	if mset.repl != nil {
+		if st := mset.store.State(false); !st.LastTime.IsZero() {
+			now = st.LastTime
+		}
+	}
+	start := mset.store.SeqForTime(now.Add(-window))
 	if start == 0 {
 		return
 	}
@@ -69,7 +80,7 @@ func (mset *stream) rebuildDedupeLocked() {
 		}
 		seq = m.Seq
 		if id, ok := getHeader(m.Header, hdrMsgID); ok && id != "" {
-			mset.dedupe.add(id, m.Seq, m.Time, window)
+			mset.dedupe.add(id, m.Seq, m.Time, window, now.UnixNano())
 			mset.lastMsgID = id
 		} else {
 			mset.lastMsgID = ""

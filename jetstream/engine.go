@@ -67,6 +67,9 @@ type Engine struct {
 	dir string // StoreDir/jetstream
 
 	api *apiWorkers
+	// cluster is clustered JetStream's meta layer; nil on one server
+	// (cluster.go).
+	cluster Cluster
 
 	mu       sync.RWMutex
 	accounts map[string]*jsAccount // every account the API is served in

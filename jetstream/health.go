@@ -37,3 +37,13 @@ func (e *Engine) Health(account, stream, consumer string) *HealthError {
 	}
 	return nil
 }
+
+// ClusterHealth is /healthz's clustered JetStream check: "" when this
+// server knows its meta leader and (unless metaOnly) each of its replicas
+// is current; else what is wrong, in nats-server's words.
+func (e *Engine) ClusterHealth(metaOnly bool) string {
+	if hc, ok := e.cluster.(interface{ Health(metaOnly bool) string }); ok {
+		return hc.Health(metaOnly)
+	}
+	return ""
+}

@@ -61,7 +61,23 @@ type JSZ struct {
 	Messages  uint64           `json:"messages"`
 	Bytes     uint64           `json:"bytes"`
 	Accounts  []*AccountDetail `json:"account_details,omitempty"`
+	Meta      *MetaClusterInfo `json:"meta_cluster,omitempty"`
 	Total     int              `json:"total"`
+}
+
+// MetaClusterInfo is /jsz's "meta_cluster": the meta group as this server
+// sees it (nats-server's fields, and natsd's mixed_with).
+type MetaClusterInfo struct {
+	Name     string      `json:"name,omitempty"`
+	Leader   string      `json:"leader,omitempty"`
+	Peer     string      `json:"peer,omitempty"`
+	Replicas []*PeerInfo `json:"replicas,omitempty"`
+	Size     int         `json:"cluster_size"`
+	Pending  int         `json:"pending"`
+	// MixedWith names the route peers that are nats-servers running
+	// JetStream: their replication is nats-server's own, so natsd cannot
+	// share a meta group with them.
+	MixedWith []string `json:"mixed_with,omitempty"`
 }
 
 // AccountDetail is one account in /jsz?accounts=1.
@@ -117,6 +133,9 @@ func (e *Engine) JSZ(opts JSZOptions) *JSZ {
 	st, u := e.stats()
 	z := &JSZ{JSStats: st, ID: e.srv.ID(), Now: now(), Config: e.jsConfig(), Limits: &JSLimits{MaxAckPending: defaultMaxAckPending},
 		Streams: u.Streams, Consumers: u.Consumers, Messages: u.Messages, Bytes: u.Bytes}
+	if mi, ok := e.cluster.(interface{ MetaInfo() *MetaClusterInfo }); ok {
+		z.Meta = mi.MetaInfo()
+	}
 	accounts := e.enabledAccounts()
 	z.Total = len(accounts)
 	if !opts.Accounts && opts.Account == "" {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -54,6 +55,13 @@ type stream struct {
 
 	store store.Store
 
+	// repl is the stream's Raft group when it is replicated (cluster.go);
+	// nil on one server. leading: this replica serves the stream.
+	repl    Replicator
+	leading atomic.Bool
+	replMu  sync.Mutex
+	rs      replState
+
 	in      chan *inMsg
 	started bool // the ingest loop runs (done will close)
 	quit    chan struct{}
@@ -77,6 +85,18 @@ type inMsg struct {
 	// checks); mirrorSeq is a mirror's origin sequence, kept.
 	sourced   bool
 	mirrorSeq uint64
+	// at is the time a replicated entry stamps the message with (Unix
+	// ns): every replica stores the same.
+	at int64
+}
+
+// now is the time a publish is judged at: its replicated entry's, else
+// the clock's.
+func (im *inMsg) now() int64 {
+	if im.at != 0 {
+		return im.at
+	}
+	return time.Now().UnixNano()
 }
 
 // sync waits until every publish queued so far is stored. An API request
@@ -276,6 +296,10 @@ func (mset *stream) ingestLoop() {
 // processBatch stores a batch, makes it durable, then acknowledges and
 // wakes the consumers.
 func (mset *stream) processBatch(batch []*inMsg) {
+	if mset.repl != nil {
+		mset.proposeBatch(batch)
+		return
+	}
 	stored := 0
 	for _, im := range batch {
 		if im.barrier == nil && mset.processInbound(im) {
@@ -344,7 +368,7 @@ func (mset *stream) processInbound(im *inMsg) bool {
 	if len(hdr) > 0 && im.sourced {
 		msgID, _ = getHeader(hdr, hdrMsgID)
 		if msgID != "" && im.mirrorSeq == 0 {
-			if _, dup := mset.dedupe.lookup(msgID, cfg.Duplicates); dup {
+			if _, dup := mset.dedupe.lookup(msgID, cfg.Duplicates, im.now()); dup {
 				mset.mu.Unlock()
 				return false
 			}
@@ -355,7 +379,7 @@ func (mset *stream) processInbound(im *inMsg) bool {
 		}
 		msgID, _ = getHeader(hdr, hdrMsgID)
 		if msgID != "" {
-			if seq, dup := mset.dedupe.lookup(msgID, cfg.Duplicates); dup {
+			if seq, dup := mset.dedupe.lookup(msgID, cfg.Duplicates, im.now()); dup {
 				mset.mu.Unlock()
 				im.ack = pubAckDuplicate(name, seq)
 				return false
@@ -413,14 +437,14 @@ func (mset *stream) processInbound(im *inMsg) bool {
 	if cfg.MaxMsgSize > 0 && len(hdr)+len(im.data) > int(cfg.MaxMsgSize) {
 		return fail(newError(errStreamMessageExceedsMaximum))
 	}
-	size := store.AccountedSize(cfg.Storage == FileStorage, subj, hdr, im.data)
-	if err := mset.ja.checkStoreLimit(cfg.Storage, size); err != nil {
-		// A publish over the account's limit is refused as nats-server
-		// refuses it (a restore over it gets checkStoreLimit's own).
-		return fail(newError(errAccountResourcesExceeded))
-	}
-	if mset.ja.e.overServerLimit(cfg.Storage, size) {
-		return fail(newError(errInsufficientResources))
+	// The account's and the server's storage limits are this server's
+	// own: a replica applying a committed entry must not judge by them
+	// (the replicas would then differ); the leader checked before it
+	// proposed (checkLocalLimits).
+	if im.at == 0 {
+		if apiErr := mset.checkLocalLimits(cfg.Storage, subj, hdr, im.data); apiErr != nil {
+			return fail(apiErr)
+		}
 	}
 	dupWindow := cfg.Duplicates
 	republish := mset.republish
@@ -430,14 +454,24 @@ func (mset *stream) processInbound(im *inMsg) bool {
 	// and the callback takes the lock: store without it. Only this
 	// goroutine stores, so what was checked above still holds.
 	mset.mu.Unlock()
-	seq, ts, err := mset.store.StoreMsg(subj, hdr, im.data, ttl)
+	var seq uint64
+	var ts int64
+	var err error
+	if im.at != 0 {
+		// Replicated: the entry's time, and the next sequence, on every
+		// replica alike.
+		seq, ts = mset.store.State(false).LastSeq+1, im.at
+		err = mset.storeCommitted(seq, ts, subj, hdr, im.data, ttl)
+	} else {
+		seq, ts, err = mset.store.StoreMsg(subj, hdr, im.data, ttl)
+	}
 	if err != nil {
 		im.ack = pubAckError(name, storeError(err))
 		return false
 	}
 	mset.mu.Lock()
 	if msgID != "" {
-		mset.dedupe.add(msgID, seq, ts, dupWindow)
+		mset.dedupe.add(msgID, seq, ts, dupWindow, im.now())
 	}
 	mset.lastMsgID = msgID
 	mset.mu.Unlock()
@@ -452,18 +486,63 @@ func (mset *stream) processInbound(im *inMsg) bool {
 	case "all":
 		_, _ = mset.store.Purge("", seq, 0)
 	}
-	if republish != nil {
+	if republish != nil && mset.isLeading() {
 		mset.republishMsg(republish, subj, hdr, im.data, seq, ts)
 	}
 	if interest && !mset.anyInterest(subj) {
 		// Interest retention with no consumer that wants it: kept no
 		// longer than it takes to say so.
-		_, _ = mset.store.RemoveMsg(seq)
+		mset.removeForRetention(seq)
 	}
 	if !noAck {
 		im.ack = pubAckOK(name, mset.ja.e.cfg.Domain, seq)
 	}
 	return true
+}
+
+// checkLocalLimits checks a publish against the account's and the
+// server's storage limits: a publish over the account's is refused as
+// nats-server refuses it (a restore over it gets checkStoreLimit's own).
+func (mset *stream) checkLocalLimits(kind StorageType, subj string, hdr, data []byte) *APIError {
+	size := store.AccountedSize(kind == FileStorage, subj, hdr, data)
+	if err := mset.ja.checkStoreLimit(kind, size); err != nil {
+		return newError(errAccountResourcesExceeded)
+	}
+	if mset.ja.e.overServerLimit(kind, size) {
+		return newError(errInsufficientResources)
+	}
+	return nil
+}
+
+// storeCommitted stores a message of a committed entry. A refusal that
+// follows from the stream's state (its limits) is the same on every
+// replica and is returned; any other failure (a full disk, an I/O error)
+// is this server's alone, so the replica waits and tries again rather
+// than skip a message the others stored: unavailable here, never
+// different.
+func (mset *stream) storeCommitted(seq uint64, ts int64, subj string, hdr, data []byte, ttl int64) error {
+	for {
+		err := mset.store.StoreMsgAt(seq, ts, subj, hdr, data, ttl)
+		if err == nil || isStateRefusal(err) {
+			return err
+		}
+		mset.ja.e.log.Error("Replicated stream cannot store a committed message; retrying",
+			zap.String("stream", mset.name), zap.Uint64("seq", seq), zap.Error(err))
+		select {
+		case <-mset.quit:
+			return err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func isStateRefusal(err error) bool {
+	for _, e := range []error{store.ErrMaxMsgs, store.ErrMaxBytes, store.ErrMaxMsgsPerSubject, store.ErrMaxMsgSize, store.ErrBadTTL} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // storeError maps a store's refusal to the publish's API error.
@@ -564,6 +643,9 @@ func (mset *stream) stop(del bool) {
 		for _, o := range consumers {
 			o.stop(del, false)
 		}
+		if mset.repl != nil {
+			mset.closeFollowerConsumers()
+		}
 		if mset.store == nil {
 			return
 		}
@@ -600,7 +682,11 @@ func (mset *stream) info(opts infoOpts) *StreamInfo {
 		si.State.Lost = &LostStreamData{Msgs: st.Lost.Msgs, Bytes: st.Lost.Bytes}
 	}
 	if opts.cluster {
-		si.Cluster = &ClusterInfo{Leader: mset.ja.e.serverID()}
+		if mset.repl != nil {
+			si.Cluster = mset.repl.Info()
+		} else {
+			si.Cluster = &ClusterInfo{Leader: mset.ja.e.serverID()}
+		}
 	}
 	mset.mu.RLock()
 	srcs := mset.sources

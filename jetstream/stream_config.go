@@ -46,7 +46,7 @@ func (e *Engine) normalizeStream(cfg StreamConfig) (StreamConfig, *APIError) {
 	if cfg.Replicas > 5 {
 		return cfg, errWith(errStreamInvalidConfigF, errors.New("maximum replicas is 5"))
 	}
-	if cfg.Replicas > 1 {
+	if cfg.Replicas > 1 && e.cluster == nil {
 		return cfg, newError(errStreamReplicasNotSupported)
 	}
 	for _, p := range []*int64{&cfg.MaxMsgs, &cfg.MaxBytes, &cfg.MaxMsgsPerSubject} {

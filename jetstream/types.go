@@ -157,6 +157,8 @@ type StreamConfig struct {
 type Placement struct {
 	Cluster string   `json:"cluster,omitempty"`
 	Tags    []string `json:"tags,omitempty"`
+	// Preferred names the server a step-down hands leadership to.
+	Preferred string `json:"preferred,omitempty"`
 }
 
 // StreamSource is a mirror's or source's origin.
@@ -216,10 +218,24 @@ type LostStreamData struct {
 	Bytes uint64   `json:"bytes"`
 }
 
-// ClusterInfo names a stream's leader (this server, until clustering).
+// ClusterInfo is a stream's (or consumer's) group: its leader and the
+// other replicas, as nats-server shows them.
 type ClusterInfo struct {
-	Name   string `json:"name,omitempty"`
-	Leader string `json:"leader,omitempty"`
+	Name        string      `json:"name,omitempty"`
+	RaftGroup   string      `json:"raft_group,omitempty"`
+	Leader      string      `json:"leader,omitempty"`
+	LeaderSince *time.Time  `json:"leader_since,omitempty"`
+	Replicas    []*PeerInfo `json:"replicas,omitempty"`
+}
+
+// PeerInfo is one replica that does not lead, as its leader sees it.
+type PeerInfo struct {
+	Name    string        `json:"name"`
+	Current bool          `json:"current"`
+	Offline bool          `json:"offline,omitempty"`
+	Active  time.Duration `json:"active"`
+	Lag     uint64        `json:"lag,omitempty"`
+	Peer    string        `json:"peer"`
 }
 
 // StreamSourceInfo is a mirror's or source's progress.
