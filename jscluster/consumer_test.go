@@ -1,0 +1,178 @@
+package jscluster_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A durable consumer of an R3 stream keeps its place through its leader's
+// kill -9: every delivery and ack reached the other replicas through the
+// stream's group, so the new leader continues where the old one was.
+func TestConsumerSurvivesLeaderKill(t *testing.T) {
+	t.Parallel()
+	nodes := startCluster(t, 3)
+	_, js := connect(t, nodes[0])
+	eventually(t, 20*time.Second, "create R3 stream", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CS", Subjects: []string{"cs.>"}, Replicas: 3})
+		return err
+	})
+	for i := range 100 {
+		eventually(t, 10*time.Second, "publish", func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_, err := js.Publish(ctx, "cs.x", []byte(fmt.Sprint(i)))
+			return err
+		})
+	}
+	var cons jetstream.Consumer
+	eventually(t, 10*time.Second, "create consumer", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var err error
+		cons, err = js.CreateOrUpdateConsumer(ctx, "CS", jetstream.ConsumerConfig{Durable: "D", AckPolicy: jetstream.AckExplicitPolicy})
+		return err
+	})
+	got := 0
+	for got < 50 {
+		batch, err := cons.Fetch(50-got, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			if err := m.DoubleAck(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got++
+		}
+	}
+	var leader string
+	eventually(t, 10*time.Second, "replicas current", func() error {
+		var err error
+		leader, _, err = streamPeers(js, "CS")
+		return err
+	})
+	var survivor *node
+	for _, nd := range nodes {
+		if nd.name == leader {
+			nd.proc.Kill()
+		} else {
+			survivor = nd
+		}
+	}
+	_, js2 := connect(t, survivor)
+	var info *jetstream.ConsumerInfo
+	eventually(t, 10*time.Second, "consumer on the new leader", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c, err := js2.Consumer(ctx, "CS", "D")
+		if err != nil {
+			return err
+		}
+		info, err = c.Info(ctx)
+		if err == nil && info.Cluster != nil && info.Cluster.Leader == leader {
+			err = fmt.Errorf("still led by the killed %s", leader)
+		}
+		cons = c
+		return err
+	})
+	if info.AckFloor.Stream != 50 || info.Delivered.Stream != 50 || info.NumPending != 50 || info.NumAckPending != 0 {
+		t.Fatalf("after the leader's kill: ack floor %d, delivered %d, pending %d, ack pending %d; want 50, 50, 50, 0",
+			info.AckFloor.Stream, info.Delivered.Stream, info.NumPending, info.NumAckPending)
+	}
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range batch.Messages() {
+		md, _ := m.Metadata()
+		if md.Sequence.Stream != 51 {
+			t.Fatalf("next delivery is stream sequence %d, want 51", md.Sequence.Stream)
+		}
+	}
+}
+
+// A work-queue stream with three replicas: what a consumer acknowledges
+// goes from every replica (the leader decides, the group tells the
+// others), and the queue keeps working through its leader's kill -9.
+func TestWorkQueueReplicated(t *testing.T) {
+	t.Parallel()
+	nodes := startCluster(t, 3)
+	_, js := connect(t, nodes[0])
+	eventually(t, 20*time.Second, "create R3 work queue", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "WQ", Subjects: []string{"wq.>"}, Replicas: 3, Retention: jetstream.WorkQueuePolicy})
+		return err
+	})
+	work := func(js jetstream.JetStream, n int) {
+		t.Helper()
+		for i := range n {
+			eventually(t, 10*time.Second, "publish", func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				_, err := js.Publish(ctx, "wq.job", []byte(fmt.Sprint(i)))
+				return err
+			})
+		}
+		var cons jetstream.Consumer
+		eventually(t, 10*time.Second, "consumer", func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			var err error
+			cons, err = js.CreateOrUpdateConsumer(ctx, "WQ", jetstream.ConsumerConfig{Durable: "W", AckPolicy: jetstream.AckExplicitPolicy})
+			return err
+		})
+		for got := 0; got < n; {
+			batch, err := cons.Fetch(n-got, jetstream.FetchMaxWait(2*time.Second))
+			if err != nil {
+				continue
+			}
+			for m := range batch.Messages() {
+				if err := m.DoubleAck(context.Background()); err == nil {
+					got++
+				}
+			}
+		}
+	}
+	work(js, 20)
+	for _, nd := range nodes {
+		eventually(t, 10*time.Second, nd.name+" holds no acknowledged work", func() error {
+			n, _, err := replicaMsgs(nd, "WQ")
+			if err == nil && n != 0 {
+				err = fmt.Errorf("%d messages", n)
+			}
+			return err
+		})
+	}
+	var leader string
+	eventually(t, 10*time.Second, "replicas current", func() error {
+		var err error
+		leader, _, err = streamPeers(js, "WQ")
+		return err
+	})
+	var survivors []*node
+	for _, nd := range nodes {
+		if nd.name == leader {
+			nd.proc.Kill()
+		} else {
+			survivors = append(survivors, nd)
+		}
+	}
+	_, js2 := connect(t, survivors[0])
+	work(js2, 10)
+	for _, nd := range survivors {
+		eventually(t, 10*time.Second, nd.name+" holds no acknowledged work after the failover", func() error {
+			n, _, err := replicaMsgs(nd, "WQ")
+			if err == nil && n != 0 {
+				err = fmt.Errorf("%d messages", n)
+			}
+			return err
+		})
+	}
+}
