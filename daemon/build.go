@@ -296,8 +296,8 @@ var notServed = map[string]string{
 	"leafnodes": "leaf nodes", "leaf": "leaf nodes",
 	"gateway": "gateways", "mqtt": "MQTT", "ocsp": "OCSP stapling", "ocsp_cache": "OCSP stapling",
 	"max_traced_msg_len": "trace truncation",
-	"server_tags":        "server tags", "server_metadata": "server metadata",
-	"cluster.pool_size": "route pooling", "cluster.compression": "route compression",
+	"server_metadata":    "server metadata",
+	"cluster.pool_size":  "route pooling", "cluster.compression": "route compression",
 	"cluster.accounts": "pinned-account routes", "cluster.permissions": "route permissions",
 	"disable_sublist_cache": "disabling the subject cache", "no_sys_acc": "the system account",
 	"max_closed_clients": "a closed-connections limit", "connect_error_reports": "error reports",
@@ -325,6 +325,12 @@ func (b *builder) top(root *confparse.Node, o *Options) {
 			so.Host, _ = b.str(e, key)
 		case "port":
 			so.Port, _ = b.port(e, key)
+		case "server_tags":
+			if tags, ok := b.stringList(e, key); ok {
+				for _, t := range tags {
+					o.JetStream.Tags = append(o.JetStream.Tags, strings.ToLower(strings.TrimSpace(t)))
+				}
+			}
 		case "server_name":
 			if v, ok := b.str(e, key); ok {
 				if strings.ContainsAny(v, " \t") {

@@ -21,6 +21,9 @@ type JetStreamOptions struct {
 	// acknowledged once fsynced. nats-server's default is 2m.
 	SyncInterval time.Duration
 	UniqueTag    string
+	// Tags are the top-level server_tags (lower case): clustered
+	// JetStream places replicas by them (a stream's placement.tags).
+	Tags []string
 	// Accounts are the accounts with JetStream and their limits, by
 	// account name ($G when no accounts are configured).
 	Accounts map[string]jetstream.AccountLimits
@@ -185,19 +188,23 @@ func (o *Options) finishJetStream() {
 	js.Accounts = map[string]jetstream.AccountLimits{"$G": jetstream.UnlimitedAccount("$G").Limits}
 }
 
-// jetstreamInCluster refuses JetStream on a server with a cluster: in
-// nats-server that is replicated JetStream (a Raft meta group across the
-// nodes), which natsd does not serve yet. Running each node's JetStream
-// alone instead would be worse than no answer: the API's and the streams'
-// subscriptions cross the routes, so one request would be answered by
-// every node, and one stream would exist several times with different
-// contents. So natsd says so and does not start.
+// jetstreamInCluster checks what clustered JetStream needs, with
+// nats-server's words (recorded from v2.15.2, where the first two are
+// config errors and the last a fatal error at start): a server_name, a
+// cluster name, and routes (the meta group's and the streams' Raft
+// messages travel over them, in the system account).
 func (b *builder) jetstreamInCluster(o *Options) {
 	if !o.JetStream.Enabled || !o.Cluster.Enabled() {
 		return
 	}
-	b.errorf(b.at("jetstream"), "jetstream",
-		"JetStream in a cluster (streams replicated across the nodes) is not served yet: turn jetstream off on the nodes of a cluster, or run it on a server without a cluster block")
+	switch {
+	case o.Server.ServerName == "":
+		b.errorf(b.at("jetstream"), "jetstream", "jetstream cluster requires `server_name` to be set")
+	case o.Cluster.Name == "":
+		b.errorf(b.at("cluster"), "cluster", "jetstream cluster requires `cluster.name` to be set")
+	case len(o.Cluster.Routes) == 0:
+		b.errorf(b.at("cluster"), "cluster", "JetStream cluster requires configured routes for the system account")
+	}
 }
 
 // jetstreamConfig is the engine's configuration.

@@ -111,6 +111,7 @@ var rules = []rule{
 	{"jetstream.domain", "JetStream.Domain", false, secServer, func(o *Options) any { return o.JetStream.Domain }},
 	{"jetstream.sync_interval", "JetStream.SyncInterval", false, secServer, func(o *Options) any { return o.JetStream.SyncInterval }},
 	{"jetstream.unique_tag", "JetStream.UniqueTag", false, secServer, func(o *Options) any { return o.JetStream.UniqueTag }},
+	{"server_tags", "JetStream.Tags", false, secServer, func(o *Options) any { return o.JetStream.Tags }},
 	{"accounts.jetstream", "JetStream.Accounts", false, secServer, func(o *Options) any { return o.JetStream.Accounts }},
 	// TLS: allow_non_tls here, the tls blocks' keys in diff_tls.go.
 	{"allow_non_tls", "Server.AllowNonTLS", false, secClientTLS, func(o *Options) any { return o.Server.AllowNonTLS }},

@@ -152,10 +152,17 @@ func (d *Daemon) shutdown() {
 	if d.callout != nil {
 		d.callout.Stop()
 	}
+	if d.jsc != nil {
+		// Before the engine: the groups stop handing it entries.
+		d.jsc.Stop()
+	}
 	if d.js != nil {
 		// After the clients: no publish arrives any more; every stream's
 		// last batch is stored and its consumers' state saved.
 		d.js.Stop()
+	}
+	if d.journal != nil {
+		_ = d.journal.Close()
 	}
 	// 5.
 	if cl := d.cluster(); cl != nil {

@@ -20,6 +20,8 @@ import (
 	"github.com/natsd/natsd/cluster"
 	"github.com/natsd/natsd/confparse"
 	"github.com/natsd/natsd/jetstream"
+	"github.com/natsd/natsd/jetstream/journal"
+	"github.com/natsd/natsd/jscluster"
 	"github.com/natsd/natsd/server"
 	"github.com/natsd/natsd/server/authcallout"
 	"github.com/natsd/natsd/server/jwtauth"
@@ -81,6 +83,10 @@ type Daemon struct {
 	notify *systemd.Notifier
 	jwt    *jwtauth.Auth     // operator mode; nil when off
 	js     *jetstream.Engine // JetStream; nil when off
+	// jsc and journal are clustered JetStream (jetstream with a cluster
+	// block): nil otherwise.
+	jsc     *jscluster.Cluster
+	journal *journal.Journal
 	// callout is the auth callout (nil when none): started with the
 	// server, kept across reloads (it cannot change), stopped after it.
 	callout *authcallout.Callout

@@ -162,7 +162,10 @@ func TestMixedClusterWithNatsServerJetStream(t *testing.T) {
 			"-js", "-sd", t.TempDir())
 		js = append(js, &node{Proc: p, clusterPort: cp})
 	}
-	n := startNode(t, testutil.NatsdBin(t), "natsd", []int{ports[0]})
+	// natsd runs clustered JetStream too: it cannot share a meta group
+	// with nats-server's, so it says so (log and /jsz) and answers no
+	// JetStream request, while core NATS crosses the whole cluster.
+	n := startNode(t, testutil.NatsdBin(t), "natsd", []int{ports[0]}, "-js", "-sd", t.TempDir())
 	testutil.Eventually(t, 20*time.Second, func() error {
 		for _, name := range []string{"js1", "js2", "js3"} {
 			if !strings.Contains(n.Log(), "Route peer runs JetStream") || !strings.Contains(n.Log(), "peer="+name) {
@@ -181,8 +184,26 @@ func TestMixedClusterWithNatsServerJetStream(t *testing.T) {
 		}
 		return err
 	})
+	testutil.Eventually(t, 10*time.Second, func() error {
+		meta, _ := httpGet(t, n.MonitorURL()+"/jsz")["meta_cluster"].(map[string]any)
+		mixed, _ := meta["mixed_with"].([]any)
+		if fmt.Sprint(mixed) != "[js1 js2 js3]" {
+			return fmt.Errorf("natsd's /jsz meta_cluster %v: want mixed_with [js1 js2 js3]", meta)
+		}
+		return nil
+	})
+	// Asked at a nats-server node, the API is nats-server's alone: natsd,
+	// which has the same subjects subscribed, answers none of it.
+	for range 5 {
+		if _, err := direct.Request("$JS.API.INFO", nil, 2*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if api, _ := httpGet(t, n.MonitorURL()+"/jsz")["api"].(map[string]any); api["total"] != float64(0) {
+		t.Errorf("natsd answered JetStream requests in a cluster with nats-server's JetStream: /jsz api %v", api)
+	}
 	through := connect(t, n.ClientURL())
-	if _, err := through.Request("$JS.API.INFO", nil, 2*time.Second); !errors.Is(err, nats.ErrNoResponders) {
-		t.Errorf("$JS.API.INFO through natsd: %v, want no responders (what natsd's log warns of)", err)
+	if m, err := through.Request("$JS.API.INFO", nil, 2*time.Second); err == nil && strings.Contains(string(m.Data), `"error"`) {
+		t.Errorf("$JS.API.INFO through natsd answered with an error: %s", m.Data)
 	}
 }

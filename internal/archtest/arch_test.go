@@ -16,10 +16,13 @@ const module = "github.com/natsd/natsd/"
 // say where it stands.
 var allowed = map[string][]string{
 	"cmd/natsd":               {"daemon"},
-	"daemon":                  {"cluster", "confparse", "jetstream", "server", "server/authcallout", "server/jwtauth", "server/monitor", "server/subject", "server/websocket", "systemd", "sysacct", "tlsconf"},
+	"daemon":                  {"cluster", "confparse", "jetstream", "jetstream/journal", "jscluster", "server", "server/authcallout", "server/jwtauth", "server/monitor", "server/subject", "server/websocket", "systemd", "sysacct", "tlsconf"},
 	"jetstream":               {"jetstream/store", "server", "server/subject"},
 	"jetstream/store":         {},
 	"jetstream/store/faultfs": {"jetstream/store"},
+	"jetstream/journal":       {"jetstream/store"},
+	"jscluster":               {"jetstream", "jetstream/journal", "jscluster/raftdriver", "server"},
+	"jscluster/raftdriver":    {"jetstream/journal"},
 	"sysacct":                 {"cluster", "jetstream", "server", "server/monitor"},
 	"cluster":                 {"server", "server/conn", "server/wire", "server/subject", "server/outbuf", "tlsconf"},
 	"server/monitor":          {"cluster", "jetstream", "server", "server/subject"},
@@ -35,6 +38,7 @@ var allowed = map[string][]string{
 	"tlsconf":                 {},
 	"systemd":                 {},
 	"internal/testutil":       {},
+	"internal/jsclustertest":  {"internal/testutil"},
 	"internal/archtest":       {},
 	"internal/faults":         {},
 	"bench/runner":            {},

@@ -331,6 +331,19 @@ func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if h.src.JetStream != nil && !jsEnabledOnly {
+		// Clustered JetStream: a meta leader known, and (unless only the
+		// meta group is asked about) every replica here current.
+		if msg := h.src.JetStream.ClusterHealth(q.boolean("js-meta-only")); msg != "" {
+			if details {
+				writeCompactJSON(w, http.StatusServiceUnavailable, health{Status: "unavailable", StatusCode: http.StatusServiceUnavailable,
+					Errors: []healthError{{Type: "JETSTREAM", Error: msg}}})
+				return
+			}
+			writeCompactJSON(w, http.StatusServiceUnavailable, health{Status: "unavailable", StatusCode: http.StatusServiceUnavailable, Error: msg})
+			return
+		}
+	}
 	if acc := q.str("account"); acc != "" && !jsOnly && h.src.JetStream != nil {
 		if he := h.src.JetStream.Health(acc, q.str("stream"), q.str("consumer")); he != nil {
 			if details {
