@@ -218,13 +218,22 @@ func (r *jsRow) add(round int, k jsKind, v float64, ok bool) {
 	}
 }
 
-// runJSRows runs every JetStream scenario wanted: cfg.jsRounds rounds of
-// the three setups in rotating order, then, with cfg.cost, one run each
-// with gctrace.
+// runJSRows runs every single-server JetStream scenario wanted.
 func runJSRows(ctx context.Context, cfg *config, natsd, peer serverKind, want func(string) bool) (rows, costRows []jsRow, failed bool) {
+	return runJSSet(ctx, cfg, natsd, peer, jsScenarios(cfg), runJS, want)
+}
+
+// jsRunFunc runs one JetStream scenario once on a fresh server (runJS) or
+// cluster (runJSR3) of kind k.
+type jsRunFunc func(ctx context.Context, cfg *config, k jsKind, sc jsScenario, cost bool) (tpResult, error)
+
+// runJSSet runs the scenarios wanted with run: cfg.jsRounds rounds of the
+// three setups in rotating order, then, with cfg.cost, one run each with
+// gctrace.
+func runJSSet(ctx context.Context, cfg *config, natsd, peer serverKind, scs []jsScenario, run jsRunFunc, want func(string) bool) (rows, costRows []jsRow, failed bool) {
 	nd, always, lazy := jsKinds(natsd, peer)
 	kinds := []jsKind{nd, always, lazy}
-	for _, sc := range jsScenarios(cfg) {
+	for _, sc := range scs {
 		if !want(sc.ID) {
 			continue
 		}
@@ -239,14 +248,14 @@ func runJSRows(ctx context.Context, cfg *config, natsd, peer serverKind, want fu
 				if ctx.Err() != nil {
 					return rows, costRows, true
 				}
-				res, err := runJS(ctx, cfg, k, sc, false)
+				res, err := run(ctx, cfg, k, sc, false)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "bench: %s round %d %s: FAILED: %v\n", sc.ID, round+1, k.Label, err)
 					r.add(round, k, 0, false)
 					failed = true
 					continue
 				}
-				fmt.Fprintf(os.Stderr, "bench: %-10s round %d %-19s %12s msgs/s in %.1fs\n",
+				fmt.Fprintf(os.Stderr, "bench: %-12s round %d %-19s %12s msgs/s in %.1fs\n",
 					sc.ID, round+1, k.Label, commas(res.Rate), res.Wall.Seconds())
 				r.add(round, k, res.Rate, true)
 			}
@@ -262,7 +271,7 @@ func runJSRows(ctx context.Context, cfg *config, natsd, peer serverKind, want fu
 			if ctx.Err() != nil {
 				return rows, costRows, true
 			}
-			res, err := runJS(ctx, cfg, k, sc, true)
+			res, err := run(ctx, cfg, k, sc, true)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "bench: %s cost run %s: FAILED: %v\n", sc.ID, k.Label, err)
 				cpu.add(0, k, 0, false)
@@ -270,7 +279,7 @@ func runJSRows(ctx context.Context, cfg *config, natsd, peer serverKind, want fu
 				failed = true
 				continue
 			}
-			fmt.Fprintf(os.Stderr, "bench: %-10s cost    %-19s CPU %.2fs, %d GC cycles for %s msgs (%s msgs/s with gctrace)\n",
+			fmt.Fprintf(os.Stderr, "bench: %-12s cost    %-19s CPU %.2fs, %d GC cycles for %s msgs (%s msgs/s with gctrace)\n",
 				sc.ID, k.Label, res.CPU.Seconds(), res.GCCycles, commas(float64(sc.Msgs)), commas(res.Rate))
 			cpu.add(0, k, res.CPU.Seconds()/perM, true)
 			gc.add(0, k, float64(res.GCCycles)/perM, true)

@@ -42,6 +42,7 @@ type config struct {
 	ws                               bool
 	cost                             bool
 	js                               bool
+	jsR3                             bool
 	namedAccount                     bool
 	pki                              *benchPKI // the TLS scenarios' certificates
 	tmp                              string
@@ -113,11 +114,12 @@ func main() {
 	flag.DurationVar(&cfg.runTimeout, "run-timeout", 90*time.Second, "limit for one `nats bench pub`")
 	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "limit for subscribers to finish after the publisher")
 	flag.Float64Var(&cfg.scale, "scale", 1, "multiply every message count (e.g. 0.1 for a smoke run)")
-	flag.StringVar(&cfg.only, "only", "", "comma-separated scenario ids to run (pub16,pubsub16,fanout16,pubsub1k,svc16,route16,pubsub16tls,pubsub1ktls,route16tls,pubsub16ws,pubsub1kws,jspubasync,jspubsync,jsconsume,jsfetch,kvput,kvget,rss; js: every JetStream one)")
+	flag.StringVar(&cfg.only, "only", "", "comma-separated scenario ids to run (pub16,pubsub16,fanout16,pubsub1k,svc16,route16,pubsub16tls,pubsub1ktls,route16tls,pubsub16ws,pubsub1kws,jspubasync,jspubsync,jsconsume,jsfetch,kvput,kvget,jsr3pubasync,jsr3pubsync,jsr3consume,rss; js: every single-server JetStream one; jsr3: every R3 one)")
 	flag.BoolVar(&cfg.crossRoute, "cross-route", true, "run the cross-route scenarios (3-node cluster, pub on A, sub on B)")
 	flag.BoolVar(&cfg.tls, "tls", true, "run the TLS scenarios (pub→sub over client TLS, cross-route over route TLS)")
 	flag.BoolVar(&cfg.ws, "ws", true, "run the WebSocket scenarios (pub→sub with both clients on ws://)")
 	flag.BoolVar(&cfg.js, "js", true, "run the JetStream scenarios (natsd's default against nats-server with sync_interval: always and with its default)")
+	flag.BoolVar(&cfg.jsR3, "jsr3", true, "run the R3 JetStream scenarios (3-node clusters of each server; nats-server with sync_interval: always and with its default)")
 	flag.BoolVar(&cfg.cost, "cost", true, "after the rounds, run each throughput scenario once more per server with GODEBUG=gctrace=1 and report its CPU time and GC cycles per million messages")
 	flag.BoolVar(&cfg.namedAccount, "account", true, "clients in a named account (APP, with a user and password), not the global account $G")
 	flag.Parse()
@@ -243,6 +245,20 @@ func run(ctx context.Context, cfg *config) int {
 		}
 	}
 
+	var jsR3Rows, jsR3CostRows []jsRow
+	if cfg.jsR3 {
+		r3Started := time.Now()
+		var r3Failed bool
+		jsR3Rows, jsR3CostRows, r3Failed = runJSR3Rows(ctx, cfg, natsd, peer, want)
+		if ctx.Err() != nil {
+			return 130
+		}
+		failed = failed || r3Failed
+		if len(jsR3Rows) > 0 {
+			facts = append(facts, fact{"wall time of the R3 JetStream rows", time.Since(r3Started).Round(time.Second).String()})
+		}
+	}
+
 	if want("rss") {
 		base := row{ID: "rss", Title: fmt.Sprintf("%s idle clients: server VmRSS", commas(float64(cfg.idleN))),
 			Metric: "MiB, lower is better", Unit: "MiB", Params: "CONNECT + PING/PONG, then idle"}
@@ -276,6 +292,7 @@ func run(ctx context.Context, cfg *config) int {
 
 	facts = append(facts, fact{"load average at end", loadAvg()}, fact{"wall time of the run", time.Since(started).Round(time.Second).String()})
 	rep := report{Date: time.Now().UTC(), Facts: facts, Rows: rows, CostRows: costRows, JSRows: jsRows, JSCostRows: jsCostRows,
+		JSR3Rows: jsR3Rows, JSR3CostRows: jsR3CostRows,
 		Rounds: cfg.rounds, RSSRounds: cfg.rssRounds, JSRounds: cfg.jsRounds, Command: "make bench" + argsNote()}
 	fmt.Println()
 	if len(rep.Rows) > 0 {
@@ -290,10 +307,19 @@ func run(ctx context.Context, cfg *config) int {
 	if len(rep.JSCostRows) > 0 {
 		fmt.Println(jsTable(rep.JSCostRows))
 	}
+	if len(rep.JSR3Rows) > 0 {
+		fmt.Println(jsTable(rep.JSR3Rows))
+	}
+	if len(rep.JSR3CostRows) > 0 {
+		fmt.Println(jsTable(rep.JSR3CostRows))
+	}
 	if notes := rep.flagged(); notes != "" {
 		fmt.Println(notes)
 	}
 	if notes := jsFlagged(rep.JSRows); notes != "" {
+		fmt.Println(notes)
+	}
+	if notes := jsFlagged(rep.JSR3Rows); notes != "" {
 		fmt.Println(notes)
 	}
 	if cfg.docPath != "" {
@@ -305,6 +331,9 @@ func run(ctx context.Context, cfg *config) int {
 		}
 		if err == nil && len(rep.JSRows) > 0 {
 			err = writeDoc(cfg.docPath, jsBeginMarker, jsEndMarker, rep.jsMarkdown())
+		}
+		if err == nil && len(rep.JSR3Rows) > 0 {
+			err = writeDoc(cfg.docPath, jsR3BeginMarker, jsR3EndMarker, rep.jsR3Markdown())
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: writing %s: %v\n", cfg.docPath, err)
@@ -350,15 +379,15 @@ func runCost(ctx context.Context, cfg *config, sc scenario, natsd, peer serverKi
 }
 
 // selected says whether -only (a comma-separated list of scenario ids,
-// "js" standing for every JetStream one) selects id; an empty list
-// selects everything.
+// "js" standing for every single-server JetStream one and "jsr3" for
+// every R3 one) selects id; an empty list selects everything.
 func selected(only, id string) bool {
 	if only == "" {
 		return true
 	}
 	for f := range strings.SplitSeq(only, ",") {
 		f = strings.TrimSpace(f)
-		if f == id || f == "js" && isJSScenario(id) {
+		if f == id || f == "js" && isJSScenario(id) || f == "jsr3" && isJSR3Scenario(id) {
 			return true
 		}
 	}

@@ -110,19 +110,33 @@ type serverOpts struct {
 	env     []string // extra environment, e.g. GODEBUG=gctrace=1
 	tls     bool     // the extra flags put the client port on TLS
 	wsPort  int      // the extra flags give a WebSocket listener on this port, for the clients
+	avoid   []int    // ports the extra flags use (e.g. a cluster's route ports), not to be picked again
+}
+
+// freePortAvoiding is freePort, never one of avoid: a port the kernel
+// handed out and that was closed again (to be given to a server's config)
+// may come back from the next bind to port 0.
+func freePortAvoiding(avoid []int) (int, error) {
+	for range 100 {
+		p, err := freePort()
+		if err != nil || !slices.Contains(avoid, p) {
+			return p, err
+		}
+	}
+	return 0, errors.New("no free port outside the reserved ones")
 }
 
 // startServer starts k on loopback with a free client port, the same
 // command line for both servers, and waits until it accepts clients.
 func startServer(k serverKind, dir string, o serverOpts) (*server, error) {
-	port, err := freePort()
+	port, err := freePortAvoiding(o.avoid)
 	if err != nil {
 		return nil, err
 	}
 	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port)}
 	s := &server{kind: k, port: port, exited: make(chan struct{}), tls: o.tls, wsPort: o.wsPort}
 	if o.monitor {
-		if s.httpPort, err = freePort(); err != nil {
+		if s.httpPort, err = freePortAvoiding(append(o.avoid, port)); err != nil {
 			return nil, err
 		}
 		args = append(args, "-m", strconv.Itoa(s.httpPort))

@@ -123,6 +123,8 @@ type report struct {
 	CostRows          []row // the -cost runs: one round each
 	JSRows            []jsRow
 	JSCostRows        []jsRow
+	JSR3Rows          []jsRow // the R3 rows: 3-node clusters
+	JSR3CostRows      []jsRow
 	Rounds, RSSRounds int
 	JSRounds          int
 	Command           string
@@ -257,10 +259,12 @@ func (rep *report) markdown() string {
 // in one, the JetStream rows in another, so that a run of one section
 // (`-only js`, `-js=false`) leaves the other's figures alone.
 const (
-	beginMarker   = "<!-- bench:begin -->"
-	endMarker     = "<!-- bench:end -->"
-	jsBeginMarker = "<!-- bench-js:begin -->"
-	jsEndMarker   = "<!-- bench-js:end -->"
+	beginMarker     = "<!-- bench:begin -->"
+	endMarker       = "<!-- bench:end -->"
+	jsBeginMarker   = "<!-- bench-js:begin -->"
+	jsEndMarker     = "<!-- bench-js:end -->"
+	jsR3BeginMarker = "<!-- bench-jsr3:begin -->"
+	jsR3EndMarker   = "<!-- bench-jsr3:end -->"
 )
 
 // writeDoc replaces what lies between the markers begin and end in path,

@@ -22,6 +22,11 @@ func TestSelected(t *testing.T) {
 		{"js", "rss", false},
 		{"rss, jsfetch", "jsfetch", true},
 		{"jsfetch", "jsconsume", false},
+		{"jsr3", "jsr3pubasync", true},
+		{"jsr3", "jsr3consume", true},
+		{"jsr3", "jspubasync", false},
+		{"js", "jsr3pubsync", false},
+		{"", "jsr3pubsync", true},
 	} {
 		if got := selected(tc.only, tc.id); got != tc.want {
 			t.Errorf("selected(%q, %q) = %v, want %v", tc.only, tc.id, got, tc.want)
