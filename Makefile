@@ -107,7 +107,7 @@ unit-test:
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
-FUZZ_TARGETS := confparse:FuzzParse confparse:FuzzLex server/wire:FuzzParser server/wire:FuzzRouteParser server/subject:FuzzSubject server/monitor:FuzzQuery server:FuzzRedactConnect server:FuzzTraceHeaders server/jwtauth:FuzzAuthenticate server/authcallout:FuzzDecodeResponse jetstream:FuzzArchive server/websocket:FuzzDecoder server/websocket:FuzzRoundTrip jetstream:FuzzAckTokens
+FUZZ_TARGETS := confparse:FuzzParse confparse:FuzzLex server/wire:FuzzParser server/wire:FuzzRouteParser server/subject:FuzzSubject server/monitor:FuzzQuery server:FuzzRedactConnect server:FuzzTraceHeaders server/jwtauth:FuzzAuthenticate server/authcallout:FuzzDecodeResponse jetstream:FuzzArchive server/websocket:FuzzDecoder server/websocket:FuzzRoundTrip jetstream:FuzzAckTokens jetstream/store:FuzzDecodeRecord jetstream/store:FuzzOpen jetstream/journal:FuzzJournalRecord jetstream/journal:FuzzWitnessSlot jetstream:FuzzReplicatedEntry jscluster/raftdriver:FuzzDecodeBatch tlsconf:FuzzParseDN sysacct:FuzzFilter
 fuzz:
 	@for t in $(FUZZ_TARGETS); do 		pkg=$${t%%:*}; fn=$${t##*:}; 		echo "== $$fn ($$pkg) for $(FUZZTIME)"; 		$(GO) test -run '^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) -parallel=1 ./$$pkg || exit 1; 	done
 
