@@ -26,6 +26,11 @@ NSC_BIN         := $(TOOLS)/nsc-$(NSC_VERSION)
 DEBIAN_NATS_SERVER := /usr/sbin/nats-server
 # Debian's systemd package: systemd-socket-activate and systemd-analyze.
 SOCKET_ACTIVATE    := /usr/bin/systemd-socket-activate
+# Debian's Prometheus server and promtool: cmd/natsd's TestPrometheusScrapesCluster
+# scrapes a natsd cluster with it; promtool check metrics lints /metrics.
+# (Defined up here: a prerequisite list is expanded where it is read, so a
+# variable defined below test-deps was empty there and nothing installed it.)
+PROMETHEUS         := /usr/bin/prometheus
 
 .PHONY: all build run test test-deps unit-test race lint fuzz bench clean cluster cross-build
 
@@ -73,9 +78,6 @@ $(SOCKET_ACTIVATE):
 	DEBIAN_FRONTEND=noninteractive apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd
 
-# Debian's Prometheus server and promtool: cmd/natsd's TestPrometheusScrapesCluster
-# scrapes a natsd cluster with it; promtool check metrics lints /metrics.
-PROMETHEUS := /usr/bin/prometheus
 $(PROMETHEUS):
 	DEBIAN_FRONTEND=noninteractive apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus
