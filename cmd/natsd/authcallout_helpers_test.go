@@ -239,9 +239,14 @@ func (s *calloutService) waitFor(user string) {
 }
 
 // connectAs logs in as user (any password: the service decides).
+//
+// Only url is tried: nats.go otherwise goes on, after an authorization
+// error, to the servers the first one's INFO named — in a cluster another
+// server, whose own callout request would stand in for the one the test
+// checks (CI saw exactly that in TestAuthCalloutAcrossRoutes).
 func connectAs(url, user string, opts ...nats.Option) (*nats.Conn, error) {
 	return nats.Connect(url, append([]nats.Option{nats.UserInfo(user, "secret-"+user), nats.Name("app-" + user),
-		nats.MaxReconnects(0), nats.Timeout(10 * time.Second)}, opts...)...)
+		nats.MaxReconnects(0), nats.Timeout(10 * time.Second), nats.IgnoreDiscoveredServers()}, opts...)...)
 }
 
 // connzEntry is the /connz?auth=true entry of the connection named name.
