@@ -12,12 +12,15 @@
 //
 // The rules that make it safe:
 //
-//   - Nothing of a round is sent before the round's Log.Save returned:
-//     not a vote, not an append's acknowledgement, not even a leader's
-//     own appends (the design allows those early when the round changes
-//     neither term nor vote; not done yet, correctness first). A Save
-//     that fails stops the driver: a server that cannot persist takes no
-//     part.
+//   - Nothing of a round is sent before the round's Log.Save returned —
+//     not a vote, not an append's acknowledgement — except a leader's own
+//     appends when the round changes neither its term nor its vote (they
+//     count toward a commit only once its fsync is done). A Save that
+//     fails stops the driver: a server that cannot persist takes no part.
+//   - A state machine is handed only entries its server has saved:
+//     committed entries that an earlier round saved are handed over
+//     before the round's own save (a leader's acknowledgements do not
+//     wait for the fsync of later proposals); the others after it.
 //   - Proposals come from the leader only (Raft's forwarding is off), and
 //     one that Raft drops (leadership lost since Propose's check) is lost:
 //     what Apply is handed is the only outcome.

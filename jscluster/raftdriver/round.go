@@ -1,6 +1,7 @@
 package raftdriver
 
 import (
+	"slices"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -24,6 +25,10 @@ type groupReady struct {
 	// commit only once the fsync is done (etcd/raft's self-ack comes at
 	// Advance), so what commits is still on a quorum's disks.
 	early bool
+	// stableApplied: the round's committed entries were already on this
+	// server's disk, and were handed to the apply goroutine before the
+	// round's save (stableCommitted).
+	stableApplied bool
 }
 
 type snapSent struct {
@@ -106,6 +111,16 @@ func (d *Driver) round() error {
 		r.early = r.g.isLeader && r.rd.SoftState == nil && same
 	}
 	d.sendPart(rs, true)
+	// Committed entries this server saved in an earlier round need not
+	// wait for this round's fsync: on a leader, that is what the clients'
+	// acknowledgements wait for while new proposals are being saved.
+	for i := range rs {
+		r := &rs[i]
+		if stableCommitted(&r.rd) {
+			r.g.apply.push([]applyItem{{ents: slices.Clone(r.rd.CommittedEntries)}})
+			r.stableApplied = true
+		}
+	}
 	if len(updates) > 0 {
 		save := d.cfg.Log.Save
 		if lazy, ok := d.cfg.Log.(noSyncLog); ok && !mustSync {
@@ -125,7 +140,7 @@ func (d *Driver) round() error {
 	}
 	d.sendPart(rs, false)
 	for i := range rs {
-		if err := d.handOver(rs[i].g, &rs[i].rd); err != nil {
+		if err := d.handOver(rs[i].g, &rs[i].rd, rs[i].stableApplied); err != nil {
 			return err
 		}
 		rs[i].g.rn.Advance(rs[i].rd)
@@ -196,16 +211,42 @@ func (d *Driver) sendPart(rs []groupReady, early bool) {
 	}
 }
 
+// stableCommitted reports whether a Ready's committed entries may be
+// applied before the Ready is saved: all of them were saved in earlier
+// rounds (this Ready's own entries, if any, all come after them: none
+// replaces one of them), and none is a snapshot or a membership change
+// (those are recorded with the Log, in order, by handOver). Applying an
+// entry that is committed and on this server's disk is what Raft allows
+// at any time; only an entry of this very round would have to wait for
+// its fsync (etcd/raft hands committed entries that are not yet stable
+// to a synchronous caller, trusting it to save first).
+func stableCommitted(rd *raft.Ready) bool {
+	ce := rd.CommittedEntries
+	if len(ce) == 0 || (rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot)) {
+		return false
+	}
+	if len(rd.Entries) > 0 && rd.Entries[0].GetIndex() <= ce[len(ce)-1].GetIndex() {
+		return false
+	}
+	for _, e := range ce {
+		if t := e.GetType(); t == raftpb.EntryType_EntryConfChange || t == raftpb.EntryType_EntryConfChangeV2 {
+			return false
+		}
+	}
+	return true
+}
+
 // handOver applies the Ready's configuration changes to Raft and queues,
-// in order, its snapshot, its committed entries and a change of leader
-// for the group's apply goroutine.
-func (d *Driver) handOver(g *group, rd *raft.Ready) error {
+// in order, its snapshot, its committed entries (unless the round already
+// queued them: stableApplied) and a change of leader for the group's
+// apply goroutine.
+func (d *Driver) handOver(g *group, rd *raft.Ready, stableApplied bool) error {
 	var items []applyItem
 	if snap := rd.Snapshot; snap != nil && !raft.IsEmptySnap(snap) {
 		g.cs = snap.GetMetadata().GetConfState()
 		items = append(items, applyItem{snap: snap})
 	}
-	if len(rd.CommittedEntries) > 0 {
+	if len(rd.CommittedEntries) > 0 && !stableApplied {
 		for _, e := range rd.CommittedEntries {
 			var cc raftpb.ConfChangeI
 			switch e.GetType() {
