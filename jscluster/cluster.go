@@ -65,6 +65,9 @@ type Cluster struct {
 	groups map[string]*streamGroup
 
 	metaLeading atomic.Bool
+	// metaLeaderSince is when this server last began to lead the meta
+	// group (Unix ns; /raftz's leader_since).
+	metaLeaderSince atomic.Int64
 	// mixed: a route peer is a nats-server running JetStream (peers.go).
 	mixed atomic.Bool
 	// catchupSlots bounds the catch-up requests served at once.

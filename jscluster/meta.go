@@ -86,8 +86,8 @@ func (m *metaSM) Apply(entries []*raftpb.Entry) {
 			c.mu.Lock()
 			lead := c.meta.wantLead && e.GetTerm() == c.meta.leadTerm
 			c.mu.Unlock()
-			if lead {
-				c.metaLeading.Store(true)
+			if lead && !c.metaLeading.Swap(true) {
+				c.metaLeaderSince.Store(time.Now().UnixNano())
 			}
 			continue
 		}

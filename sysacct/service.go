@@ -251,9 +251,9 @@ func (s *Service) statsz() *Statsz {
 }
 
 // serverEndpoints are the $SYS.REQ.SERVER.<id|PING>.<endpoint> natsd
-// answers; JSZ, EXPVARZ, IPQUEUESZ, RAFTZ and PROFILEZ are nats-server's
-// and not (yet) natsd's.
-var serverEndpoints = []string{"VARZ", "CONNZ", "SUBSZ", "ROUTEZ", "GATEWAYZ", "LEAFZ", "ACCOUNTZ", "JSZ", "HEALTHZ", "STATSZ", "IDZ", "RELOAD", "KICK", "LDM"}
+// answers; EXPVARZ, IPQUEUESZ and PROFILEZ are nats-server's and not
+// (yet) natsd's.
+var serverEndpoints = []string{"VARZ", "CONNZ", "SUBSZ", "ROUTEZ", "GATEWAYZ", "LEAFZ", "ACCOUNTZ", "JSZ", "RAFTZ", "HEALTHZ", "STATSZ", "IDZ", "RELOAD", "KICK", "LDM"}
 
 // oneServerOnly are the endpoints asked of one server by its id, never by
 // PING (nats-server has no PING subscription for them).
@@ -393,6 +393,21 @@ func (s *Service) endpoint(name, acc string, payload []byte) (any, error) {
 			return nil, errUnknownEndpoint
 		}
 		return s.cfg.JetStream.JSZ(o), nil
+	case "RAFTZ":
+		var o struct {
+			Account string `json:"account"`
+			Group   string `json:"group"`
+		}
+		if err := decode(&o); err != nil {
+			return nil, err
+		}
+		// A server with no Raft group answers an empty map, as
+		// nats-server does here (its /raftz says 404 instead).
+		rz, ok := s.cfg.JetStream.Raftz(o.Account, o.Group)
+		if !ok {
+			rz = jetstream.Raftz{}
+		}
+		return rz, nil
 	case "ACCOUNTZ":
 		var o struct {
 			Account string `json:"account"`

@@ -68,7 +68,13 @@ var (
 // Status is a group's Raft state, as this server sees it.
 type Status struct {
 	ID, Leader, Term, Commit, Applied uint64
-	Voters, Learners                  []uint64
+	// Vote is whom this server voted for in Term; State its role
+	// ("leader", "follower", "candidate", "pre-candidate").
+	Vote             uint64
+	State            string
+	Voters, Learners []uint64
+	// Seen is when each peer was last heard from in this group.
+	Seen map[uint64]time.Time
 	// Progress is known on the leader only: each peer's match index and
 	// when it was last heard from.
 	Progress map[uint64]PeerProgress

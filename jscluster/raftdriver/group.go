@@ -3,6 +3,7 @@ package raftdriver
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"time"
 
@@ -323,9 +324,12 @@ func (d *Driver) Status(name string) (Status, bool) {
 			Term:     rs.HardState.GetTerm(),
 			Commit:   rs.HardState.GetCommit(),
 			Applied:  g.apply.applied.Load(),
+			Vote:     rs.HardState.GetVote(),
+			State:    roleName(rs.RaftState),
 			Voters:   append([]uint64(nil), g.cs.GetVoters()...),
 			Learners: append([]uint64(nil), g.cs.GetLearners()...),
 			Hold:     g.hold,
+			Seen:     maps.Clone(g.lastSeen),
 		}
 		if st := d.cfg.Log.Storage(name); st != nil {
 			s.LastIndex, _ = st.LastIndex()
@@ -356,4 +360,17 @@ func (d *Driver) Groups() []string {
 	})
 	sort.Strings(out)
 	return out
+}
+
+// roleName names a Raft role for Status.
+func roleName(st raft.StateType) string {
+	switch st {
+	case raft.StateLeader:
+		return "leader"
+	case raft.StateCandidate:
+		return "candidate"
+	case raft.StatePreCandidate:
+		return "pre-candidate"
+	}
+	return "follower"
 }

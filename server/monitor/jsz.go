@@ -32,3 +32,20 @@ func (h *handler) jsz(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, h.src.JetStream.JSZ(opts))
 }
+
+// raftz is /raftz: this server's Raft groups (clustered JetStream), with
+// nats-server's parameters acc and group. A server with no Raft group
+// answers as nats-server does: 404, "No Raft nodes registered".
+func (h *handler) raftz(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r)
+	acc, group := q.str("acc"), q.str("group")
+	if q.fail(w) {
+		return
+	}
+	rz, ok := h.src.JetStream.Raftz(acc, group)
+	if !ok {
+		http.Error(w, jetstream.ErrNoRaftNodes, http.StatusNotFound)
+		return
+	}
+	writeJSON(w, http.StatusOK, rz)
+}

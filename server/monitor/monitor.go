@@ -52,6 +52,7 @@ const (
 	AccountzPath = "/accountz"
 	AccstatzPath = "/accstatz"
 	JszPath      = "/jsz"
+	RaftzPath    = "/raftz"
 )
 
 type handler struct {
@@ -74,6 +75,7 @@ func Handler(src Sources, basePath string) http.Handler {
 	mux.HandleFunc(base+HealthzPath, h.count(HealthzPath, h.healthz))
 	mux.HandleFunc(base+AccountzPath, h.count(AccountzPath, h.accountz))
 	mux.HandleFunc(base+JszPath, h.count(JszPath, h.jsz))
+	mux.HandleFunc(base+RaftzPath, h.count(RaftzPath, h.raftz))
 	mux.HandleFunc(base+AccstatzPath, h.count(AccstatzPath, h.accstatz))
 	mux.HandleFunc(base+MetricsPath, h.count(MetricsPath, metricsHandler(h).ServeHTTP))
 	root := h.count(RootPath, h.root)
