@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"strconv"
 	"sync"
@@ -167,4 +168,17 @@ func (a *Account) HasExactInterest(subj string) bool {
 		}
 	}
 	return false
+}
+
+// NewEventID is a unique id for an advisory or event: 22 base-62
+// characters, like nats-server's NUIDs (the system account's events and
+// JetStream's advisories).
+func NewEventID() string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	var b [22]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
 }

@@ -1,7 +1,6 @@
 package sysacct
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -540,7 +539,7 @@ type subszOptions struct {
 // connection counts.
 func (s *Service) ClientConnected(c *server.ConnStats) {
 	s.publish("$SYS.ACCOUNT."+c.Account+".CONNECT", &connectEvent{
-		Type: connectEventType, ID: eventID(), Timestamp: time.Now().UTC(), Server: s.info(), Client: s.client(c),
+		Type: connectEventType, ID: server.NewEventID(), Timestamp: time.Now().UTC(), Server: s.info(), Client: s.client(c),
 	})
 	s.accountConns(c.Account)
 }
@@ -553,7 +552,7 @@ func (s *Service) ClientDisconnected(c *server.ConnStats) {
 	stop := c.Stop.UTC()
 	ci.Stop = &stop
 	s.publish("$SYS.ACCOUNT."+c.Account+".DISCONNECT", &disconnectEvent{
-		Type: disconnectEventType, ID: eventID(), Timestamp: time.Now().UTC(), Server: s.info(), Client: ci,
+		Type: disconnectEventType, ID: server.NewEventID(), Timestamp: time.Now().UTC(), Server: s.info(), Client: ci,
 		Sent: dataStats{c.OutMsgs, c.OutBytes}, Received: dataStats{c.InMsgs, c.InBytes}, Reason: c.Reason,
 	})
 	s.accountConns(c.Account)
@@ -573,22 +572,10 @@ func (s *Service) accountConns(acc string) {
 		if st.Account != acc {
 			continue
 		}
-		ev := &accountConnsEvent{Type: accountConnsEventType, ID: eventID(), Timestamp: time.Now().UTC(), Server: s.info(), AccStatz: st}
+		ev := &accountConnsEvent{Type: accountConnsEventType, ID: server.NewEventID(), Timestamp: time.Now().UTC(), Server: s.info(), AccStatz: st}
 		s.publish("$SYS.ACCOUNT."+acc+".SERVER.CONNS", ev)
 		ev.Server = s.info()
 		s.publish("$SYS.SERVER.ACCOUNT."+acc+".CONNS", ev)
 		return
 	}
-}
-
-// eventID is a unique event id: 22 base-62 characters, like nats-server's
-// NUIDs.
-func eventID() string {
-	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	var b [22]byte
-	_, _ = rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b[:])
 }
