@@ -197,6 +197,7 @@ func (mset *stream) addConsumer(cfg ConsumerConfig, action string) (*ConsumerInf
 		o.stop(true, false)
 		return nil, errWith(errConsumerCreate, err)
 	}
+	ja.adviseConsumer(mset.name, o.name, "create")
 	return info, nil
 }
 
@@ -314,6 +315,7 @@ func apiConsumerDelete(ja *jsAccount, req *apiRequest, t []string) {
 	if mset := o.mset; mset.repl != nil {
 		mset.replicateConsumerDelete(o.name)
 	}
+	ja.adviseConsumer(o.mset.name, o.name, "delete")
 	ja.respond(req.reply, typ, nil, successBody{true})
 }
 

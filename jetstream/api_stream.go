@@ -72,6 +72,7 @@ func apiStreamCreate(ja *jsAccount, req *apiRequest, t []string) {
 	ja.mu.Lock()
 	ja.streams[mset.name] = mset
 	ja.mu.Unlock()
+	ja.adviseStream(mset.name, "create")
 	ja.respond(req.reply, typ, nil, streamCreateBody{mset.info(infoOpts{serverMeta: true}), true})
 }
 
@@ -186,6 +187,7 @@ func apiStreamUpdate(ja *jsAccount, req *apiRequest, t []string) {
 		ja.respond(req.reply, typ, errWith(errStreamUpdate, err), nil)
 		return
 	}
+	ja.adviseStream(mset.name, "modify")
 	ja.respond(req.reply, typ, nil, mset.info(infoOpts{serverMeta: true}))
 }
 
@@ -343,6 +345,7 @@ func apiStreamDelete(ja *jsAccount, req *apiRequest, t []string) {
 	delete(ja.streams, mset.name)
 	ja.mu.Unlock()
 	mset.stop(true)
+	ja.adviseStream(mset.name, "delete")
 	ja.respond(req.reply, typ, nil, successBody{true})
 }
 

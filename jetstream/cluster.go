@@ -233,6 +233,7 @@ func (r *Replica) Answer(reply, typ string) {
 		mset.ja.respond(reply, typ, nil, streamCreateBody{si, false})
 		return
 	}
+	mset.ja.adviseStream(mset.name, "modify")
 	mset.ja.respond(reply, typ, nil, si)
 }
 
@@ -309,6 +310,7 @@ func (mset *stream) setLeading(lead bool) {
 		mset.rs.createReply = ""
 		mset.replMu.Unlock()
 		if reply != "" {
+			mset.ja.adviseStream(mset.name, "create")
 			mset.ja.respond(reply, typ, nil, streamCreateBody{mset.info(infoOpts{serverMeta: true, cluster: true}), true})
 		}
 		mset.ja.e.log.Info("Stream leader", zap.String("account", mset.ja.name), zap.String("stream", mset.name))

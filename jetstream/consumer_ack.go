@@ -80,7 +80,7 @@ func parseUint(b []byte) (uint64, bool) {
 // processAck handles "+ACK" (or an empty body), "-NAK" (with an optional
 // delay), "+WPI", "+NXT" (with an optional batch) and "+TERM".
 func (o *consumer) processAck(m server.Msg) {
-	_, sseq, cseq, ok := ackTokens(m.Subject)
+	dc, sseq, cseq, ok := ackTokens(m.Subject)
 	if !ok {
 		return
 	}
@@ -95,10 +95,12 @@ func (o *consumer) processAck(m server.Msg) {
 		o.ackMsg(sseq, cseq)
 	case "-NAK":
 		o.nakMsg(sseq, parseNakDelay(arg))
+		o.adviseDelivery("MSG_NAKED", "nak", sseq, cseq, dc)
 	case "+WPI":
 		o.progress(sseq)
 	case "+TERM":
 		o.ackMsg(sseq, cseq)
+		o.adviseDelivery("MSG_TERMINATED", "terminated", sseq, cseq, dc)
 	case "+NXT":
 		o.ackMsg(sseq, cseq)
 		if reply != "" && o.isPull() {
@@ -254,6 +256,7 @@ func (o *consumer) checkAckWaitLocked(now time.Time) time.Duration {
 			// floor stays below it until a later ack moves it, and it
 			// still counts as redelivered (recorded from v2.15.2).
 			o.dropPendingLocked(sseq)
+			o.maxDeliveredLocked(sseq)
 			continue
 		}
 		o.queueRedeliveryLocked(sseq)

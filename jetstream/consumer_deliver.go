@@ -213,6 +213,15 @@ func (o *consumer) nextMsgLocked(sm *store.StoreMsg) (*store.StoreMsg, uint64) {
 		if _, ok := o.pending[seq]; !ok {
 			continue // acked meanwhile
 		}
+		if o.cfg.MaxDeliver > 0 && o.rdc[seq]+1 >= uint64(o.cfg.MaxDeliver) {
+			// Naked after its last allowed delivery: let go of it, as
+			// an ack wait running out would (checkAckWaitLocked), and
+			// as nats-server does (recorded: the next pull gets the
+			// next message, and a MAX_DELIVERIES advisory is sent).
+			o.dropPendingLocked(seq)
+			o.maxDeliveredLocked(seq)
+			continue
+		}
 		m, err := o.mset.store.LoadMsg(seq, sm)
 		if err != nil {
 			o.dropPendingLocked(seq)

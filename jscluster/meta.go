@@ -163,6 +163,7 @@ func (c *Cluster) applyMeta(op *metaOp) {
 			g.close(true)
 		}
 		if op.Origin == c.self {
+			c.cfg.Engine.AdviseStream(op.Account, op.Name, "delete")
 			c.cfg.Engine.Respond(op.Account, op.Reply, op.Type, nil, nil)
 		}
 	}

@@ -91,7 +91,16 @@ func TestRaftz(t *testing.T) {
 	}
 
 	nodes := startCluster(t, 3)
-	_, js := connect(t, nodes[0])
+	nc, js := connect(t, nodes[0])
+	// The stream's advisories come once, from the server that answers,
+	// not from every replica.
+	advs, err := nc.SubscribeSync("$JS.EVENT.ADVISORY.STREAM.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, 20*time.Second, "create R3 stream", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -226,6 +235,22 @@ func TestRaftz(t *testing.T) {
 	}
 	if err := json.Unmarshal(m.Data, &good); err != nil || len(good.Data["APP"]) != 1 {
 		t.Errorf("RAFTZ for APP: %s", m.Data)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := js.DeleteStream(ctx, "ORDERS"); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for {
+		m, err := advs.NextMsg(time.Second)
+		if err != nil {
+			break
+		}
+		seen = append(seen, m.Subject)
+	}
+	if want := []string{"$JS.EVENT.ADVISORY.STREAM.CREATED.ORDERS", "$JS.EVENT.ADVISORY.STREAM.DELETED.ORDERS"}; !slices.Equal(seen, want) {
+		t.Errorf("stream advisories in the cluster: %v, want %v", seen, want)
 	}
 	// An ordinary account has no such subject: nobody answers it.
 	app, _ := connect(t, nodes[0])
