@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net"
@@ -86,15 +85,7 @@ func (c *Cluster) logger() *zap.Logger { return c.log.Load() }
 func (c *Cluster) SetLogger(l *zap.Logger) { c.log.Store(l) }
 
 // dynamicName is 22 random characters, as nats-server generates.
-func dynamicName() string {
-	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	var b [22]byte
-	_, _ = rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b[:])
-}
+func dynamicName() string { return server.RandomID(22) }
 
 // Name is the cluster name now (it may have been adopted from a peer).
 func (c *Cluster) Name() string {

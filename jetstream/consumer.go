@@ -1,7 +1,6 @@
 package jetstream
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"path/filepath"
 	"sync"
@@ -103,15 +102,7 @@ func (mset *stream) newConsumer(cfg ConsumerConfig, name string, created time.Ti
 
 // ephemeralName is a generated consumer name: 8 characters, as nats-server
 // makes them.
-func ephemeralName() string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b[:])
-}
+func ephemeralName() string { return server.RandomID(8) }
 
 // restoreState loads the consumer's saved state, or sets the starting
 // point of a new consumer from its deliver policy.

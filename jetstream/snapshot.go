@@ -2,7 +2,6 @@ package jetstream
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"sort"
@@ -109,15 +108,7 @@ func apiStreamSnapshot(ja *jsAccount, req *apiRequest, t []string) {
 
 // transferID names a snapshot's acks or a restore's chunks: 22 random
 // characters, as nats-server's.
-func transferID() string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	var b [22]byte
-	_, _ = rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b[:])
-}
+func transferID() string { return server.RandomID(22) }
 
 func clampSize(v, def, lo, hi int) int {
 	if v <= 0 {

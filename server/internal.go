@@ -173,12 +173,17 @@ func (a *Account) HasExactInterest(subj string) bool {
 // NewEventID is a unique id for an advisory or event: 22 base-62
 // characters, like nats-server's NUIDs (the system account's events and
 // JetStream's advisories).
-func NewEventID() string {
+func NewEventID() string { return RandomID(22) }
+
+// RandomID is n random base-62 characters: the names and ids nats-server
+// makes up (event ids, dynamic cluster names, ephemeral consumer names,
+// snapshot transfers).
+func RandomID(n int) string {
 	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	var b [22]byte
-	_, _ = rand.Read(b[:])
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
 	for i := range b {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
-	return string(b[:])
+	return string(b)
 }
