@@ -442,7 +442,10 @@ func (o *consumer) inactiveLocked(now time.Time, wait *time.Duration) bool {
 
 // deleteInactive removes a consumer that outlived its inactive threshold.
 func (e *Engine) deleteInactive(o *consumer) {
-	go o.stop(true, false)
+	go func() {
+		o.stop(true, false)
+		o.mset.ja.adviseConsumer(o.mset.name, o.name, "delete")
+	}()
 }
 
 // processFlowControl is the reply to a flow control request.

@@ -129,3 +129,44 @@ no_auth_user: app
 		}
 	}
 }
+
+// A consumer deleted for inactivity is announced as one deleted through
+// the API (nats-server does so; seen with an ephemeral, inactive_threshold
+// 1s).
+func TestJetStreamInactiveConsumerAdvisory(t *testing.T) {
+	t.Parallel()
+	for _, impl := range implementations(t) {
+		t.Run(impl.name, func(t *testing.T) {
+			t.Parallel()
+			p := jsServer(t, impl.bin, "")
+			nc := connect(t, p.ClientURL())
+			adv, err := nc.SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER.DELETED.E.*")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := nc.Request("$JS.API.STREAM.CREATE.E", []byte(`{"name":"E","subjects":["e.>"]}`), 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			m, err := nc.Request("$JS.API.CONSUMER.CREATE.E", []byte(`{"stream_name":"E","config":{"ack_policy":"explicit","inactive_threshold":500000000}}`), 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var created struct {
+				Name string `json:"name"`
+			}
+			if err := json.Unmarshal(m.Data, &created); err != nil || created.Name == "" {
+				t.Fatalf("ephemeral create: %s", m.Data)
+			}
+			m, err = adv.NextMsg(10 * time.Second)
+			if err != nil {
+				t.Fatalf("no DELETED advisory for the inactive consumer %s: %v", created.Name, err)
+			}
+			var ev map[string]any
+			_ = json.Unmarshal(m.Data, &ev)
+			if m.Subject != "$JS.EVENT.ADVISORY.CONSUMER.DELETED.E."+created.Name || ev["type"] != "io.nats.jetstream.advisory.v1.consumer_action" ||
+				ev["action"] != "delete" || ev["consumer"] != created.Name || ev["stream"] != "E" {
+				t.Errorf("advisory %s %s", m.Subject, m.Data)
+			}
+		})
+	}
+}
