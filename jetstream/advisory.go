@@ -14,8 +14,8 @@ import (
 // side by side). Published only when someone listens: the hot paths
 // (acks, deliveries) pay one interest check.
 //
-// Not sent (yet): the API audit ($JS.EVENT.ADVISORY.API), leader
-// elections and quorum, snapshots and restores.
+// Not sent (yet): the API audit ($JS.EVENT.ADVISORY.API), lost quorum,
+// snapshots and restores.
 const advisoryPrefix = "$JS.EVENT.ADVISORY."
 
 type advisoryHeader struct {
@@ -87,10 +87,20 @@ func (ja *jsAccount) adviseStream(stream, action string) {
 	advise(ja.acc, subj, &streamActionAdvisory{newAdvisoryHeader("io.nats.jetstream.advisory.v1.stream_action"), stream, action, ja.e.cfg.Domain})
 }
 
-// AdviseStream is adviseStream for jscluster (the meta group's delete).
-func (e *Engine) AdviseStream(account, stream, action string) {
-	if ja := e.lookup(account); ja != nil {
-		ja.adviseStream(stream, action)
+// adviseDeleted announces a stream's deletion: each of its consumers',
+// then its own (nats-server's order).
+func (mset *stream) adviseDeleted() {
+	for _, o := range mset.consumerList() {
+		mset.ja.adviseConsumer(mset.name, o.name, "delete")
+	}
+	mset.ja.adviseStream(mset.name, "delete")
+}
+
+// AdviseDeleted announces the replicated stream's deletion, from the
+// replica that leads it (the meta group deleted it; each replica is told).
+func (r *Replica) AdviseDeleted() {
+	if r.mset.leading.Load() {
+		r.mset.adviseDeleted()
 	}
 }
 
@@ -135,4 +145,63 @@ func (o *consumer) maxDeliveredLocked(sseq uint64) {
 	}
 	advise(o.acc, subj, &maxDeliverAdvisory{newAdvisoryHeader("io.nats.jetstream.advisory.v1.max_deliver"),
 		mset.name, o.name, sseq, o.rdc[sseq] + 1, mset.ja.e.cfg.Domain})
+}
+
+// leaderElectedAdvisory is a stream's or a consumer's new leader, with
+// every replica (the leader too) as the leader sees it.
+type leaderElectedAdvisory struct {
+	advisoryHeader
+	Stream   string      `json:"stream"`
+	Consumer string      `json:"consumer,omitempty"`
+	Leader   string      `json:"leader"`
+	Replicas []*PeerInfo `json:"replicas"`
+	Domain   string      `json:"domain,omitempty"`
+}
+
+// leaderReplicas are the group's replicas for a leader-elected
+// advisory: the others as the leader sees them, then the leader.
+func (mset *stream) leaderReplicas() (string, []*PeerInfo) {
+	ci := mset.repl.Info()
+	if ci == nil {
+		return "", nil
+	}
+	out := append([]*PeerInfo(nil), ci.Replicas...)
+	self := &PeerInfo{Name: ci.Leader, Current: true}
+	if sp, ok := mset.repl.(interface{ SelfPeer() string }); ok {
+		self.Peer = sp.SelfPeer()
+	}
+	return ci.Leader, append(out, self)
+}
+
+// adviseStreamLeader announces that this server leads the replicated
+// stream now, and so each of the consumers (natsd's consumers move with
+// their stream: nats-server announces each consumer's own election).
+func (mset *stream) adviseStreamLeader(consumers []*consumer) {
+	if mset.repl == nil || mset.repl.Peers() < 2 {
+		return
+	}
+	subj := advisoryPrefix + "STREAM.LEADER_ELECTED." + mset.name
+	if mset.ja.acc.HasInterest(subj) {
+		leader, replicas := mset.leaderReplicas()
+		advise(mset.ja.acc, subj, &leaderElectedAdvisory{newAdvisoryHeader("io.nats.jetstream.advisory.v1.stream_leader_elected"),
+			mset.name, "", leader, replicas, mset.ja.e.cfg.Domain})
+	}
+	for _, o := range consumers {
+		mset.adviseConsumerLeader(o.name)
+	}
+}
+
+// adviseConsumerLeader announces a replicated consumer's leader: this
+// server, its stream's leader.
+func (mset *stream) adviseConsumerLeader(consumer string) {
+	if mset.repl == nil || mset.repl.Peers() < 2 {
+		return
+	}
+	subj := advisoryPrefix + "CONSUMER.LEADER_ELECTED." + mset.name + "." + consumer
+	if !mset.ja.acc.HasInterest(subj) {
+		return
+	}
+	leader, replicas := mset.leaderReplicas()
+	advise(mset.ja.acc, subj, &leaderElectedAdvisory{newAdvisoryHeader("io.nats.jetstream.advisory.v1.consumer_leader_elected"),
+		mset.name, consumer, leader, replicas, mset.ja.e.cfg.Domain})
 }

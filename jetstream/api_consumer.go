@@ -197,6 +197,7 @@ func (mset *stream) addConsumer(cfg ConsumerConfig, action string) (*ConsumerInf
 		o.stop(true, false)
 		return nil, errWith(errConsumerCreate, err)
 	}
+	mset.adviseConsumerLeader(o.name)
 	ja.adviseConsumer(mset.name, o.name, "create")
 	return info, nil
 }

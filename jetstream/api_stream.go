@@ -344,8 +344,8 @@ func apiStreamDelete(ja *jsAccount, req *apiRequest, t []string) {
 	ja.mu.Lock()
 	delete(ja.streams, mset.name)
 	ja.mu.Unlock()
+	mset.adviseDeleted()
 	mset.stop(true)
-	ja.adviseStream(mset.name, "delete")
 	ja.respond(req.reply, typ, nil, successBody{true})
 }
 

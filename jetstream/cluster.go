@@ -248,6 +248,13 @@ func (r *Replica) LeaderChanged(lead bool, term uint64) {
 	mset := r.mset
 	mset.replMu.Lock()
 	mset.rs.wantLead, mset.rs.leadTerm = lead, term
+	if !lead {
+		// Another server leads (or led): the create was answered there,
+		// or its requester retries. Answering it on a later leadership
+		// here would be a second, stale answer (and a second "created"
+		// advisory).
+		mset.rs.createReply = ""
+	}
 	mset.replMu.Unlock()
 	if !lead {
 		mset.setLeading(false)
@@ -300,6 +307,7 @@ func (mset *stream) setLeading(lead bool) {
 		mset.subscribeLocked()
 		mset.mu.Unlock()
 		mset.loadConsumers()
+		mset.adviseStreamLeader(mset.consumerList())
 		stop := make(chan struct{})
 		mset.replMu.Lock()
 		mset.rs.stopLead = stop

@@ -160,10 +160,10 @@ func (c *Cluster) applyMeta(op *metaOp) {
 		}
 		c.mu.Unlock()
 		if g != nil {
+			g.replica.AdviseDeleted()
 			g.close(true)
 		}
 		if op.Origin == c.self {
-			c.cfg.Engine.AdviseStream(op.Account, op.Name, "delete")
 			c.cfg.Engine.Respond(op.Account, op.Reply, op.Type, nil, nil)
 		}
 	}

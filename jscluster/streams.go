@@ -140,6 +140,10 @@ func (g *streamGroup) Compact(index uint64, snapshot []byte) {
 
 func (g *streamGroup) SelfID() uint64 { return g.c.self }
 
+// SelfPeer is this server's peer id as STREAM.INFO and the advisories
+// show it.
+func (g *streamGroup) SelfPeer() string { return idToken(g.c.self) }
+
 func (g *streamGroup) StepDown() error { return g.c.drv.TransferLeader(g.name, 0) }
 
 // Info is the group as STREAM.INFO shows it: the leader, and each other
