@@ -21,12 +21,30 @@ import (
 // queued at the paused ex-leader were answered when it resumed with
 // values ~8 s and 60 revisions old. Against nats-server the workload
 // therefore reads through the leader ($JS.API.STREAM.MSG.GET), which
-// passes.
+// passes most runs but not all (checkKV reports nats-server's verdict
+// instead of requiring it).
 func kvReads(kind jsclustertest.Kind) jsclustertest.ReadMode {
 	if kind == jsclustertest.NatsServer {
 		return jsclustertest.ReadLeader
 	}
 	return jsclustertest.ReadDirect
+}
+
+// checkKV requires natsd's history to be linearizable. nats-server's is
+// checked and reported, not required: the reference itself is not
+// linearizable under these faults even with leader reads (CI saw its
+// history under the SIGSTOP case fail once, 2026-12-06), and natsd's
+// tests must not fail on the reference's behaviour.
+func checkKV(t *testing.T, kind jsclustertest.Kind, h jsclustertest.KVHistory) {
+	t.Helper()
+	if kind == jsclustertest.NatsServer {
+		if jsclustertest.ReportKV(t, h) {
+			return
+		}
+		t.Logf("nats-server v2.15.2's history above is not linearizable: reported, not required")
+		return
+	}
+	jsclustertest.CheckKV(t, h)
 }
 
 // addBucket creates an R3 KV bucket (file storage) through js.
@@ -77,7 +95,7 @@ func TestKVLinearizableLeaderKill(t *testing.T) {
 		waitOps(t, run, 300, 20*time.Second)
 		c.Restart(leader)
 		waitOps(t, run, 300, 15*time.Second)
-		jsclustertest.CheckKV(t, run.Stop())
+		checkKV(t, kind, run.Stop())
 	})
 }
 
@@ -100,7 +118,7 @@ func TestKVLinearizableStoppedLeader(t *testing.T) {
 		t.Logf("SIGCONT %s: %d operations completed while it was stopped", c.Name(leader), run.Known()-before)
 		c.Cont(leader)
 		waitOps(t, run, 300, 15*time.Second)
-		jsclustertest.CheckKV(t, run.Stop())
+		checkKV(t, kind, run.Stop())
 	})
 }
 
