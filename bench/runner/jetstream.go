@@ -176,11 +176,7 @@ func runJS(ctx context.Context, cfg *config, k jsKind, sc jsScenario, cost bool)
 		return tpResult{}, fmt.Errorf("nats bench %s: %w: %s", strings.Join(sc.Run[:2], " "), err, tail(out, 400))
 	}
 	res := tpResult{Wall: time.Since(t0)}
-	if m := reJSRate.FindStringSubmatch(out); m != nil {
-		res.Rate, err = strconv.ParseFloat(strings.ReplaceAll(m[1], ",", ""), 64)
-	} else {
-		res.Rate, err = rateFromCSV(csv)
-	}
+	res.Rate, err = jsRate(out, csv)
 	if err != nil {
 		return tpResult{}, fmt.Errorf("no rate: %w: %s", err, tail(out, 400))
 	}
@@ -287,4 +283,12 @@ func runJSSet(ctx context.Context, cfg *config, natsd, peer serverKind, scs []js
 		costRows = append(costRows, cpu, gc)
 	}
 	return rows, costRows, failed
+}
+
+// jsRate is the rate natscli printed in out, or else the one in its CSV.
+func jsRate(out, csv string) (float64, error) {
+	if m := reJSRate.FindStringSubmatch(out); m != nil {
+		return strconv.ParseFloat(strings.ReplaceAll(m[1], ",", ""), 64)
+	}
+	return rateFromCSV(csv)
 }

@@ -282,11 +282,7 @@ func runJSR3(ctx context.Context, cfg *config, k jsKind, sc jsScenario, cost boo
 		return tpResult{}, fmt.Errorf("nats bench %s: %w: %s", strings.Join(sc.Run[:2], " "), err, tail(out, 400))
 	}
 	res := tpResult{Wall: time.Since(t1)}
-	if m := reJSRate.FindStringSubmatch(out); m != nil {
-		res.Rate, err = strconv.ParseFloat(strings.ReplaceAll(m[1], ",", ""), 64)
-	} else {
-		res.Rate, err = rateFromCSV(csv)
-	}
+	res.Rate, err = jsRate(out, csv)
 	if err != nil {
 		return tpResult{}, fmt.Errorf("no rate: %w: %s", err, tail(out, 400))
 	}
