@@ -141,9 +141,12 @@ func TestApplyRemovesRoute(t *testing.T) {
 	ao.Routes = []*url.URL{b.url()}
 	a.cl.Apply(ao, Changes{AddedRoutes: ao.Routes})
 	waitRefused(t, b, a.srv.ID(), 1, 2, refusedRemoved)
-	if a.cl.NumRoutes() != 0 || b.cl.NumRoutes() != 0 {
-		t.Fatalf("after two refused dials: A has %d routes, B %d", a.cl.NumRoutes(), b.cl.NumRoutes())
+	if n := b.cl.NumRoutes(); n != 0 {
+		t.Fatalf("after two refused dials: B has %d routes", n)
 	}
+	// A registers its side on B's INFO, before B reads A's and refuses: a
+	// redial shows on A for that moment (CI once counted it), never for long.
+	waitRoutes(t, a, 0)
 
 	// Configured again on B: the route comes back.
 	o.Routes = []*url.URL{a.url()}
