@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/natsd/natsd/server"
 )
 
@@ -14,8 +16,12 @@ import (
 // side by side). Published only when someone listens: the hot paths
 // (acks, deliveries) pay one interest check.
 //
-// Not sent (yet): the API audit ($JS.EVENT.ADVISORY.API), lost quorum,
-// snapshots and restores.
+// In a cluster the leader-elected and quorum-lost advisories also go to
+// the system account, naming the account (as nats-server's), and the meta
+// leader's DOMAIN.LEADER_ELECTED goes there only.
+//
+// Not sent (yet): the API audit ($JS.EVENT.ADVISORY.API), snapshots and
+// restores.
 const advisoryPrefix = "$JS.EVENT.ADVISORY."
 
 type advisoryHeader struct {
@@ -147,10 +153,44 @@ func (o *consumer) maxDeliveredLocked(sseq uint64) {
 		mset.name, o.name, sseq, o.rdc[sseq] + 1, mset.ja.e.cfg.Domain})
 }
 
+// accountField is the account a cluster advisory's system-account copy
+// names (empty in the account's own copy).
+type accountField struct {
+	Account string `json:"account,omitempty"`
+}
+
+func (a *accountField) setAccount(name string) { a.Account = name }
+
+// adviseWithSystem publishes a cluster advisory (a leader elected, a
+// quorum lost) in the stream's account and, naming the account, in the
+// system account: nats-server does both, so an operator watching the
+// system account sees every account's groups.
+func (ja *jsAccount) adviseWithSystem(subject string, ev interface{ setAccount(string) }) {
+	sys := ja.e.srv.SystemAccount()
+	if ja.acc != sys {
+		advise(ja.acc, subject, ev)
+	}
+	if sys != nil && sys.HasInterest(subject) {
+		ev.setAccount(ja.name)
+		advise(sys, subject, ev)
+	}
+}
+
+// wantsAdvisory reports whether anyone listens on subject in the stream's
+// account or the system account (the cluster advisories go to both).
+func (ja *jsAccount) wantsAdvisory(subject string) bool {
+	if ja.acc.HasInterest(subject) {
+		return true
+	}
+	sys := ja.e.srv.SystemAccount()
+	return sys != nil && sys.HasInterest(subject)
+}
+
 // leaderElectedAdvisory is a stream's or a consumer's new leader, with
 // every replica (the leader too) as the leader sees it.
 type leaderElectedAdvisory struct {
 	advisoryHeader
+	accountField
 	Stream   string      `json:"stream"`
 	Consumer string      `json:"consumer,omitempty"`
 	Leader   string      `json:"leader"`
@@ -181,10 +221,10 @@ func (mset *stream) adviseStreamLeader(consumers []*consumer) {
 		return
 	}
 	subj := advisoryPrefix + "STREAM.LEADER_ELECTED." + mset.name
-	if mset.ja.acc.HasInterest(subj) {
+	if mset.ja.wantsAdvisory(subj) {
 		leader, replicas := mset.leaderReplicas()
-		advise(mset.ja.acc, subj, &leaderElectedAdvisory{newAdvisoryHeader("io.nats.jetstream.advisory.v1.stream_leader_elected"),
-			mset.name, "", leader, replicas, mset.ja.e.cfg.Domain})
+		mset.ja.adviseWithSystem(subj, &leaderElectedAdvisory{newAdvisoryHeader("io.nats.jetstream.advisory.v1.stream_leader_elected"),
+			accountField{}, mset.name, "", leader, replicas, mset.ja.e.cfg.Domain})
 	}
 	for _, o := range consumers {
 		mset.adviseConsumerLeader(o.name)
@@ -198,10 +238,76 @@ func (mset *stream) adviseConsumerLeader(consumer string) {
 		return
 	}
 	subj := advisoryPrefix + "CONSUMER.LEADER_ELECTED." + mset.name + "." + consumer
-	if !mset.ja.acc.HasInterest(subj) {
+	if !mset.ja.wantsAdvisory(subj) {
 		return
 	}
 	leader, replicas := mset.leaderReplicas()
-	advise(mset.ja.acc, subj, &leaderElectedAdvisory{newAdvisoryHeader("io.nats.jetstream.advisory.v1.consumer_leader_elected"),
-		mset.name, consumer, leader, replicas, mset.ja.e.cfg.Domain})
+	mset.ja.adviseWithSystem(subj, &leaderElectedAdvisory{newAdvisoryHeader("io.nats.jetstream.advisory.v1.consumer_leader_elected"),
+		accountField{}, mset.name, consumer, leader, replicas, mset.ja.e.cfg.Domain})
+}
+
+// quorumLostAdvisory: a replicated stream's (or one of its consumers')
+// leader stepped down because it no longer heard from a majority of the
+// replicas; the stream takes no writes until a majority is back.
+type quorumLostAdvisory struct {
+	advisoryHeader
+	accountField
+	Stream   string      `json:"stream"`
+	Consumer string      `json:"consumer,omitempty"`
+	Replicas []*PeerInfo `json:"replicas"`
+	Domain   string      `json:"domain,omitempty"`
+}
+
+// quorumLostEvery spaces a stream's lost-quorum warnings and advisories
+// (nats-server's interval): a leader that keeps being elected and losing
+// its majority again says so once in that time.
+const quorumLostEvery = 10 * time.Second
+
+// QuorumLost is the group's news that this replica, leading, stepped down
+// for want of a majority (replicas: every member as this server last
+// heard from it). It logs a warning and announces it for the stream and
+// each of its consumers (they share the stream's group), in the account
+// and the system account, as nats-server does.
+func (r *Replica) QuorumLost(replicas []*PeerInfo) {
+	mset := r.mset
+	mset.replMu.Lock()
+	if !mset.rs.quorumLostAt.IsZero() && time.Since(mset.rs.quorumLostAt) < quorumLostEvery {
+		mset.replMu.Unlock()
+		return
+	}
+	mset.rs.quorumLostAt = time.Now()
+	mset.replMu.Unlock()
+	ja := mset.ja
+	ja.e.log.Warn("JetStream cluster stream has no quorum, stalled", zap.String("account", ja.name), zap.String("stream", mset.name))
+	subj := advisoryPrefix + "STREAM.QUORUM_LOST." + mset.name
+	if ja.wantsAdvisory(subj) {
+		ja.adviseWithSystem(subj, &quorumLostAdvisory{newAdvisoryHeader("io.nats.jetstream.advisory.v1.stream_quorum_lost"),
+			accountField{}, mset.name, "", replicas, ja.e.cfg.Domain})
+	}
+	for _, o := range mset.consumerList() {
+		subj := advisoryPrefix + "CONSUMER.QUORUM_LOST." + mset.name + "." + o.name
+		if ja.wantsAdvisory(subj) {
+			ja.adviseWithSystem(subj, &quorumLostAdvisory{newAdvisoryHeader("io.nats.jetstream.advisory.v1.consumer_quorum_lost"),
+				accountField{}, mset.name, o.name, replicas, ja.e.cfg.Domain})
+		}
+	}
+}
+
+// domainLeaderAdvisory: a server leads the JetStream meta group now. It
+// goes to the system account only.
+type domainLeaderAdvisory struct {
+	advisoryHeader
+	Leader   string      `json:"leader"` // the leader's peer id, as nats-server's
+	Replicas []*PeerInfo `json:"replicas"`
+	Cluster  string      `json:"cluster"`
+	Domain   string      `json:"domain,omitempty"`
+}
+
+// AdviseMetaLeader announces, in the system account, that this server
+// (peer id leaderPeer) began to lead the meta group of cluster; replicas
+// are the group's members, this server too.
+func (e *Engine) AdviseMetaLeader(leaderPeer string, replicas []*PeerInfo, cluster string) {
+	sys := e.srv.SystemAccount()
+	advise(sys, advisoryPrefix+"DOMAIN.LEADER_ELECTED", &domainLeaderAdvisory{newAdvisoryHeader("io.nats.jetstream.advisory.v1.domain_leader_elected"),
+		leaderPeer, replicas, cluster, e.cfg.Domain})
 }

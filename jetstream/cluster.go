@@ -102,6 +102,8 @@ type replState struct {
 	// opsWake wakes its consumerOpsLoop.
 	ops     []consumerOp
 	opsWake chan struct{}
+	// quorumLostAt is when the last lost quorum was announced.
+	quorumLostAt time.Time
 }
 
 // replicaMark is what a replicated stream's directory records of its

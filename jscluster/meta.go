@@ -88,6 +88,7 @@ func (m *metaSM) Apply(entries []*raftpb.Entry) {
 			c.mu.Unlock()
 			if lead && !c.metaLeading.Swap(true) {
 				c.metaLeaderSince.Store(time.Now().UnixNano())
+				c.adviseMetaLeader()
 			}
 			continue
 		}
@@ -252,6 +253,18 @@ func confChangeAdd(id uint64, learner bool) *raftpb.ConfChangeV2 {
 		t = raftpb.ConfChangeAddLearnerNode
 	}
 	return &raftpb.ConfChangeV2{Changes: []*raftpb.ConfChangeSingle{{Type: &t, NodeId: &id}}}
+}
+
+// adviseMetaLeader announces that this server leads the meta group now
+// ($JS.EVENT.ADVISORY.DOMAIN.LEADER_ELECTED, in the system account):
+// every member, this server first and current.
+func (c *Cluster) adviseMetaLeader() {
+	st, ok := c.drv.Status(metaGroup)
+	if !ok {
+		return
+	}
+	self := &jetstream.PeerInfo{Name: c.nameOf(c.self), Current: true, Peer: idToken(c.self)}
+	c.cfg.Engine.AdviseMetaLeader(self.Peer, append([]*jetstream.PeerInfo{self}, c.replicas(st)...), c.cfg.ClusterName)
 }
 
 // MetaInfo is /jsz's meta_cluster (jetstream asks for it).

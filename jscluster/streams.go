@@ -24,6 +24,7 @@ type streamGroup struct {
 	replica               *jetstream.Replica
 	leader                atomic.Uint64
 	leaderSince           atomic.Int64 // Unix ns
+	term                  uint64       // with leader; the apply goroutine's only
 	// install: the snapshot a rebuilt store must reach before the first
 	// entry applies (repair.go); touched on the apply goroutine only.
 	install   *raftpb.Snapshot
@@ -122,8 +123,19 @@ func (g *streamGroup) Apply(entries []*raftpb.Entry) {
 
 func (g *streamGroup) LeaderChanged(leader, term uint64) {
 	g.rebuildStore()
-	if g.leader.Swap(leader) != leader {
+	prev, prevTerm := g.leader.Swap(leader), g.term
+	g.term = term
+	if prev != leader {
 		g.leaderSince.Store(time.Now().UnixNano())
+	}
+	if prev == g.c.self && leader == 0 && term == prevTerm {
+		// This server led and now knows no leader in the same term: Raft's
+		// check-quorum made it step down, for want of a majority (a
+		// transfer or a new leader's vote comes with a higher term). Not
+		// when it was removed from the group (it steps down so too).
+		if st, ok := g.c.drv.Status(g.name); ok && slices.Contains(st.Voters, g.c.self) {
+			g.replica.QuorumLost(g.c.membersAsSeen(st))
+		}
 	}
 	g.replica.LeaderChanged(leader == g.c.self, term)
 }
@@ -208,6 +220,21 @@ func (c *Cluster) replicas(st raftdriver.Status) []*jetstream.PeerInfo {
 				pi.Active = time.Since(pr.LastSeen)
 			}
 			pi.Offline = !pr.Active
+		}
+		out = append(out, pi)
+	}
+	return out
+}
+
+// membersAsSeen is every member of a group, this server too, with when
+// each was last heard from: what a follower knows (no progress) after
+// losing its leadership.
+func (c *Cluster) membersAsSeen(st raftdriver.Status) []*jetstream.PeerInfo {
+	var out []*jetstream.PeerInfo
+	for _, id := range append(append([]uint64{}, st.Voters...), st.Learners...) {
+		pi := &jetstream.PeerInfo{Name: c.nameOf(id), Peer: idToken(id), Current: id == c.self}
+		if seen, ok := st.Seen[id]; ok && !seen.IsZero() && id != c.self {
+			pi.Active = time.Since(seen)
 		}
 		out = append(out, pi)
 	}

@@ -254,6 +254,9 @@ func (c *Cluster) shutdown() {
 // Kind is the server implementation.
 func (c *Cluster) Kind() Kind { return c.kind }
 
+// ClusterName is the cluster's name (cluster { name }).
+func (c *Cluster) ClusterName() string { return c.name }
+
 // N is the number of nodes.
 func (c *Cluster) N() int { return len(c.nodes) }
 
