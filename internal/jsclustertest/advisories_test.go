@@ -128,6 +128,15 @@ func TestClusterAdvisories(t *testing.T) {
 			}
 		}
 
+		// A stream step-down is no lost quorum: the next leader announces
+		// itself, and nothing says the quorum was lost (checked below).
+		if _, err := c.Connect(0).Request("$JS.API.STREAM.LEADER.STEPDOWN.ADV", nil, 10*time.Second); err != nil {
+			t.Fatalf("stream step-down: %v", err)
+		}
+		for _, sub := range []*nats.Subscription{app, sys} {
+			nextAdvisory(t, sub, "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.ADV", 20*time.Second)
+		}
+
 		// The meta leader steps down: the next announces itself.
 		if _, err := sysConn.Request("$JS.API.META.LEADER.STEPDOWN", []byte("{}"), 10*time.Second); err != nil {
 			t.Fatalf("meta step-down: %v", err)
@@ -138,14 +147,17 @@ func TestClusterAdvisories(t *testing.T) {
 			t.Errorf("%s: leader %v, cluster %v (want %s)", a.subject, a.body["leader"], a.body["cluster"], c.ClusterName())
 		}
 
-		// The account never sees the meta group's advisory.
-		for {
-			m, err := app.NextMsg(300 * time.Millisecond)
-			if err != nil {
-				break
-			}
-			if strings.Contains(m.Subject, "DOMAIN") {
-				t.Errorf("the account received %s", m.Subject)
+		// The account never sees the meta group's advisory, and neither
+		// step-down lost a quorum.
+		for _, sub := range []*nats.Subscription{app, sys} {
+			for {
+				m, err := sub.NextMsg(300 * time.Millisecond)
+				if err != nil {
+					break
+				}
+				if (sub == app && strings.Contains(m.Subject, "DOMAIN")) || strings.Contains(m.Subject, "QUORUM_LOST") {
+					t.Errorf("%s received %s", sub.Subject, m.Subject)
+				}
 			}
 		}
 
