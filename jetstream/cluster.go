@@ -102,6 +102,14 @@ type replState struct {
 	// opsWake wakes its consumerOpsLoop.
 	ops     []consumerOp
 	opsWake chan struct{}
+	// An ack's reply (AckSync, the nats CLI's --ack-sync, nats.go's
+	// DoubleAck) confirms it once its op is committed, not before, so
+	// that a confirmed ack survives the leader: ackReplies wait for the
+	// next ops entry; inflightReplies are those of each ops entry proposed
+	// in this leadership (leadGen), in order, sent when it is applied.
+	ackReplies      []string
+	inflightReplies [][]string
+	leadGen         uint64
 	// quorumLostAt is when the last lost quorum was announced.
 	quorumLostAt time.Time
 }
@@ -313,8 +321,11 @@ func (mset *stream) setLeading(lead bool) {
 		stop := make(chan struct{})
 		mset.replMu.Lock()
 		mset.rs.stopLead = stop
+		mset.rs.leadGen++
+		gen := mset.rs.leadGen
+		mset.rs.ackReplies, mset.rs.inflightReplies = nil, nil
 		mset.replMu.Unlock()
-		go mset.consumerOpsLoop(stop)
+		go mset.consumerOpsLoop(stop, gen)
 		mset.replMu.Lock()
 		reply, typ := mset.rs.createReply, mset.rs.createType
 		mset.rs.createReply = ""
@@ -339,6 +350,10 @@ func (mset *stream) setLeading(lead bool) {
 	mset.replMu.Lock()
 	mset.rs.createReply = ""
 	mset.rs.ops = nil // a later term's leader must not propose them
+	// Replies not sent: those acks may not be committed; their clients
+	// time out and ack again (a duplicate ack is confirmed once what is
+	// before it is committed).
+	mset.rs.ackReplies, mset.rs.inflightReplies = nil, nil
 	if mset.rs.stopLead != nil {
 		close(mset.rs.stopLead)
 		mset.rs.stopLead = nil
@@ -432,6 +447,9 @@ func (mset *stream) applyEntry(index uint64, data []byte) {
 	case entryConsumer, entryConsumerDelete:
 		mset.applyConsumerEntry(e.kind, e.body)
 	case entryConsumerOps:
+		if mine {
+			mset.sendCommittedAckReplies()
+		}
 		mset.applyConsumerOps(e.body)
 	case entryMsgDelete:
 		apiErr := mset.doMsgDelete(e.seq, e.noErase)

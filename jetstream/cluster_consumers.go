@@ -19,7 +19,9 @@ import (
 // and a replica loads them when it comes to lead. An ack is replicated a
 // Raft round after the leader took it (as nats-server's consumer groups
 // do); one the leader took but had not committed when it failed is
-// delivered again (at least once), never skipped.
+// delivered again (at least once), never skipped. An ack that asks for a
+// reply (AckSync) is answered only once its op is committed, as
+// nats-server answers it: a confirmed ack survives the leader.
 
 const (
 	entryConsumer       = 4 // a consumer's config and/or state
@@ -108,7 +110,7 @@ func (mset *stream) queueConsumerOp(op consumerOp) {
 // group's round batching further. A consumer's config goes first the
 // first time it appears, so that no replica is told of updates of a
 // consumer it does not know.
-func (mset *stream) consumerOpsLoop(stop <-chan struct{}) {
+func (mset *stream) consumerOpsLoop(stop <-chan struct{}, gen uint64) {
 	announced := map[string]bool{}
 	for {
 		select {
@@ -119,10 +121,10 @@ func (mset *stream) consumerOpsLoop(stop <-chan struct{}) {
 		case <-mset.rs.opsWake:
 		}
 		mset.replMu.Lock()
-		ops := mset.rs.ops
-		mset.rs.ops = nil
+		ops, replies := mset.rs.ops, mset.rs.ackReplies
+		mset.rs.ops, mset.rs.ackReplies = nil, nil
 		mset.replMu.Unlock()
-		if len(ops) == 0 {
+		if len(ops) == 0 && len(replies) == 0 {
 			continue
 		}
 		for _, op := range ops {
@@ -133,9 +135,51 @@ func (mset *stream) consumerOpsLoop(stop <-chan struct{}) {
 				}
 			}
 		}
+		// The entry's replies are queued before it is proposed: it may be
+		// applied here before Propose returns.
+		mset.replMu.Lock()
+		current := mset.rs.leadGen == gen
+		if current {
+			mset.rs.inflightReplies = append(mset.rs.inflightReplies, replies)
+		}
+		mset.replMu.Unlock()
 		if err := mset.repl.Propose(encodeConsumerOps(mset.repl.SelfID(), ops)); err != nil {
 			mset.ja.e.log.Debug("Consumer updates not proposed", zap.String("stream", mset.name), zap.Error(err))
+			mset.replMu.Lock()
+			if n := len(mset.rs.inflightReplies); current && mset.rs.leadGen == gen && n > 0 {
+				mset.rs.inflightReplies = mset.rs.inflightReplies[:n-1]
+			}
+			mset.replMu.Unlock()
 		}
+	}
+}
+
+// queueAckReply confirms an ack (its reply) once the ops entry that
+// follows it is committed: the ack's own op is in that entry or an
+// earlier one.
+func (mset *stream) queueAckReply(reply string) {
+	mset.replMu.Lock()
+	mset.rs.ackReplies = append(mset.rs.ackReplies, reply)
+	mset.replMu.Unlock()
+	select {
+	case mset.rs.opsWake <- struct{}{}:
+	default:
+	}
+}
+
+// sendCommittedAckReplies answers the acks of the oldest ops entry this
+// leader proposed: it was just applied here, so it is committed.
+func (mset *stream) sendCommittedAckReplies() {
+	mset.replMu.Lock()
+	if len(mset.rs.inflightReplies) == 0 {
+		mset.replMu.Unlock()
+		return
+	}
+	replies := mset.rs.inflightReplies[0]
+	mset.rs.inflightReplies = mset.rs.inflightReplies[1:]
+	mset.replMu.Unlock()
+	for _, r := range replies {
+		_ = mset.ja.acc.Publish(r, "", nil, nil)
 	}
 }
 

@@ -119,9 +119,15 @@ func (o *consumer) processAck(m server.Msg) {
 	default:
 		return
 	}
-	if reply != "" {
-		_ = o.acc.Publish(reply, "", nil, nil)
+	if reply == "" {
+		return
 	}
+	if mset := o.mset; mset.repl != nil && (len(kind) == 0 || string(kind) == "+ACK" || string(kind) == "+TERM") {
+		// Replicated: confirmed once committed (cluster_consumers.go).
+		mset.queueAckReply(reply)
+		return
+	}
+	_ = o.acc.Publish(reply, "", nil, nil)
 }
 
 // parseNakDelay reads -NAK's optional delay: {"delay": ns} or a duration.

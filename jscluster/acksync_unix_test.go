@@ -1,0 +1,135 @@
+//go:build unix
+
+package jscluster_test
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// An ack that asks for a reply (AckSync: nats.go's DoubleAck) is
+// confirmed only once it is committed, as nats-server confirms it: with
+// both followers of an R3 stream paused its leader cannot commit, and the
+// ack goes unconfirmed; once they are back, the ack is confirmed (asked
+// again) and survives the leader's kill -9.
+func TestAckSyncConfirmedOnceCommitted(t *testing.T) {
+	t.Parallel()
+	nodes := startCluster(t, 3)
+	_, js := connect(t, nodes[0])
+	eventually(t, 20*time.Second, "create R3 stream", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "AS", Subjects: []string{"as.>"}, Replicas: 3})
+		return err
+	})
+	for i := range 3 {
+		eventually(t, 10*time.Second, "publish", func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_, err := js.Publish(ctx, "as.x", []byte(fmt.Sprint(i)))
+			return err
+		})
+	}
+	var leader string
+	eventually(t, 10*time.Second, "replicas current", func() error {
+		var err error
+		leader, _, err = streamPeers(js, "AS")
+		return err
+	})
+	var lead *node
+	var followers []*node
+	for _, nd := range nodes {
+		if nd.name == leader {
+			lead = nd
+		} else {
+			followers = append(followers, nd)
+		}
+	}
+	_, ljs := connect(t, lead)
+	var cons jetstream.Consumer
+	eventually(t, 10*time.Second, "create consumer", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var err error
+		cons, err = ljs.CreateOrUpdateConsumer(ctx, "AS", jetstream.ConsumerConfig{Durable: "D", AckPolicy: jetstream.AckExplicitPolicy})
+		return err
+	})
+	batch, err := cons.Fetch(2, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []jetstream.Msg
+	for m := range batch.Messages() {
+		msgs = append(msgs, m)
+	}
+	if len(msgs) != 2 {
+		t.Fatalf("fetched %d messages, want 2", len(msgs))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := msgs[0].DoubleAck(ctx); err != nil {
+		t.Fatalf("ack of the first message with every replica up: %v", err)
+	}
+
+	for _, nd := range followers {
+		nd.proc.Signal(syscall.SIGSTOP)
+	}
+	resume := func() {
+		for _, nd := range followers {
+			nd.proc.Signal(syscall.SIGCONT)
+		}
+	}
+	t.Cleanup(resume)
+	actx, acancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer acancel()
+	if err := msgs[1].DoubleAck(actx); err == nil {
+		t.Fatal("the second ack was confirmed while no follower could store it")
+	}
+	resume()
+	eventually(t, 20*time.Second, "the second ack confirmed", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return msgs[1].DoubleAck(ctx)
+	})
+
+	// Both confirmed acks survive the leader that took them (if it still
+	// leads; else whoever leads now).
+	eventually(t, 10*time.Second, "replicas current", func() error {
+		var err error
+		leader, _, err = streamPeers(js, "AS")
+		return err
+	})
+	var survivor *node
+	for _, nd := range nodes {
+		if nd.name == leader {
+			nd.proc.Kill()
+		} else {
+			survivor = nd
+		}
+	}
+	_, sjs := connect(t, survivor)
+	eventually(t, 20*time.Second, "both acks on the new leader", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c, err := sjs.Consumer(ctx, "AS", "D")
+		if err != nil {
+			return err
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.Cluster != nil && info.Cluster.Leader == leader {
+			return fmt.Errorf("still led by the killed %s", leader)
+		}
+		if info.AckFloor.Stream != 2 {
+			return backoffStop{fmt.Errorf("ack floor %d after the leader's kill, want 2", info.AckFloor.Stream)}
+		}
+		return nil
+	})
+}
