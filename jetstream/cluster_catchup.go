@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -72,11 +74,92 @@ func decodeCatchup(b []byte) ([]catchupMsg, error) {
 	return out, nil
 }
 
+// CatchupConsumers is, on the leader, every replicated consumer of the
+// stream with its config and its state now, for a replica catching up
+// from a snapshot: the entries that made and updated them may be gone
+// from the group's log. JSON: a list of consumer entries.
+func (r *Replica) CatchupConsumers() []byte {
+	mset := r.mset
+	out := []consumerEntry{}
+	if mset.storage != MemoryStorage {
+		for _, o := range mset.consumerList() {
+			o.mu.Lock()
+			meta := &consumerMeta{Name: o.name, Config: o.cfg, Created: o.created}
+			o.mu.Unlock()
+			if meta.Config.MemoryStorage {
+				continue // kept by no replica, as replicateConsumer
+			}
+			st, err := o.store.State()
+			if err != nil {
+				continue
+			}
+			out = append(out, consumerEntry{Name: o.name, Meta: meta, State: st})
+		}
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+// catchupConsumerTries bounds how often a replica asks for the consumers
+// (a leader of an older natsd does not answer): then it goes on without,
+// as before, and says so.
+const catchupConsumerTries = 8
+
+// installConsumers makes this replica's consumers the leader's: each
+// config and state it was sent, and none of those it had that the leader
+// no longer has (their deletion may be gone from the log too). The log's
+// later entries then apply on top: the consumer state takes a replay of
+// what it already holds without change.
+func (mset *stream) installConsumers(fetch func() ([]byte, error)) {
+	var list []consumerEntry
+	for try := 1; ; try++ {
+		b, err := fetch()
+		if err == nil {
+			err = json.Unmarshal(b, &list)
+		}
+		if err == nil {
+			break
+		}
+		if try == catchupConsumerTries {
+			mset.ja.e.log.Warn("Stream catch-up: the leader sent no consumers; they follow from the log only", zap.String("stream", mset.name), zap.Error(err))
+			return
+		}
+		select {
+		case <-mset.quit:
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	keep := map[string]bool{}
+	for i := range list {
+		ce := &list[i]
+		if !validName(ce.Name) || ce.Meta == nil || ce.State == nil {
+			continue
+		}
+		keep[ce.Name] = true
+		b, _ := json.Marshal(ce)
+		mset.applyConsumerEntry(entryConsumer, b)
+	}
+	entries, err := mset.ja.e.fs.ReadDir(filepath.Join(mset.dir, "consumers"))
+	if err != nil {
+		return
+	}
+	for _, de := range entries {
+		name, ok := strings.CutSuffix(de.Name(), ".json")
+		if !ok || de.IsDir() || keep[name] {
+			continue
+		}
+		b, _ := json.Marshal(consumerEntry{Name: name})
+		mset.applyConsumerEntry(entryConsumerDelete, b)
+	}
+}
+
 // InstallSnapshot brings the replica to what snapshot describes (the
 // stream at index), fetching what it lacks with fetch(from, to) from the
-// leader; it returns once done (or the stream stops). The group's apply
-// goroutine runs it: later entries wait.
-func (r *Replica) InstallSnapshot(index uint64, snapshot []byte, fetch func(from, to uint64) ([]byte, error)) error {
+// leader, and then the consumers (fetchConsumers: CatchupConsumers on
+// the leader); it returns once done (or the stream stops). The group's
+// apply goroutine runs it: later entries wait.
+func (r *Replica) InstallSnapshot(index uint64, snapshot []byte, fetch func(from, to uint64) ([]byte, error), fetchConsumers func() ([]byte, error)) error {
 	mset := r.mset
 	var s replicaMark
 	if err := json.Unmarshal(snapshot, &s); err != nil {
@@ -132,6 +215,7 @@ func (r *Replica) InstallSnapshot(index uint64, snapshot []byte, fetch func(from
 			fetched++
 		}
 	}
+	mset.installConsumers(fetchConsumers)
 	mset.mu.Lock()
 	mset.rebuildDedupeLocked()
 	mset.mu.Unlock()

@@ -26,6 +26,8 @@ const (
 	catchupReplyPrefix = "$NATSD.CATCHUPR."
 	catchupTimeout     = 3 * time.Second
 	catchupServers     = 4 // requests served at once
+	// catchupConsumersReq asks for the consumers instead of a range.
+	catchupConsumersReq = 'c'
 )
 
 var catchupSeq atomic.Uint64
@@ -34,10 +36,14 @@ var catchupSeq atomic.Uint64
 // reader: reading the store may take a while).
 func (c *Cluster) onCatchupRequest(m server.Msg) {
 	group := strings.TrimPrefix(string(m.Subject), catchupPrefix+idToken(c.self)+".")
-	if len(m.Data) != 16 || len(m.Reply) == 0 {
+	consumers := len(m.Data) == 1 && m.Data[0] == catchupConsumersReq
+	if (len(m.Data) != 16 && !consumers) || len(m.Reply) == 0 {
 		return
 	}
-	from, to := binary.BigEndian.Uint64(m.Data), binary.BigEndian.Uint64(m.Data[8:])
+	var from, to uint64
+	if !consumers {
+		from, to = binary.BigEndian.Uint64(m.Data), binary.BigEndian.Uint64(m.Data[8:])
+	}
 	reply := string(m.Reply)
 	c.mu.Lock()
 	g := c.groups[group]
@@ -52,6 +58,10 @@ func (c *Cluster) onCatchupRequest(m server.Msg) {
 	}
 	go func() {
 		defer func() { <-c.catchupSlots }()
+		if consumers {
+			_ = c.sys.Publish(reply, "", nil, g.replica.CatchupConsumers())
+			return
+		}
 		_ = c.sys.Publish(reply, "", nil, g.replica.CatchupBatch(from, to))
 	}()
 }
@@ -61,13 +71,25 @@ func (c *Cluster) onCatchupRequest(m server.Msg) {
 func (g *streamGroup) ApplySnapshot(s *raftpb.Snapshot) {
 	idx := s.GetMetadata().GetIndex()
 	g.c.log.Info("Stream replica too far behind; catching up from the leader", zap.String("stream", g.stream), zap.Uint64("index", idx))
-	if err := g.replica.InstallSnapshot(idx, s.GetData(), g.fetch); err != nil {
+	if err := g.replica.InstallSnapshot(idx, s.GetData(), g.fetch, g.fetchConsumers); err != nil {
 		g.c.log.Error("Stream catch-up failed", zap.String("stream", g.stream), zap.Error(err))
 	}
 }
 
 // fetch asks the group's leader for the messages from..to.
 func (g *streamGroup) fetch(from, to uint64) ([]byte, error) {
+	var req [16]byte
+	binary.BigEndian.PutUint64(req[:], from)
+	binary.BigEndian.PutUint64(req[8:], to)
+	return g.ask(req[:])
+}
+
+// fetchConsumers asks the group's leader for the stream's consumers.
+func (g *streamGroup) fetchConsumers() ([]byte, error) { return g.ask([]byte{catchupConsumersReq}) }
+
+// ask sends a catch-up request to the group's leader and waits for its
+// answer.
+func (g *streamGroup) ask(req []byte) ([]byte, error) {
 	// The driver's view, not LeaderChanged's: a rebuild runs on the apply
 	// goroutine before the leader news queued behind it.
 	st, _ := g.c.drv.Status(g.name)
@@ -87,10 +109,7 @@ func (g *streamGroup) fetch(from, to uint64) ([]byte, error) {
 		return nil, err
 	}
 	defer sub.Unsubscribe()
-	var req [16]byte
-	binary.BigEndian.PutUint64(req[:], from)
-	binary.BigEndian.PutUint64(req[8:], to)
-	if err := g.c.sys.Publish(catchupPrefix+idToken(leader)+"."+g.name, inbox, nil, req[:]); err != nil {
+	if err := g.c.sys.Publish(catchupPrefix+idToken(leader)+"."+g.name, inbox, nil, req); err != nil {
 		return nil, err
 	}
 	select {

@@ -139,7 +139,7 @@ func (g *streamGroup) rebuildStore() {
 		return
 	}
 	g.install = nil
-	if err := g.replica.InstallSnapshot(snap.GetMetadata().GetIndex(), snap.GetData(), g.fetch); err != nil {
+	if err := g.replica.InstallSnapshot(snap.GetMetadata().GetIndex(), snap.GetData(), g.fetch, g.fetchConsumers); err != nil {
 		g.c.log.Error("Stream replica not rebuilt", zap.String("stream", g.stream), zap.Error(err))
 		return
 	}
