@@ -343,6 +343,10 @@ func apiConsumerPause(ja *jsAccount, req *apiRequest, t []string) {
 	paused := o.cfg.PauseUntil != nil
 	o.mu.Unlock()
 	_ = o.writeMeta()
+	if mset := o.mset; mset.repl != nil {
+		// The pause is config: the other replicas keep it for when they lead.
+		mset.replicateConsumer(o)
+	}
 	o.signal()
 	type body struct {
 		Paused         bool          `json:"paused"`

@@ -176,3 +176,65 @@ func TestWorkQueueReplicated(t *testing.T) {
 		})
 	}
 }
+
+// A consumer's pause is part of its config: it holds on the replica that
+// leads after a step-down (before, only the leader that took it knew).
+func TestConsumerPauseSurvivesStepDown(t *testing.T) {
+	t.Parallel()
+	nodes := startCluster(t, 3)
+	nc, js := connect(t, nodes[0])
+	eventually(t, 20*time.Second, "create R3 stream", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PS", Subjects: []string{"ps.>"}, Replicas: 3})
+		return err
+	})
+	eventually(t, 10*time.Second, "create consumer", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.CreateOrUpdateConsumer(ctx, "PS", jetstream.ConsumerConfig{Durable: "P", AckPolicy: jetstream.AckExplicitPolicy})
+		return err
+	})
+	until := time.Now().Add(time.Hour).UTC()
+	eventually(t, 10*time.Second, "pause", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.PauseConsumer(ctx, "PS", "P", until)
+		return err
+	})
+	var leader string
+	eventually(t, 10*time.Second, "replicas current", func() error {
+		var err error
+		leader, _, err = streamPeers(js, "PS")
+		return err
+	})
+	eventually(t, 20*time.Second, "a new leader", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, "PS")
+		if err != nil {
+			return err
+		}
+		if l := s.CachedInfo().Cluster.Leader; l != leader && l != "" {
+			return nil
+		}
+		_, _ = nc.Request("$JS.API.STREAM.LEADER.STEPDOWN.PS", nil, 2*time.Second)
+		return fmt.Errorf("still led by %s", leader)
+	})
+	eventually(t, 20*time.Second, "paused on the new leader", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c, err := js.Consumer(ctx, "PS", "P")
+		if err != nil {
+			return err
+		}
+		info := c.CachedInfo()
+		if info.Cluster == nil || info.Cluster.Leader == leader {
+			return fmt.Errorf("consumer info from %v", info.Cluster)
+		}
+		if !info.Paused || info.Config.PauseUntil == nil || !info.Config.PauseUntil.Equal(until.Truncate(time.Nanosecond)) {
+			return backoffStop{fmt.Errorf("on %s: paused %v until %v, want until %v", info.Cluster.Leader, info.Paused, info.Config.PauseUntil, until)}
+		}
+		return nil
+	})
+}
