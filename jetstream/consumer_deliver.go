@@ -444,6 +444,11 @@ func (o *consumer) inactiveLocked(now time.Time, wait *time.Duration) bool {
 func (e *Engine) deleteInactive(o *consumer) {
 	go func() {
 		o.stop(true, false)
+		if mset := o.mset; mset.repl != nil && mset.isLeading() {
+			// The other replicas drop it too (else it comes back with
+			// the next leader, and stays on their disks).
+			mset.replicateConsumerDelete(o.name)
+		}
 		o.mset.ja.adviseConsumer(o.mset.name, o.name, "delete")
 	}()
 }

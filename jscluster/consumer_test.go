@@ -3,6 +3,7 @@ package jscluster_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -234,6 +235,53 @@ func TestConsumerPauseSurvivesStepDown(t *testing.T) {
 		}
 		if !info.Paused || info.Config.PauseUntil == nil || !info.Config.PauseUntil.Equal(until.Truncate(time.Nanosecond)) {
 			return backoffStop{fmt.Errorf("on %s: paused %v until %v, want until %v", info.Cluster.Leader, info.Paused, info.Config.PauseUntil, until)}
+		}
+		return nil
+	})
+}
+
+// An ephemeral consumer of a replicated stream deleted for inactivity goes
+// from every replica: before, only the leader dropped it, and the others
+// kept it on disk (to bring it back when they came to lead).
+func TestInactiveConsumerDeletedOnEveryReplica(t *testing.T) {
+	t.Parallel()
+	nodes := startCluster(t, 3)
+	_, js := connect(t, nodes[0])
+	eventually(t, 20*time.Second, "create R3 stream", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "IN", Subjects: []string{"in.>"}, Replicas: 3})
+		return err
+	})
+	var name string
+	eventually(t, 10*time.Second, "create ephemeral", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c, err := js.CreateConsumer(ctx, "IN", jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy, InactiveThreshold: time.Second})
+		if err == nil {
+			name = c.CachedInfo().Name
+		}
+		return err
+	})
+	onDisk := func() []string {
+		var where []string
+		for _, nd := range nodes {
+			m, _ := filepath.Glob(filepath.Join(nd.dir, "*", "*", "streams", "IN", "consumers", name+".json"))
+			if len(m) > 0 {
+				where = append(where, nd.name)
+			}
+		}
+		return where
+	}
+	eventually(t, 10*time.Second, "the ephemeral on every replica", func() error {
+		if w := onDisk(); len(w) != 3 {
+			return fmt.Errorf("%s on %v only", name, w)
+		}
+		return nil
+	})
+	eventually(t, 20*time.Second, "the ephemeral gone from every replica", func() error {
+		if w := onDisk(); len(w) != 0 {
+			return fmt.Errorf("%s still on %v", name, w)
 		}
 		return nil
 	})
