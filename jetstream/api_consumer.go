@@ -91,8 +91,11 @@ func apiConsumerCreate(ja *jsAccount, req *apiRequest, t []string) {
 		return
 	}
 	if mset.repl != nil {
-		if o := mset.lookupConsumer(info.Name); o != nil {
-			mset.replicateConsumer(o)
+		// Answered once the config is committed (a confirmed create
+		// survives the leader, as nats-server's).
+		answer := func() { ja.respond(req.reply, typ, nil, info) }
+		if o := mset.lookupConsumer(info.Name); o != nil && mset.replicateConsumerAnswer(o, req.reply, answer) {
+			return
 		}
 	}
 	ja.respond(req.reply, typ, nil, info)
@@ -313,11 +316,12 @@ func apiConsumerDelete(ja *jsAccount, req *apiRequest, t []string) {
 		return
 	}
 	o.stop(true, false)
-	if mset := o.mset; mset.repl != nil {
-		mset.replicateConsumerDelete(o.name)
-	}
 	ja.adviseConsumer(o.mset.name, o.name, "delete")
-	ja.respond(req.reply, typ, nil, successBody{true})
+	answer := func() { ja.respond(req.reply, typ, nil, successBody{true}) }
+	if mset := o.mset; mset.repl != nil && mset.replicateConsumerDelete(o.name, req.reply, answer) {
+		return // answered once committed
+	}
+	answer()
 }
 
 func apiConsumerPause(ja *jsAccount, req *apiRequest, t []string) {

@@ -110,6 +110,9 @@ type replState struct {
 	ackReplies      []string
 	inflightReplies [][]string
 	leadGen         uint64
+	// answers are the consumer creates and deletes this leader proposed,
+	// by reply subject, answered once applied (answerConsumerEntry).
+	answers map[string]func()
 	// quorumLostAt is when the last lost quorum was announced.
 	quorumLostAt time.Time
 }
@@ -323,7 +326,7 @@ func (mset *stream) setLeading(lead bool) {
 		mset.rs.stopLead = stop
 		mset.rs.leadGen++
 		gen := mset.rs.leadGen
-		mset.rs.ackReplies, mset.rs.inflightReplies = nil, nil
+		mset.rs.ackReplies, mset.rs.inflightReplies, mset.rs.answers = nil, nil, nil
 		mset.replMu.Unlock()
 		go mset.consumerOpsLoop(stop, gen)
 		mset.replMu.Lock()
@@ -353,7 +356,7 @@ func (mset *stream) setLeading(lead bool) {
 	// Replies not sent: those acks may not be committed; their clients
 	// time out and ack again (a duplicate ack is confirmed once what is
 	// before it is committed).
-	mset.rs.ackReplies, mset.rs.inflightReplies = nil, nil
+	mset.rs.ackReplies, mset.rs.inflightReplies, mset.rs.answers = nil, nil, nil
 	if mset.rs.stopLead != nil {
 		close(mset.rs.stopLead)
 		mset.rs.stopLead = nil
@@ -445,6 +448,9 @@ func (mset *stream) applyEntry(index uint64, data []byte) {
 			mset.ja.respond(e.reply, "io.nats.jetstream.api.v1.stream_purge_response", apiErr, body)
 		}
 	case entryConsumer, entryConsumerDelete:
+		if mine {
+			mset.answerConsumerEntry(e.body)
+		}
 		mset.applyConsumerEntry(e.kind, e.body)
 	case entryConsumerOps:
 		if mine {

@@ -33,6 +33,10 @@ type consumerEntry struct {
 	Name  string               `json:"name"`
 	Meta  *consumerMeta        `json:"meta,omitempty"`
 	State *store.ConsumerState `json:"state,omitempty"`
+	// Reply: the create's or delete's requester, answered by the leader
+	// that proposed the entry once it is applied there (committed), so
+	// that a confirmed create or delete survives the leader.
+	Reply string `json:"reply,omitempty"`
 }
 
 func encodeConsumerEntry(kind byte, origin uint64, ce *consumerEntry) []byte {
@@ -44,22 +48,67 @@ func encodeConsumerEntry(kind byte, origin uint64, ce *consumerEntry) []byte {
 }
 
 // replicateConsumer proposes a consumer's config (leader).
-func (mset *stream) replicateConsumer(o *consumer) {
+func (mset *stream) replicateConsumer(o *consumer) { mset.replicateConsumerAnswer(o, "", nil) }
+
+// replicateConsumerAnswer proposes a consumer's config; answer, when
+// set, is called once the entry is applied here (committed) if this
+// server still leads then (reply names it). It reports false when nothing
+// was proposed (a memory consumer, kept by no replica): the caller
+// answers at once.
+func (mset *stream) replicateConsumerAnswer(o *consumer, reply string, answer func()) bool {
 	o.mu.Lock()
 	meta := &consumerMeta{Name: o.name, Config: o.cfg, Created: o.created}
 	o.mu.Unlock()
 	if mset.storage == MemoryStorage || meta.Config.MemoryStorage {
-		return // kept by no replica across a restart, as on one server
+		return false // kept by no replica across a restart, as on one server
 	}
-	ce := &consumerEntry{Name: o.name, Meta: meta}
-	if err := mset.repl.Propose(encodeConsumerEntry(entryConsumer, mset.repl.SelfID(), ce)); err != nil {
-		mset.ja.e.log.Debug("Consumer proposal refused", zap.String("stream", mset.name), zap.Error(err))
-	}
+	return mset.proposeConsumerEntry(entryConsumer, &consumerEntry{Name: o.name, Meta: meta}, reply, answer)
 }
 
-// replicateConsumerDelete proposes a consumer's removal (leader).
-func (mset *stream) replicateConsumerDelete(name string) {
-	_ = mset.repl.Propose(encodeConsumerEntry(entryConsumerDelete, mset.repl.SelfID(), &consumerEntry{Name: name}))
+// replicateConsumerDelete proposes a consumer's removal (leader), with
+// answer as replicateConsumerAnswer's.
+func (mset *stream) replicateConsumerDelete(name, reply string, answer func()) bool {
+	return mset.proposeConsumerEntry(entryConsumerDelete, &consumerEntry{Name: name}, reply, answer)
+}
+
+func (mset *stream) proposeConsumerEntry(kind byte, ce *consumerEntry, reply string, answer func()) bool {
+	if answer != nil && reply != "" {
+		// Kept before the proposal: it may be applied before Propose
+		// returns.
+		ce.Reply = reply
+		mset.replMu.Lock()
+		if mset.rs.answers == nil {
+			mset.rs.answers = map[string]func(){}
+		}
+		mset.rs.answers[reply] = answer
+		mset.replMu.Unlock()
+	}
+	if err := mset.repl.Propose(encodeConsumerEntry(kind, mset.repl.SelfID(), ce)); err != nil {
+		mset.ja.e.log.Debug("Consumer proposal refused", zap.String("stream", mset.name), zap.Error(err))
+		if ce.Reply != "" {
+			mset.replMu.Lock()
+			delete(mset.rs.answers, reply)
+			mset.replMu.Unlock()
+		}
+		return false
+	}
+	return true
+}
+
+// answerConsumerEntry answers the requester of a consumer entry this
+// leader proposed, now that it is applied (committed).
+func (mset *stream) answerConsumerEntry(body []byte) {
+	var ce consumerEntry
+	if json.Unmarshal(body, &ce) != nil || ce.Reply == "" {
+		return
+	}
+	mset.replMu.Lock()
+	answer := mset.rs.answers[ce.Reply]
+	delete(mset.rs.answers, ce.Reply)
+	mset.replMu.Unlock()
+	if answer != nil {
+		answer()
+	}
 }
 
 // consumerOp is one change of a consumer's state on the leader: a

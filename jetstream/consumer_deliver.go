@@ -447,7 +447,7 @@ func (e *Engine) deleteInactive(o *consumer) {
 		if mset := o.mset; mset.repl != nil && mset.isLeading() {
 			// The other replicas drop it too (else it comes back with
 			// the next leader, and stays on their disks).
-			mset.replicateConsumerDelete(o.name)
+			mset.replicateConsumerDelete(o.name, "", nil)
 		}
 		o.mset.ja.adviseConsumer(o.mset.name, o.name, "delete")
 	}()

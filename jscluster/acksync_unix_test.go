@@ -4,6 +4,7 @@ package jscluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"syscall"
 	"testing"
@@ -131,5 +132,118 @@ func TestAckSyncConfirmedOnceCommitted(t *testing.T) {
 			return backoffStop{fmt.Errorf("ack floor %d after the leader's kill, want 2", info.AckFloor.Stream)}
 		}
 		return nil
+	})
+}
+
+// A consumer's create and delete are answered once committed, as
+// nats-server answers them: with both followers of an R3 stream paused,
+// neither is confirmed; once they are back, both are (asked again), and
+// what was confirmed holds on the next leader.
+func TestConsumerCreateDeleteConfirmedOnceCommitted(t *testing.T) {
+	t.Parallel()
+	nodes := startCluster(t, 3)
+	_, js := connect(t, nodes[0])
+	eventually(t, 20*time.Second, "create R3 stream", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CD", Subjects: []string{"cd.>"}, Replicas: 3})
+		return err
+	})
+	pause := func() (resume func()) {
+		var leader string
+		eventually(t, 20*time.Second, "replicas current", func() error {
+			var err error
+			leader, _, err = streamPeers(js, "CD")
+			return err
+		})
+		var lead *node
+		var followers []*node
+		for _, nd := range nodes {
+			if nd.name == leader {
+				lead = nd
+			} else {
+				followers = append(followers, nd)
+			}
+		}
+		_, ljs := connect(t, lead)
+		js = ljs
+		for _, nd := range followers {
+			nd.proc.Signal(syscall.SIGSTOP)
+		}
+		resume = func() {
+			for _, nd := range followers {
+				nd.proc.Signal(syscall.SIGCONT)
+			}
+		}
+		t.Cleanup(resume)
+		return resume
+	}
+	cfg := jetstream.ConsumerConfig{Durable: "D", AckPolicy: jetstream.AckExplicitPolicy}
+
+	resume := pause()
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	_, err := js.CreateOrUpdateConsumer(ctx, "CD", cfg)
+	cancel()
+	if err == nil {
+		t.Fatal("a consumer create was confirmed while no follower could store it")
+	}
+	resume()
+	_, js = connect(t, nodes[0])
+	eventually(t, 20*time.Second, "the create confirmed", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.CreateOrUpdateConsumer(ctx, "CD", cfg)
+		return err
+	})
+
+	resume = pause()
+	ctx, cancel = context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	err = js.DeleteConsumer(ctx, "CD", "D")
+	cancel()
+	if err == nil {
+		t.Fatal("a consumer delete was confirmed while no follower could store it")
+	}
+	resume()
+	_, js = connect(t, nodes[0])
+	eventually(t, 20*time.Second, "the delete confirmed", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := js.DeleteConsumer(ctx, "CD", "D"); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return err
+		}
+		return nil
+	})
+	// Gone on whichever replica leads next.
+	eventually(t, 20*time.Second, "a step-down", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, "CD")
+		if err != nil {
+			return err
+		}
+		before := s.CachedInfo().Cluster.Leader
+		if _, err := js.Conn().Request("$JS.API.STREAM.LEADER.STEPDOWN.CD", nil, 2*time.Second); err != nil {
+			return err
+		}
+		s, err = js.Stream(ctx, "CD")
+		if err != nil {
+			return err
+		}
+		if l := s.CachedInfo().Cluster.Leader; l == before || l == "" {
+			return fmt.Errorf("leader %q after a step-down from %q", l, before)
+		}
+		return nil
+	})
+	eventually(t, 20*time.Second, "no consumer D", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.Consumer(ctx, "CD", "D")
+		switch {
+		case errors.Is(err, jetstream.ErrConsumerNotFound):
+			return nil
+		case err == nil:
+			return backoffStop{errors.New("consumer D is back after its confirmed delete")}
+		}
+		return err
 	})
 }
