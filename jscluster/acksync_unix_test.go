@@ -22,20 +22,8 @@ func TestAckSyncConfirmedOnceCommitted(t *testing.T) {
 	t.Parallel()
 	nodes := startCluster(t, 3)
 	_, js := connect(t, nodes[0])
-	eventually(t, 20*time.Second, "create R3 stream", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "AS", Subjects: []string{"as.>"}, Replicas: 3})
-		return err
-	})
-	for i := range 3 {
-		eventually(t, 10*time.Second, "publish", func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			_, err := js.Publish(ctx, "as.x", []byte(fmt.Sprint(i)))
-			return err
-		})
-	}
+	createStream(t, js, jetstream.StreamConfig{Name: "AS", Subjects: []string{"as.>"}, Replicas: 3})
+	publishN(t, js, "as.x", 3)
 	var leader string
 	eventually(t, 10*time.Second, "replicas current", func() error {
 		var err error
@@ -53,13 +41,7 @@ func TestAckSyncConfirmedOnceCommitted(t *testing.T) {
 	}
 	_, ljs := connect(t, lead)
 	var cons jetstream.Consumer
-	eventually(t, 10*time.Second, "create consumer", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		var err error
-		cons, err = ljs.CreateOrUpdateConsumer(ctx, "AS", jetstream.ConsumerConfig{Durable: "D", AckPolicy: jetstream.AckExplicitPolicy})
-		return err
-	})
+	cons = createConsumer(t, ljs, "AS", jetstream.ConsumerConfig{Durable: "D", AckPolicy: jetstream.AckExplicitPolicy})
 	batch, err := cons.Fetch(2, jetstream.FetchMaxWait(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -143,12 +125,7 @@ func TestConsumerCreateDeleteConfirmedOnceCommitted(t *testing.T) {
 	t.Parallel()
 	nodes := startCluster(t, 3)
 	_, js := connect(t, nodes[0])
-	eventually(t, 20*time.Second, "create R3 stream", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CD", Subjects: []string{"cd.>"}, Replicas: 3})
-		return err
-	})
+	createStream(t, js, jetstream.StreamConfig{Name: "CD", Subjects: []string{"cd.>"}, Replicas: 3})
 	pause := func() (resume func()) {
 		var leader string
 		eventually(t, 20*time.Second, "replicas current", func() error {
@@ -214,25 +191,26 @@ func TestConsumerCreateDeleteConfirmedOnceCommitted(t *testing.T) {
 		return nil
 	})
 	// Gone on whichever replica leads next.
-	eventually(t, 20*time.Second, "a step-down", func() error {
+	// Another replica leads: ask the leader to step down until one does
+	// (asking only while the one from before still leads).
+	var before string
+	eventually(t, 20*time.Second, "replicas current", func() error {
+		var err error
+		before, _, err = streamPeers(js, "CD")
+		return err
+	})
+	eventually(t, 30*time.Second, "a step-down", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		s, err := js.Stream(ctx, "CD")
 		if err != nil {
 			return err
 		}
-		before := s.CachedInfo().Cluster.Leader
-		if _, err := js.Conn().Request("$JS.API.STREAM.LEADER.STEPDOWN.CD", nil, 2*time.Second); err != nil {
-			return err
+		if l := s.CachedInfo().Cluster.Leader; l != before && l != "" {
+			return nil
 		}
-		s, err = js.Stream(ctx, "CD")
-		if err != nil {
-			return err
-		}
-		if l := s.CachedInfo().Cluster.Leader; l == before || l == "" {
-			return fmt.Errorf("leader %q after a step-down from %q", l, before)
-		}
-		return nil
+		_, _ = js.Conn().Request("$JS.API.STREAM.LEADER.STEPDOWN.CD", nil, 2*time.Second)
+		return fmt.Errorf("still led by %s", before)
 	})
 	eventually(t, 20*time.Second, "no consumer D", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -201,3 +201,44 @@ func TestReplicatedStreamSurvivesLeaderKill(t *testing.T) {
 
 // backoffStop is an error eventually does not retry.
 type backoffStop struct{ error }
+
+// createStream creates a stream through js, retrying while the cluster
+// settles (a meta leader just elected, say).
+func createStream(t *testing.T, js jetstream.JetStream, cfg jetstream.StreamConfig) {
+	t.Helper()
+	eventually(t, 20*time.Second, "create stream "+cfg.Name, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.CreateStream(ctx, cfg)
+		return err
+	})
+}
+
+// createConsumer creates (or updates) a consumer of stream, retrying
+// likewise.
+func createConsumer(t *testing.T, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig) jetstream.Consumer {
+	t.Helper()
+	var c jetstream.Consumer
+	eventually(t, 10*time.Second, "create consumer on "+stream, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var err error
+		c, err = js.CreateOrUpdateConsumer(ctx, stream, cfg)
+		return err
+	})
+	return c
+}
+
+// publishN publishes n messages to subject ("0", "1", …), each retried
+// until acknowledged.
+func publishN(t *testing.T, js jetstream.JetStream, subject string, n int) {
+	t.Helper()
+	for i := range n {
+		eventually(t, 10*time.Second, "publish", func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_, err := js.Publish(ctx, subject, []byte(fmt.Sprint(i)))
+			return err
+		})
+	}
+}

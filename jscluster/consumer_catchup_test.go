@@ -21,21 +21,9 @@ func TestConsumerStateAfterSnapshotCatchUp(t *testing.T) {
 	t.Parallel()
 	nodes := startCluster(t, 3)
 	nc, js := connect(t, nodes[0])
-	eventually(t, 20*time.Second, "create R3 stream", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CF", Subjects: []string{"cf.>"}, Replicas: 3})
-		return err
-	})
+	createStream(t, js, jetstream.StreamConfig{Name: "CF", Subjects: []string{"cf.>"}, Replicas: 3})
 	publish := func(n int) {
-		for i := range n {
-			eventually(t, 10*time.Second, "publish", func() error {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				defer cancel()
-				_, err := js.Publish(ctx, "cf.x", []byte(fmt.Sprint(i)))
-				return err
-			})
-		}
+		publishN(t, js, "cf.x", n)
 	}
 	publish(20)
 	var leader string
@@ -70,13 +58,7 @@ func TestConsumerStateAfterSnapshotCatchUp(t *testing.T) {
 	})
 	// The consumer is made, and acks, while the follower is down.
 	var cons jetstream.Consumer
-	eventually(t, 10*time.Second, "create consumer", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		var err error
-		cons, err = js.CreateOrUpdateConsumer(ctx, "CF", jetstream.ConsumerConfig{Durable: "D", AckPolicy: jetstream.AckExplicitPolicy})
-		return err
-	})
+	cons = createConsumer(t, js, "CF", jetstream.ConsumerConfig{Durable: "D", AckPolicy: jetstream.AckExplicitPolicy})
 	got := 0
 	for got < 15 {
 		batch, err := cons.Fetch(15-got, jetstream.FetchMaxWait(2*time.Second))

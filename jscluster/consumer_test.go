@@ -17,28 +17,10 @@ func TestConsumerSurvivesLeaderKill(t *testing.T) {
 	t.Parallel()
 	nodes := startCluster(t, 3)
 	_, js := connect(t, nodes[0])
-	eventually(t, 20*time.Second, "create R3 stream", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CS", Subjects: []string{"cs.>"}, Replicas: 3})
-		return err
-	})
-	for i := range 100 {
-		eventually(t, 10*time.Second, "publish", func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			_, err := js.Publish(ctx, "cs.x", []byte(fmt.Sprint(i)))
-			return err
-		})
-	}
+	createStream(t, js, jetstream.StreamConfig{Name: "CS", Subjects: []string{"cs.>"}, Replicas: 3})
+	publishN(t, js, "cs.x", 100)
 	var cons jetstream.Consumer
-	eventually(t, 10*time.Second, "create consumer", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		var err error
-		cons, err = js.CreateOrUpdateConsumer(ctx, "CS", jetstream.ConsumerConfig{Durable: "D", AckPolicy: jetstream.AckExplicitPolicy})
-		return err
-	})
+	cons = createConsumer(t, js, "CS", jetstream.ConsumerConfig{Durable: "D", AckPolicy: jetstream.AckExplicitPolicy})
 	got := 0
 	for got < 50 {
 		batch, err := cons.Fetch(50-got, jetstream.FetchMaxWait(2*time.Second))
@@ -105,22 +87,10 @@ func TestWorkQueueReplicated(t *testing.T) {
 	t.Parallel()
 	nodes := startCluster(t, 3)
 	_, js := connect(t, nodes[0])
-	eventually(t, 20*time.Second, "create R3 work queue", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "WQ", Subjects: []string{"wq.>"}, Replicas: 3, Retention: jetstream.WorkQueuePolicy})
-		return err
-	})
+	createStream(t, js, jetstream.StreamConfig{Name: "WQ", Subjects: []string{"wq.>"}, Replicas: 3, Retention: jetstream.WorkQueuePolicy})
 	work := func(js jetstream.JetStream, n int) {
 		t.Helper()
-		for i := range n {
-			eventually(t, 10*time.Second, "publish", func() error {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				defer cancel()
-				_, err := js.Publish(ctx, "wq.job", []byte(fmt.Sprint(i)))
-				return err
-			})
-		}
+		publishN(t, js, "wq.job", n)
 		var cons jetstream.Consumer
 		eventually(t, 10*time.Second, "consumer", func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -184,12 +154,7 @@ func TestConsumerPauseSurvivesStepDown(t *testing.T) {
 	t.Parallel()
 	nodes := startCluster(t, 3)
 	nc, js := connect(t, nodes[0])
-	eventually(t, 20*time.Second, "create R3 stream", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PS", Subjects: []string{"ps.>"}, Replicas: 3})
-		return err
-	})
+	createStream(t, js, jetstream.StreamConfig{Name: "PS", Subjects: []string{"ps.>"}, Replicas: 3})
 	eventually(t, 10*time.Second, "create consumer", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -247,12 +212,7 @@ func TestInactiveConsumerDeletedOnEveryReplica(t *testing.T) {
 	t.Parallel()
 	nodes := startCluster(t, 3)
 	_, js := connect(t, nodes[0])
-	eventually(t, 20*time.Second, "create R3 stream", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "IN", Subjects: []string{"in.>"}, Replicas: 3})
-		return err
-	})
+	createStream(t, js, jetstream.StreamConfig{Name: "IN", Subjects: []string{"in.>"}, Replicas: 3})
 	var name string
 	eventually(t, 10*time.Second, "create ephemeral", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
