@@ -170,9 +170,9 @@ func (ja *jsAccount) adviseWithSystem(subject string, ev interface{ setAccount(s
 	if ja.acc != sys {
 		advise(ja.acc, subject, ev)
 	}
-	if sys != nil && sys.HasInterest(subject) {
+	if sys != nil {
 		ev.setAccount(ja.name)
-		advise(sys, subject, ev)
+		advise(sys, subject, ev) // checks for interest
 	}
 }
 

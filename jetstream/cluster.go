@@ -448,10 +448,7 @@ func (mset *stream) applyEntry(index uint64, data []byte) {
 			mset.ja.respond(e.reply, "io.nats.jetstream.api.v1.stream_purge_response", apiErr, body)
 		}
 	case entryConsumer, entryConsumerDelete:
-		if mine {
-			mset.answerConsumerEntry(e.body)
-		}
-		mset.applyConsumerEntry(e.kind, e.body)
+		mset.applyConsumerEntry(e.kind, e.body, mine)
 	case entryConsumerOps:
 		if mine {
 			mset.sendCommittedAckReplies()

@@ -81,20 +81,16 @@ func decodeCatchup(b []byte) ([]catchupMsg, error) {
 func (r *Replica) CatchupConsumers() []byte {
 	mset := r.mset
 	out := []consumerEntry{}
-	if mset.storage != MemoryStorage {
-		for _, o := range mset.consumerList() {
-			o.mu.Lock()
-			meta := &consumerMeta{Name: o.name, Config: o.cfg, Created: o.created}
-			o.mu.Unlock()
-			if meta.Config.MemoryStorage {
-				continue // kept by no replica, as replicateConsumer
-			}
-			st, err := o.store.State()
-			if err != nil {
-				continue
-			}
-			out = append(out, consumerEntry{Name: o.name, Meta: meta, State: st})
+	for _, o := range mset.consumerList() {
+		meta := mset.replicatedMeta(o)
+		if meta == nil {
+			continue
 		}
+		st, err := o.store.State()
+		if err != nil {
+			continue
+		}
+		out = append(out, consumerEntry{Name: o.name, Meta: meta, State: st})
 	}
 	b, _ := json.Marshal(out)
 	return b
@@ -137,8 +133,7 @@ func (mset *stream) installConsumers(fetch func() ([]byte, error)) {
 			continue
 		}
 		keep[ce.Name] = true
-		b, _ := json.Marshal(ce)
-		mset.applyConsumerEntry(entryConsumer, b)
+		mset.followConsumer(entryConsumer, ce)
 	}
 	entries, err := mset.ja.e.fs.ReadDir(filepath.Join(mset.dir, "consumers"))
 	if err != nil {
@@ -149,8 +144,7 @@ func (mset *stream) installConsumers(fetch func() ([]byte, error)) {
 		if !ok || de.IsDir() || keep[name] {
 			continue
 		}
-		b, _ := json.Marshal(consumerEntry{Name: name})
-		mset.applyConsumerEntry(entryConsumerDelete, b)
+		mset.followConsumer(entryConsumerDelete, &consumerEntry{Name: name})
 	}
 }
 

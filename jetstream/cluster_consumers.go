@@ -56,13 +56,23 @@ func (mset *stream) replicateConsumer(o *consumer) { mset.replicateConsumerAnswe
 // was proposed (a memory consumer, kept by no replica): the caller
 // answers at once.
 func (mset *stream) replicateConsumerAnswer(o *consumer, reply string, answer func()) bool {
+	meta := mset.replicatedMeta(o)
+	if meta == nil {
+		return false
+	}
+	return mset.proposeConsumerEntry(entryConsumer, &consumerEntry{Name: o.name, Meta: meta}, reply, answer)
+}
+
+// replicatedMeta is o's config as the other replicas keep it; nil for a
+// memory consumer, kept by no replica across a restart (as on one server).
+func (mset *stream) replicatedMeta(o *consumer) *consumerMeta {
 	o.mu.Lock()
 	meta := &consumerMeta{Name: o.name, Config: o.cfg, Created: o.created}
 	o.mu.Unlock()
 	if mset.storage == MemoryStorage || meta.Config.MemoryStorage {
-		return false // kept by no replica across a restart, as on one server
+		return nil
 	}
-	return mset.proposeConsumerEntry(entryConsumer, &consumerEntry{Name: o.name, Meta: meta}, reply, answer)
+	return meta
 }
 
 // replicateConsumerDelete proposes a consumer's removal (leader), with
@@ -95,16 +105,15 @@ func (mset *stream) proposeConsumerEntry(kind byte, ce *consumerEntry, reply str
 	return true
 }
 
-// answerConsumerEntry answers the requester of a consumer entry this
-// leader proposed, now that it is applied (committed).
-func (mset *stream) answerConsumerEntry(body []byte) {
-	var ce consumerEntry
-	if json.Unmarshal(body, &ce) != nil || ce.Reply == "" {
+// answerConsumerEntry answers the requester (reply) of a consumer entry
+// this leader proposed, now that it is applied (committed).
+func (mset *stream) answerConsumerEntry(reply string) {
+	if reply == "" {
 		return
 	}
 	mset.replMu.Lock()
-	answer := mset.rs.answers[ce.Reply]
-	delete(mset.rs.answers, ce.Reply)
+	answer := mset.rs.answers[reply]
+	delete(mset.rs.answers, reply)
 	mset.replMu.Unlock()
 	if answer != nil {
 		answer()
@@ -339,17 +348,26 @@ func (mset *stream) followerConsumerStore(name string) store.ConsumerStore {
 	return cs
 }
 
-// applyConsumerEntry is a follower's part: the config and state to disk.
-// The leader has them already.
-func (mset *stream) applyConsumerEntry(kind byte, body []byte) {
-	if mset.leading.Load() {
-		return
-	}
+// applyConsumerEntry applies a committed consumer entry: the leader that
+// proposed it (mine) answers its requester; a follower keeps the config
+// and state (the leader has them already).
+func (mset *stream) applyConsumerEntry(kind byte, body []byte, mine bool) {
 	var ce consumerEntry
 	if err := json.Unmarshal(body, &ce); err != nil || !validName(ce.Name) {
 		mset.ja.e.log.Error("Replicated consumer entry does not decode; skipped", zap.String("stream", mset.name))
 		return
 	}
+	if mine {
+		mset.answerConsumerEntry(ce.Reply)
+	}
+	if !mset.leading.Load() {
+		mset.followConsumer(kind, &ce)
+	}
+}
+
+// followConsumer is a follower's part of a consumer entry: the config and
+// state to disk, or the consumer's removal.
+func (mset *stream) followConsumer(kind byte, ce *consumerEntry) {
 	fsys := mset.ja.e.fs
 	metaPath := filepath.Join(mset.dir, "consumers", ce.Name+".json")
 	if kind == entryConsumerDelete {

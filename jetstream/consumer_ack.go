@@ -90,9 +90,11 @@ func (o *consumer) processAck(m server.Msg) {
 		kind, arg = body[:i], bytes.TrimSpace(body[i+1:])
 	}
 	reply := string(m.Reply)
+	acked := false // an ack or a term: its reply waits for the commit in a cluster
 	switch string(kind) {
 	case "", "+ACK":
 		o.ackMsg(sseq, cseq)
+		acked = true
 	case "-NAK":
 		o.nakMsg(sseq, parseNakDelay(arg))
 		o.adviseDelivery("MSG_NAKED", "nak", sseq, cseq, dc)
@@ -100,6 +102,7 @@ func (o *consumer) processAck(m server.Msg) {
 		o.progress(sseq)
 	case "+TERM":
 		o.ackMsg(sseq, cseq)
+		acked = true
 		o.adviseDelivery("MSG_TERMINATED", "terminated", sseq, cseq, dc)
 	case "+NXT":
 		o.ackMsg(sseq, cseq)
@@ -122,7 +125,7 @@ func (o *consumer) processAck(m server.Msg) {
 	if reply == "" {
 		return
 	}
-	if mset := o.mset; mset.repl != nil && (len(kind) == 0 || string(kind) == "+ACK" || string(kind) == "+TERM") {
+	if mset := o.mset; mset.repl != nil && acked {
 		// Replicated: confirmed once committed (cluster_consumers.go).
 		mset.queueAckReply(reply)
 		return
