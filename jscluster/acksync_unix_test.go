@@ -24,21 +24,7 @@ func TestAckSyncConfirmedOnceCommitted(t *testing.T) {
 	_, js := connect(t, nodes[0])
 	createStream(t, js, jetstream.StreamConfig{Name: "AS", Subjects: []string{"as.>"}, Replicas: 3})
 	publishN(t, js, "as.x", 3)
-	var leader string
-	eventually(t, 10*time.Second, "replicas current", func() error {
-		var err error
-		leader, _, err = streamPeers(js, "AS")
-		return err
-	})
-	var lead *node
-	var followers []*node
-	for _, nd := range nodes {
-		if nd.name == leader {
-			lead = nd
-		} else {
-			followers = append(followers, nd)
-		}
-	}
+	lead, followers := leaderNode(t, nodes, js, "AS")
 	_, ljs := connect(t, lead)
 	var cons jetstream.Consumer
 	cons = createConsumer(t, ljs, "AS", jetstream.ConsumerConfig{Durable: "D", AckPolicy: jetstream.AckExplicitPolicy})
@@ -82,14 +68,11 @@ func TestAckSyncConfirmedOnceCommitted(t *testing.T) {
 
 	// Both confirmed acks survive the leader that took them (if it still
 	// leads; else whoever leads now).
-	eventually(t, 10*time.Second, "replicas current", func() error {
-		var err error
-		leader, _, err = streamPeers(js, "AS")
-		return err
-	})
+	lead, _ = leaderNode(t, nodes, js, "AS")
+	leader := lead.name
 	var survivor *node
 	for _, nd := range nodes {
-		if nd.name == leader {
+		if nd == lead {
 			nd.proc.Kill()
 		} else {
 			survivor = nd
@@ -127,21 +110,7 @@ func TestConsumerCreateDeleteConfirmedOnceCommitted(t *testing.T) {
 	_, js := connect(t, nodes[0])
 	createStream(t, js, jetstream.StreamConfig{Name: "CD", Subjects: []string{"cd.>"}, Replicas: 3})
 	pause := func() (resume func()) {
-		var leader string
-		eventually(t, 20*time.Second, "replicas current", func() error {
-			var err error
-			leader, _, err = streamPeers(js, "CD")
-			return err
-		})
-		var lead *node
-		var followers []*node
-		for _, nd := range nodes {
-			if nd.name == leader {
-				lead = nd
-			} else {
-				followers = append(followers, nd)
-			}
-		}
+		lead, followers := leaderNode(t, nodes, js, "CD")
 		_, ljs := connect(t, lead)
 		js = ljs
 		for _, nd := range followers {
@@ -191,27 +160,8 @@ func TestConsumerCreateDeleteConfirmedOnceCommitted(t *testing.T) {
 		return nil
 	})
 	// Gone on whichever replica leads next.
-	// Another replica leads: ask the leader to step down until one does
-	// (asking only while the one from before still leads).
-	var before string
-	eventually(t, 20*time.Second, "replicas current", func() error {
-		var err error
-		before, _, err = streamPeers(js, "CD")
-		return err
-	})
-	eventually(t, 30*time.Second, "a step-down", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		s, err := js.Stream(ctx, "CD")
-		if err != nil {
-			return err
-		}
-		if l := s.CachedInfo().Cluster.Leader; l != before && l != "" {
-			return nil
-		}
-		_, _ = js.Conn().Request("$JS.API.STREAM.LEADER.STEPDOWN.CD", nil, 2*time.Second)
-		return fmt.Errorf("still led by %s", before)
-	})
+	lead, _ := leaderNode(t, nodes, js, "CD")
+	stepDownFrom(t, js, "CD", lead.name)
 	eventually(t, 20*time.Second, "no consumer D", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

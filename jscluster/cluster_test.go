@@ -242,3 +242,43 @@ func publishN(t *testing.T, js jetstream.JetStream, subject string, n int) {
 		})
 	}
 }
+
+// leaderNode waits until stream's replicas are current and returns the
+// node that leads it and the others.
+func leaderNode(t *testing.T, nodes []*node, js jetstream.JetStream, stream string) (lead *node, followers []*node) {
+	t.Helper()
+	var leader string
+	eventually(t, 20*time.Second, "replicas of "+stream+" current", func() error {
+		var err error
+		leader, _, err = streamPeers(js, stream)
+		return err
+	})
+	for _, nd := range nodes {
+		if nd.name == leader {
+			lead = nd
+		} else {
+			followers = append(followers, nd)
+		}
+	}
+	return lead, followers
+}
+
+// stepDownFrom asks stream's leader to step down until another than
+// leader leads, asking only while leader still does (a step-down after
+// each failed look would keep the group without a leader).
+func stepDownFrom(t *testing.T, js jetstream.JetStream, stream, leader string) {
+	t.Helper()
+	eventually(t, 30*time.Second, "a leader of "+stream+" other than "+leader, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			return err
+		}
+		if l := s.CachedInfo().Cluster.Leader; l != leader && l != "" {
+			return nil
+		}
+		_, _ = js.Conn().Request("$JS.API.STREAM.LEADER.STEPDOWN."+stream, nil, 2*time.Second)
+		return fmt.Errorf("still led by %s", leader)
+	})
+}

@@ -153,14 +153,9 @@ func TestWorkQueueReplicated(t *testing.T) {
 func TestConsumerPauseSurvivesStepDown(t *testing.T) {
 	t.Parallel()
 	nodes := startCluster(t, 3)
-	nc, js := connect(t, nodes[0])
+	_, js := connect(t, nodes[0])
 	createStream(t, js, jetstream.StreamConfig{Name: "PS", Subjects: []string{"ps.>"}, Replicas: 3})
-	eventually(t, 10*time.Second, "create consumer", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := js.CreateOrUpdateConsumer(ctx, "PS", jetstream.ConsumerConfig{Durable: "P", AckPolicy: jetstream.AckExplicitPolicy})
-		return err
-	})
+	createConsumer(t, js, "PS", jetstream.ConsumerConfig{Durable: "P", AckPolicy: jetstream.AckExplicitPolicy})
 	until := time.Now().Add(time.Hour).UTC()
 	eventually(t, 10*time.Second, "pause", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -168,25 +163,9 @@ func TestConsumerPauseSurvivesStepDown(t *testing.T) {
 		_, err := js.PauseConsumer(ctx, "PS", "P", until)
 		return err
 	})
-	var leader string
-	eventually(t, 10*time.Second, "replicas current", func() error {
-		var err error
-		leader, _, err = streamPeers(js, "PS")
-		return err
-	})
-	eventually(t, 20*time.Second, "a new leader", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		s, err := js.Stream(ctx, "PS")
-		if err != nil {
-			return err
-		}
-		if l := s.CachedInfo().Cluster.Leader; l != leader && l != "" {
-			return nil
-		}
-		_, _ = nc.Request("$JS.API.STREAM.LEADER.STEPDOWN.PS", nil, 2*time.Second)
-		return fmt.Errorf("still led by %s", leader)
-	})
+	lead, _ := leaderNode(t, nodes, js, "PS")
+	leader := lead.name
+	stepDownFrom(t, js, "PS", leader)
 	eventually(t, 20*time.Second, "paused on the new leader", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
